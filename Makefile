@@ -1,0 +1,48 @@
+# quo_fdw: PostgreSQL foreign data wrapper for the Quo (formerly OpenPhone) API.
+#
+#   make demo    install what is missing, build, run example queries on a mock API
+#   make test    the same environment, then the whole test suite
+#   make         just build (needs PostgreSQL server headers, libcurl, json-c)
+
+MODULE_big = quo_fdw
+OBJS = src/quo_fdw.o src/option.o src/endpoints.o src/pushdown.o \
+       src/request.o src/http.o src/errors.o src/json_row.o
+
+EXTENSION = quo_fdw
+DATA = quo_fdw--0.1.0.sql
+
+PG_CONFIG ?= pg_config
+
+CURL_CONFIG ?= curl-config
+CURL_CFLAGS := $(shell $(CURL_CONFIG) --cflags 2>/dev/null)
+CURL_LIBS := $(shell $(CURL_CONFIG) --libs 2>/dev/null || echo -lcurl)
+JSONC_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null)
+JSONC_LIBS := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
+
+PG_CPPFLAGS = -I$(srcdir)/src $(CURL_CFLAGS) $(JSONC_CFLAGS)
+SHLIB_LINK = $(CURL_LIBS) $(JSONC_LIBS)
+# QUO_STRICT=1 (the test build): -Wall -Wextra -Werror on our code, with
+# PostgreSQL's headers read as system headers so their unused parameters
+# do not count against us.
+ifdef QUO_STRICT
+PG_CPPFLAGS += -isystem $(shell $(PG_CONFIG) --includedir-server) \
+               -isystem $(shell $(PG_CONFIG) --includedir)/internal
+PG_CFLAGS += -Wall -Wextra -Werror
+endif
+
+EXTRA_CLEAN = build
+
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+else
+all:
+	@echo "PostgreSQL server headers not found: run 'make demo' or 'make test', which install them" >&2; exit 1
+endif
+
+.PHONY: demo test bench
+demo:
+	bash test/run.sh demo
+
+test:
+	bash test/run.sh test

@@ -1,0 +1,34 @@
+--
+-- setup: the extension, a server on the mock Quo API, a user mapping,
+-- the imported tables, and helpers that drive the mock.
+--
+CREATE EXTENSION quo_fdw;
+\getenv mock_url QUO_MOCK_URL
+\getenv api_key QUO_TEST_KEY
+CREATE SERVER quo_mock FOREIGN DATA WRAPPER quo_fdw
+  OPTIONS (base_url :'mock_url', request_timeout '20');
+CREATE USER MAPPING FOR CURRENT_USER SERVER quo_mock OPTIONS (api_key :'api_key');
+CREATE SCHEMA quo;
+IMPORT FOREIGN SCHEMA quo FROM SERVER quo_mock INTO quo;
+\det+ quo.*
+\d quo.calls
+\d quo.conversations
+\d quo.messages
+
+-- The mock is driven through COPY FROM PROGRAM: $QUO_MOCKCTL is set in the
+-- server's environment by test/run.sh and names the mock's address.
+CREATE TABLE mock_out (n serial, line text);
+CREATE FUNCTION mock(cmd text, arg text DEFAULT '') RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+BEGIN
+  TRUNCATE mock_out;
+  EXECUTE format('COPY mock_out (line) FROM PROGRAM %L',
+                 '$QUO_MOCKCTL ' || cmd || ' ''' || replace(arg, '''', '''\''''') || '''');
+  RETURN QUERY SELECT line FROM mock_out ORDER BY n;
+END $$;
+-- the requests the mock saw since the last reset, one per row
+CREATE FUNCTION mock_log() RETURNS SETOF text LANGUAGE sql AS $$ SELECT mock('log') $$;
+CREATE FUNCTION mock_reset() RETURNS void LANGUAGE sql AS $$ SELECT mock('reset') $$;
+CREATE FUNCTION mock_fault(spec text) RETURNS void LANGUAGE sql AS $$ SELECT mock('fault', spec) $$;
+SELECT mock_reset();
+SELECT count(*) AS requests FROM mock_log();

@@ -1,0 +1,42 @@
+/*-------------------------------------------------------------------------
+ * compat.h
+ *		Every PostgreSQL and libcurl version shim of quo_fdw, in one place.
+ *
+ * Built and tested on PostgreSQL 15; the shims keep 13 to 17 within reach.
+ *-------------------------------------------------------------------------
+ */
+#ifndef QUO_COMPAT_H
+#define QUO_COMPAT_H
+
+#include "postgres.h"
+
+#if PG_VERSION_NUM < 130000
+#error "quo_fdw needs PostgreSQL 13 or later"
+#endif
+
+/* The user a foreign scan checks permissions as (ForeignScan.checkAsUser is PG16+). */
+#if PG_VERSION_NUM >= 160000
+#define QUO_SCAN_USERID(fsplan, estate, rtindex) \
+	(OidIsValid((fsplan)->checkAsUser) ? (fsplan)->checkAsUser : GetUserId())
+#else
+#define QUO_SCAN_USERID(fsplan, estate, rtindex) \
+	(OidIsValid(exec_rt_fetch((rtindex), (estate))->checkAsUser) ? \
+	 exec_rt_fetch((rtindex), (estate))->checkAsUser : GetUserId())
+#endif
+
+/* create_foreignscan_path grew fdw_restrictinfo in PG17. */
+#if PG_VERSION_NUM >= 170000
+#define quo_create_foreignscan_path(root, rel, target, rows, startup, total, pathkeys, outer, epq, priv) \
+	create_foreignscan_path((root), (rel), (target), (rows), (startup), (total), (pathkeys), (outer), (epq), NIL, (priv))
+#else
+#define quo_create_foreignscan_path(root, rel, target, rows, startup, total, pathkeys, outer, epq, priv) \
+	create_foreignscan_path((root), (rel), (target), (rows), (startup), (total), (pathkeys), (outer), (epq), (priv))
+#endif
+
+/* String nodes: PG15 has String/strVal; earlier releases called it Value. */
+#if PG_VERSION_NUM < 150000
+#define makeBoolean(b) makeInteger((b) ? 1 : 0)
+#define boolVal(v) (intVal(v) != 0)
+#endif
+
+#endif							/* QUO_COMPAT_H */

@@ -1,0 +1,236 @@
+/*-------------------------------------------------------------------------
+ * errors.c
+ *		The one mapping from Quo API and transport failures to PostgreSQL
+ *		errors: SQLSTATE, message, DETAIL and HINT.
+ *
+ * Both documented error shapes are read: {message, code, status, title,
+ * trace, errors[]} and {"error": {message, key, trace}}.  Text from the
+ * response is cleaned of control characters and of the API key before it
+ * is printed.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+
+#include "quo_fdw.h"
+
+/* json-c last: its json_object type would clash with PostgreSQL's json_object() */
+#include <json-c/json.h>
+
+/* At most this much of a response is quoted in a message. */
+#define QUOTE_MAX 300
+
+/*
+ * Append s to buf, at most max bytes, with control characters shown as
+ * spaces and any occurrence of the key replaced.
+ */
+static void
+append_clean(StringInfo buf, const char *s, size_t len, size_t max, const char *key)
+{
+	size_t		keylen = key ? strlen(key) : 0;
+	size_t		start = buf->len;
+
+	for (size_t i = 0; i < len && (size_t) buf->len - start < max; i++)
+	{
+		if (keylen > 0 && i + keylen <= len && memcmp(s + i, key, keylen) == 0)
+		{
+			appendStringInfoString(buf, "[api_key]");
+			i += keylen - 1;
+			continue;
+		}
+		appendStringInfoChar(buf, ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) ? ' ' : s[i]);
+	}
+	if (len > max)
+		appendStringInfoString(buf, "...");
+}
+
+/* A string member of obj, or NULL. */
+static const char *
+member(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	if (obj && json_object_object_get_ex(obj, key, &v) && v &&
+		!json_object_is_type(v, json_type_object) &&
+		!json_object_is_type(v, json_type_array))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+static void
+append_field(StringInfo buf, const char *label, const char *value, const char *key)
+{
+	if (value == NULL || *value == '\0')
+		return;
+	appendStringInfo(buf, " %s: ", label);
+	append_clean(buf, value, strlen(value), QUOTE_MAX, key);
+	appendStringInfoChar(buf, '.');
+}
+
+/* The SQLSTATE for an HTTP status. */
+static int
+status_sqlstate(long status)
+{
+	if (status == 401 || status == 403)
+		return ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+	if (status == 400)
+		return ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE;
+	if (status == 404)
+		return ERRCODE_FDW_TABLE_NOT_FOUND;
+	if (status >= 200 && status < 300)
+		return ERRCODE_FDW_UNABLE_TO_CREATE_REPLY;
+	return ERRCODE_FDW_ERROR;
+}
+
+/* What to tell the user to do about an HTTP status. */
+static const char *
+status_hint(long status, const char *server)
+{
+	switch (status)
+	{
+		case 401:
+			return psprintf("Check the api_key option of your user mapping for server \"%s\".", server);
+		case 402:
+			return "The Quo workspace's subscription has expired.";
+		case 403:
+			return "The API key's workspace has no access to this phone number.";
+		case 404:
+			return "Check the base_url option of the server and the identifiers in the WHERE clause.";
+		case 429:
+			return "The Quo API allows 10 requests per second per API key; retry later.";
+		default:
+			if (status >= 500)
+				return "The Quo API failed; retry later.";
+			return NULL;
+	}
+}
+
+/* Report a failed request: a transport failure or an HTTP error status. */
+void
+quo_report_http_failure(const QuoFdwOptions *opts, const char *target,
+						const QuoHttpResult *res)
+{
+	StringInfoData detail;
+	struct json_object *root = NULL;
+	struct json_object *err;
+	const char *title = NULL;
+
+	CHECK_FOR_INTERRUPTS();
+
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "Request: GET ");
+	append_clean(&detail, target, strlen(target), 2000, opts->api_key);
+	appendStringInfoChar(&detail, '.');
+
+	if (res->curl_code != CURLE_OK)
+	{
+		appendStringInfo(&detail, " libcurl: %s.", res->curl_error);
+		if (res->curl_code == CURLE_OPERATION_TIMEDOUT)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("Quo API request timed out"),
+					 errdetail_internal("%s", detail.data),
+					 errhint("Raise the request_timeout or connect_timeout option of server \"%s\".",
+							 opts->server_name)));
+		if (res->curl_code == CURLE_WRITE_ERROR)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_REPLY),
+					 errmsg("Quo API response could not be received"),
+					 errdetail_internal("%s", detail.data)));
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not reach the Quo API at %s", opts->base_url),
+				 errdetail_internal("%s", detail.data),
+				 errhint("Check the base_url option of server \"%s\" and the network.",
+						 opts->server_name)));
+	}
+
+	appendStringInfo(&detail, " HTTP status: %ld.", res->status);
+	if (res->body_len > 0)
+		root = json_tokener_parse(res->body);
+	if (root && json_object_is_type(root, json_type_object))
+	{
+		if (json_object_object_get_ex(root, "error", &err) && err &&
+			json_object_is_type(err, json_type_object))
+		{
+			/* {"error": {"message", "key", "trace"}} */
+			append_field(&detail, "Quo code", member(err, "key"), opts->api_key);
+			append_field(&detail, "Message", member(err, "message"), opts->api_key);
+			append_field(&detail, "Trace", member(err, "trace"), opts->api_key);
+			title = member(err, "key");
+		}
+		else
+		{
+			struct json_object *errors;
+
+			title = member(root, "title");
+			append_field(&detail, "Quo code", member(root, "code"), opts->api_key);
+			append_field(&detail, "Title", title, opts->api_key);
+			append_field(&detail, "Message", member(root, "message"), opts->api_key);
+			if (json_object_object_get_ex(root, "errors", &errors) && errors &&
+				json_object_is_type(errors, json_type_array))
+			{
+				for (size_t i = 0; i < json_object_array_length(errors) && i < 5; i++)
+				{
+					struct json_object *e = json_object_array_get_idx(errors, i);
+					const char *path = member(e, "path");
+					const char *msg = member(e, "message");
+
+					if (msg)
+						append_field(&detail, path ? psprintf("Error at %s", path) : "Error",
+									 msg, opts->api_key);
+				}
+			}
+			append_field(&detail, "Trace", member(root, "trace"), opts->api_key);
+		}
+	}
+	else if (res->body_len > 0)
+	{
+		appendStringInfoString(&detail, " Body: ");
+		append_clean(&detail, res->body, res->body_len, QUOTE_MAX, opts->api_key);
+	}
+	/* copy what we print out of json-c's memory before freeing it */
+	title = title ? pstrdup(title) : NULL;
+	if (root)
+		json_object_put(root);
+
+	{
+		StringInfoData t;
+
+		initStringInfo(&t);
+		if (title)
+			append_clean(&t, title, strlen(title), 100, opts->api_key);
+		ereport(ERROR,
+				(errcode(status_sqlstate(res->status)),
+				 title ? errmsg("Quo API request failed with HTTP %ld: %s", res->status, t.data)
+				 : errmsg("Quo API request failed with HTTP %ld", res->status),
+				 errdetail_internal("%s", detail.data),
+				 status_hint(res->status, opts->server_name) ?
+				 errhint("%s", status_hint(res->status, opts->server_name)) : 0));
+	}
+	pg_unreachable();
+}
+
+/* Report a 200 response that is not what the API documents. */
+void
+quo_report_bad_response(const QuoFdwOptions *opts, const char *target,
+						const char *what)
+{
+	StringInfoData detail;
+
+	CHECK_FOR_INTERRUPTS();
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "Request: GET ");
+	append_clean(&detail, target, strlen(target), 2000, opts->api_key);
+	appendStringInfoString(&detail, ". Problem: ");
+	append_clean(&detail, what, strlen(what), QUOTE_MAX, opts->api_key);
+	appendStringInfoChar(&detail, '.');
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_REPLY),
+			 errmsg("invalid response from the Quo API"),
+			 errdetail_internal("%s", detail.data)));
+}

@@ -1,0 +1,431 @@
+/*-------------------------------------------------------------------------
+ * json_row.c
+ *		The one JSON converter: a response body to json-c objects, a page to
+ *		its rows and next token, an API object to a row of Datums.
+ *
+ * JSON null and absent keys become SQL NULL; unknown keys are ignored.  A
+ * value of the wrong type is an ERROR naming the table, column and value.
+ * This is the per-row path: it does one lookup per fetched column and no
+ * work for columns the query does not use.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/datetime.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+/* PostgreSQL's json_object() would clash with json-c's json_object type */
+#define json_object pg_sql_json_object
+#include "utils/builtins.h"
+#undef json_object
+
+#include "quo_fdw.h"
+
+#include <json-c/json.h>
+
+/* Deepest nesting accepted in a response. */
+#define QUO_JSON_MAX_DEPTH 64
+
+/* Parse a whole response body; NULL with *error set when it is not JSON. */
+struct json_object *
+quo_json_parse(const char *body, size_t len, const char **error)
+{
+	struct json_tokener *tok = json_tokener_new_ex(QUO_JSON_MAX_DEPTH);
+	struct json_object *obj;
+	enum json_tokener_error jerr;
+	size_t		used;
+
+	if (tok == NULL)
+	{
+		*error = "out of memory";
+		return NULL;
+	}
+	obj = json_tokener_parse_ex(tok, body, (int) len);
+	jerr = json_tokener_get_error(tok);
+	used = json_tokener_get_parse_end(tok);
+	if (jerr == json_tokener_continue)
+	{
+		*error = "the body ends in the middle of a JSON value";
+		json_object_put(obj);
+		obj = NULL;
+	}
+	else if (jerr != json_tokener_success)
+	{
+		*error = json_tokener_error_desc(jerr);
+		json_object_put(obj);
+		obj = NULL;
+	}
+	else
+	{
+		for (; used < len; used++)
+			if (!isspace((unsigned char) body[used]))
+			{
+				*error = "text follows the JSON value";
+				json_object_put(obj);
+				obj = NULL;
+				break;
+			}
+	}
+	json_tokener_free(tok);
+	if (obj == NULL && *error == NULL)
+		*error = "the body is JSON null";
+	return obj;
+}
+
+/* Release a parsed response.  NULL is allowed. */
+void
+quo_json_free(struct json_object *obj)
+{
+	if (obj)
+		json_object_put(obj);
+}
+
+/*
+ * Find a page's rows and next token in a parsed response.  A list response
+ * is {"data": [...], "nextPageToken": string|null}; an item response is
+ * {"data": {...}}.  The token points into root.
+ */
+bool
+quo_json_page(struct json_object *root, bool is_item,
+			  struct json_object **rows, int *nrows,
+			  const char **next_token, const char **error)
+{
+	struct json_object *data;
+	struct json_object *tok;
+
+	*next_token = NULL;
+	if (!json_object_is_type(root, json_type_object))
+	{
+		*error = "the response is not a JSON object";
+		return false;
+	}
+	if (!json_object_object_get_ex(root, "data", &data) || data == NULL)
+	{
+		*error = "the response has no \"data\"";
+		return false;
+	}
+	if (is_item)
+	{
+		if (!json_object_is_type(data, json_type_object))
+		{
+			*error = "\"data\" is not an object";
+			return false;
+		}
+		*rows = data;
+		*nrows = 1;
+		return true;
+	}
+	if (!json_object_is_type(data, json_type_array))
+	{
+		*error = "\"data\" is not an array";
+		return false;
+	}
+	*rows = data;
+	*nrows = (int) json_object_array_length(data);
+	if (json_object_object_get_ex(root, "nextPageToken", &tok) && tok != NULL)
+	{
+		if (!json_object_is_type(tok, json_type_string))
+		{
+			*error = "\"nextPageToken\" is not a string";
+			return false;
+		}
+		if (json_object_get_string_len(tok) > 0)
+			*next_token = json_object_get_string(tok);
+	}
+	return true;
+}
+
+/* The i-th row object of a page. */
+struct json_object *
+quo_json_row(struct json_object *rows, int i)
+{
+	if (json_object_is_type(rows, json_type_object))
+		return rows;
+	return json_object_array_get_idx(rows, i);
+}
+
+/* Parse n digits at *p into *out; false if they are not all digits. */
+static inline bool
+digits(const char **p, int n, int *out)
+{
+	int			v = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		char		c = (*p)[i];
+
+		if (c < '0' || c > '9')
+			return false;
+		v = v * 10 + (c - '0');
+	}
+	*p += n;
+	*out = v;
+	return true;
+}
+
+/*
+ * Parse an ISO 8601 date-time: YYYY-MM-DD[T ]HH:MM[:SS[.frac]][Z|+HH:MM|
+ * +HHMM|+HH].  Without an offset the time is UTC.  False when s is not one.
+ */
+bool
+quo_parse_timestamp(const char *s, TimestampTz *result)
+{
+	const char *p = s;
+	int			y,
+				mo,
+				d,
+				h,
+				mi,
+				sec = 0;
+	int64		usec = 0;
+	int			offset = 0;
+	int64		days;
+	TimestampTz ts;
+
+	if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
+		!digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
+		return false;
+	p++;
+	if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
+		return false;
+	if (*p == ':')
+	{
+		p++;
+		if (!digits(&p, 2, &sec))
+			return false;
+		if (*p == '.' || *p == ',')
+		{
+			int64		scale = 100000;
+
+			p++;
+			if (*p < '0' || *p > '9')
+				return false;
+			for (; *p >= '0' && *p <= '9'; p++)
+			{
+				usec += (*p - '0') * scale;
+				scale /= 10;
+			}
+		}
+	}
+	if (*p == 'Z' || *p == 'z')
+		p++;
+	else if (*p == '+' || *p == '-')
+	{
+		int			sign = (*p == '-') ? -1 : 1;
+		int			oh,
+					om = 0;
+
+		p++;
+		if (!digits(&p, 2, &oh))
+			return false;
+		if (*p == ':')
+		{
+			p++;
+			if (!digits(&p, 2, &om))
+				return false;
+		}
+		else if (*p >= '0' && *p <= '9' && !digits(&p, 2, &om))
+			return false;
+		if (oh > 15 || om > 59)
+			return false;
+		offset = sign * (oh * 3600 + om * 60);
+	}
+	if (*p != '\0')
+		return false;
+
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > day_tab[isleap(y)][mo - 1] ||
+		h > 24 || mi > 59 || sec > 60 ||
+		(h == 24 && (mi > 0 || sec > 0 || usec > 0)))
+		return false;
+
+	days = date2j(y, mo, d) - POSTGRES_EPOCH_JDATE;
+	ts = days * USECS_PER_DAY +
+		((int64) ((h * 60 + mi) * 60 + sec - offset)) * USECS_PER_SEC + usec;
+	if (!IS_VALID_TIMESTAMP(ts))
+		return false;
+	*result = ts;
+	return true;
+}
+
+/* A short rendering of a JSON value for error messages. */
+static char *
+show_value(struct json_object *v)
+{
+	const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+												   JSON_C_TO_STRING_NOSLASHESCAPE);
+	size_t		len = strlen(s);
+
+	if (len > 100)
+		return psprintf("%.*s...", pg_mbcliplen(s, len, 100), s);
+	return pstrdup(s);
+}
+
+/* ERROR: a value of the wrong type for its column. */
+static void
+wrong_value(const QuoRowContext *ctx, int att, struct json_object *v,
+			const char *expected)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("invalid value for column \"%s\" of foreign table \"%s\": %s",
+					ctx->attnames[att], ctx->relname, show_value(v)),
+			 errdetail("The Quo API returned %s where %s was expected.",
+					   json_type_to_name(json_object_get_type(v)), expected)));
+}
+
+/* A text Datum from an API string, checked and converted to the server encoding. */
+static Datum
+text_value(const QuoRowContext *ctx, int att, const char *s, size_t len)
+{
+	char	   *conv;
+
+	if (memchr(s, '\0', len) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+				 errmsg("invalid value for column \"%s\" of foreign table \"%s\"",
+						ctx->attnames[att], ctx->relname),
+				 errdetail("The string contains a NUL character (\\u0000), which text cannot hold.")));
+	conv = pg_any_to_server(s, (int) len, PG_UTF8);
+	if (conv == s)
+		return PointerGetDatum(cstring_to_text_with_len(s, (int) len));
+	return PointerGetDatum(cstring_to_text(conv));
+}
+
+/* A text[] Datum from a JSON array of strings and nulls. */
+static Datum
+text_array_value(const QuoRowContext *ctx, int att, struct json_object *v)
+{
+	int			n;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			dims[1];
+	int			lbs[1] = {1};
+
+	if (!json_object_is_type(v, json_type_array))
+		wrong_value(ctx, att, v, "an array of strings");
+	n = (int) json_object_array_length(v);
+	elems = palloc(sizeof(Datum) * Max(n, 1));
+	nulls = palloc(sizeof(bool) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		struct json_object *e = json_object_array_get_idx(v, i);
+
+		nulls[i] = (e == NULL);
+		if (e == NULL)
+			continue;
+		if (!json_object_is_type(e, json_type_string))
+			wrong_value(ctx, att, v, "an array of strings");
+		elems[i] = text_value(ctx, att, json_object_get_string(e), json_object_get_string_len(e));
+	}
+	dims[0] = n;
+	if (n == 0)
+		return PointerGetDatum(construct_empty_array(TEXTOID));
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+											  TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * Fill values/nulls (one per attribute) from an API object.  Allocates in
+ * the current memory context, which the caller resets per row.
+ */
+void
+quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
+				Datum *values, bool *nulls)
+{
+	const QuoEndpoint *ep = ctx->endpoint;
+
+	if (obj == NULL || !json_object_is_type(obj, json_type_object))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid row for foreign table \"%s\": %s", ctx->relname,
+						obj ? show_value(obj) : "null"),
+				 errdetail("The Quo API returned a row that is not a JSON object.")));
+
+	for (int att = 0; att < ctx->natts; att++)
+	{
+		const QuoColumn *col;
+		struct json_object *v = NULL;
+
+		nulls[att] = true;
+		if (ctx->colmap[att] < 0)
+			continue;
+		col = &ep->columns[ctx->colmap[att]];
+
+		switch (col->source)
+		{
+			case QUO_SRC_RAW:
+				{
+					const char *s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+																   JSON_C_TO_STRING_NOSLASHESCAPE);
+
+					values[att] = DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
+					nulls[att] = false;
+					continue;
+				}
+			case QUO_SRC_PARTICIPANTS:
+				values[att] = ctx->ctx_participants;
+				nulls[att] = ctx->ctx_participants_null;
+				continue;
+			case QUO_SRC_JSON:
+			case QUO_SRC_JSON_OR_PHONE:
+				if (!json_object_object_get_ex(obj, col->json_key, &v) || v == NULL)
+				{
+					if (col->source == QUO_SRC_JSON_OR_PHONE && ctx->ctx_phone)
+					{
+						values[att] = CStringGetTextDatum(ctx->ctx_phone);
+						nulls[att] = false;
+					}
+					continue;
+				}
+				break;
+		}
+
+		switch (col->type)
+		{
+			case QUO_TEXT:
+				if (!json_object_is_type(v, json_type_string))
+					wrong_value(ctx, att, v, "a string");
+				values[att] = text_value(ctx, att, json_object_get_string(v),
+										 json_object_get_string_len(v));
+				break;
+			case QUO_INT4:
+				{
+					int64		i;
+
+					if (!json_object_is_type(v, json_type_int))
+						wrong_value(ctx, att, v, "an integer");
+					errno = 0;
+					i = json_object_get_int64(v);
+					if (errno != 0 || i < PG_INT32_MIN || i > PG_INT32_MAX)
+						wrong_value(ctx, att, v, "an integer within the range of integer");
+					values[att] = Int32GetDatum((int32) i);
+					break;
+				}
+			case QUO_TIMESTAMPTZ:
+				{
+					TimestampTz ts;
+
+					if (!json_object_is_type(v, json_type_string) ||
+						!quo_parse_timestamp(json_object_get_string(v), &ts))
+						wrong_value(ctx, att, v, "an ISO 8601 date-time string");
+					values[att] = TimestampTzGetDatum(ts);
+					break;
+				}
+			case QUO_TEXT_ARRAY:
+				values[att] = text_array_value(ctx, att, v);
+				break;
+			case QUO_JSONB:
+				{
+					const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+																   JSON_C_TO_STRING_NOSLASHESCAPE);
+
+					values[att] = DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
+					break;
+				}
+		}
+		nulls[att] = false;
+	}
+}

@@ -1,0 +1,425 @@
+/*-------------------------------------------------------------------------
+ * option.c
+ *		Options of quo_fdw: the validator, reading server, user mapping,
+ *		table and column options into QuoFdwOptions, and _PG_init.
+ *
+ * The API key is accepted only in a user mapping, and never printed.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/reloptions.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_user_mapping.h"
+#include "catalog/pg_attribute.h"
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/varlena.h"
+
+#include "quo_fdw.h"
+
+PG_MODULE_MAGIC;
+
+PG_FUNCTION_INFO_V1(quo_fdw_validator);
+
+/* One valid option and where it may appear. */
+typedef struct QuoOptionDef
+{
+	const char *name;
+	Oid			context;		/* catalog the option belongs to */
+} QuoOptionDef;
+
+static const QuoOptionDef valid_options[] = {
+	{"base_url", ForeignServerRelationId},
+	{"connect_timeout", ForeignServerRelationId},
+	{"request_timeout", ForeignServerRelationId},
+	{"api_key", UserMappingRelationId},
+	{"endpoint", ForeignTableRelationId},
+	{"user_id", ForeignTableRelationId},
+	{"exclude_inactive", ForeignTableRelationId},
+	{"column_name", AttributeRelationId},
+};
+
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000
+#define DEFAULT_REQUEST_TIMEOUT_MS 60000
+
+void		_PG_init(void);
+
+/*
+ * Load-time setup: libcurl's global state, once per backend.
+ */
+void
+_PG_init(void)
+{
+	quo_http_init();
+}
+
+/* Name of the catalog an option context stands for, for messages. */
+static const char *
+context_name(Oid context)
+{
+	switch (context)
+	{
+		case ForeignServerRelationId:
+			return "a server";
+		case UserMappingRelationId:
+			return "a user mapping";
+		case ForeignTableRelationId:
+			return "a foreign table";
+		case AttributeRelationId:
+			return "a foreign table column";
+		default:
+			return "this object";
+	}
+}
+
+/*
+ * Raise "invalid option", with a hint naming the closest valid name when
+ * one is close enough, else listing the valid ones.
+ */
+void
+quo_suggest_option(const char *given, const char **valid, int nvalid,
+				   const char *what)
+{
+	const char *best = NULL;
+	int			best_dist = INT_MAX;
+	StringInfoData list;
+
+	initStringInfo(&list);
+	for (int i = 0; i < nvalid; i++)
+	{
+		int			d = varstr_levenshtein(given, strlen(given),
+										   valid[i], strlen(valid[i]),
+										   1, 1, 1, true);
+
+		if (d < best_dist)
+		{
+			best_dist = d;
+			best = valid[i];
+		}
+		appendStringInfo(&list, "%s%s", i ? ", " : "", valid[i]);
+	}
+
+	if (best != NULL && best_dist <= Max(2, (int) strlen(given) / 3))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid %s \"%s\"", what, given),
+				 errhint("Perhaps you meant \"%s\".", best)));
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+			 errmsg("invalid %s \"%s\"", what, given),
+			 nvalid > 0 ? errhint("Valid values here are: %s.", list.data) :
+			 errhint("No options are valid here.")));
+}
+
+/* Parse a timeout in seconds (fractions allowed) into milliseconds. */
+static int
+parse_timeout(const char *name, const char *value)
+{
+	char	   *end;
+	double		secs;
+
+	errno = 0;
+	secs = strtod(value, &end);
+	if (end == value || *end != '\0' || errno != 0 || isnan(secs) ||
+		secs <= 0 || secs > 86400)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errdetail("A timeout is a number of seconds greater than 0 and at most 86400.")));
+	return (int) ceil(secs * 1000.0);
+}
+
+/* Check a base_url value: http(s)://host[:port] with no path or credentials. */
+static void
+check_base_url(const char *value)
+{
+	const char *host;
+
+	if (strncmp(value, "https://", 8) == 0)
+		host = value + 8;
+	else if (strncmp(value, "http://", 7) == 0)
+		host = value + 7;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"base_url\": \"%s\"", value),
+				 errdetail("The URL must start with https:// (or http:// for a local test server).")));
+	if (*host == '\0' || strpbrk(value, " \t\r\n@?#") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"base_url\": \"%s\"", value),
+				 errdetail("The URL must be a scheme and host, such as https://api.quo.com, without credentials, query or spaces.")));
+}
+
+/* Check the value of a table option that becomes a request parameter. */
+static void
+check_table_option(const QuoTableOption *opt, const char *value)
+{
+	bool		b;
+
+	if (opt->is_bool && !parse_bool(value, &b))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", opt->name, value),
+				 errdetail("The value must be a boolean.")));
+	if (opt->prefix && strncmp(value, opt->prefix, strlen(opt->prefix)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", opt->name, value),
+				 errdetail("Quo identifiers for this option start with \"%s\".", opt->prefix)));
+}
+
+/* The endpoint named in an option value, or an error with a suggestion. */
+static const QuoEndpoint *
+lookup_endpoint(const char *value)
+{
+	const QuoEndpoint *ep = quo_endpoint_by_name(value);
+
+	if (ep == NULL)
+	{
+		const char *names[16];
+		int			n = Min(quo_endpoint_count(), 16);
+
+		for (int i = 0; i < n; i++)
+			names[i] = quo_endpoint_at(i)->name;
+		quo_suggest_option(value, names, n, "endpoint");
+	}
+	return ep;
+}
+
+/*
+ * quo_fdw_validator
+ *		Check the options of CREATE/ALTER SERVER, USER MAPPING, FOREIGN TABLE
+ *		and foreign table columns.
+ */
+Datum
+quo_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	ListCell   *lc;
+	const QuoEndpoint *ep = NULL;
+
+	/* The endpoint first: the other table options depend on it. */
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		if (catalog == ForeignTableRelationId && strcmp(def->defname, "endpoint") == 0)
+			ep = lookup_endpoint(defGetString(def));
+	}
+
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst(lc);
+		const char *name = def->defname;
+		bool		found = false;
+		const char *valid[lengthof(valid_options)];
+		int			nvalid = 0;
+
+		if (strcmp(name, "api_key") == 0 && catalog != UserMappingRelationId)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("option \"api_key\" is accepted only in a user mapping"),
+					 errhint("Use CREATE USER MAPPING FOR CURRENT_USER SERVER ... OPTIONS (api_key '...').")));
+
+		for (int i = 0; i < (int) lengthof(valid_options); i++)
+		{
+			if (valid_options[i].context != catalog)
+				continue;
+			valid[nvalid++] = valid_options[i].name;
+			if (strcmp(valid_options[i].name, name) == 0)
+				found = true;
+		}
+		if (!found)
+			quo_suggest_option(name, valid, nvalid,
+							   psprintf("option for %s", context_name(catalog)));
+
+		if (strcmp(name, "base_url") == 0)
+			check_base_url(defGetString(def));
+		else if (strcmp(name, "connect_timeout") == 0 ||
+				 strcmp(name, "request_timeout") == 0)
+			(void) parse_timeout(name, defGetString(def));
+		else if (strcmp(name, "api_key") == 0)
+		{
+			const char *key = defGetString(def);
+
+			if (*key == '\0' || strpbrk(key, "\r\n") != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid value for option \"api_key\""),
+						 errdetail("The key must be non-empty and on one line.")));
+		}
+		else if (catalog == ForeignTableRelationId && strcmp(name, "endpoint") != 0)
+		{
+			const QuoTableOption *opt = NULL;
+
+			if (ep == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+						 errmsg("option \"%s\" needs the option \"endpoint\"", name)));
+			for (int i = 0; i < ep->noptions; i++)
+				if (strcmp(ep->options[i].name, name) == 0)
+					opt = &ep->options[i];
+			if (opt == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("option \"%s\" is not valid for endpoint \"%s\"", name, ep->name)));
+			check_table_option(opt, defGetString(def));
+		}
+	}
+
+	PG_RETURN_VOID();
+}
+
+/* The endpoint of a foreign table, from its "endpoint" option or its name. */
+const QuoEndpoint *
+quo_table_endpoint(Oid foreigntableid)
+{
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	ListCell   *lc;
+	const char *name = NULL;
+
+	foreach(lc, table->options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		if (strcmp(def->defname, "endpoint") == 0)
+			name = defGetString(def);
+	}
+	if (name == NULL)
+		name = get_rel_name(foreigntableid);
+	if (quo_endpoint_by_name(name) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+				 errmsg("foreign table \"%s\" names no Quo endpoint",
+						get_rel_name(foreigntableid)),
+				 errhint("Add OPTIONS (endpoint 'calls'), 'conversations' or 'messages'.")));
+	return quo_endpoint_by_name(name);
+}
+
+/* The endpoint column a table column reads: its column_name option, or its name. */
+char *
+quo_column_remote_name(Oid relid, AttrNumber attnum)
+{
+	List	   *options = GetForeignColumnOptions(relid, attnum);
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		if (strcmp(def->defname, "column_name") == 0)
+			return defGetString(def);
+	}
+	return get_attname(relid, attnum, false);
+}
+
+/*
+ * Gather the options a scan of foreigntableid as userid needs.  need_key
+ * is false at plan time, where a missing user mapping is not yet an error.
+ */
+void
+quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
+				QuoFdwOptions *opts)
+{
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	ForeignServer *server = GetForeignServer(table->serverid);
+	ListCell   *lc;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->server_name = server->servername;
+	opts->base_url = QUO_DEFAULT_BASE_URL;
+	opts->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+	opts->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
+	opts->endpoint = quo_table_endpoint(foreigntableid);
+
+	foreach(lc, server->options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		if (strcmp(def->defname, "base_url") == 0)
+		{
+			char	   *url = pstrdup(defGetString(def));
+			size_t		len = strlen(url);
+
+			while (len > 0 && url[len - 1] == '/')
+				url[--len] = '\0';
+			opts->base_url = url;
+		}
+		else if (strcmp(def->defname, "connect_timeout") == 0)
+			opts->connect_timeout_ms = parse_timeout(def->defname, defGetString(def));
+		else if (strcmp(def->defname, "request_timeout") == 0)
+			opts->request_timeout_ms = parse_timeout(def->defname, defGetString(def));
+	}
+
+	foreach(lc, table->options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		for (int i = 0; i < opts->endpoint->noptions; i++)
+		{
+			const QuoTableOption *opt = &opts->endpoint->options[i];
+
+			if (strcmp(opt->name, def->defname) == 0)
+			{
+				const char *v = defGetString(def);
+
+				if (opt->is_bool)
+				{
+					bool		b = false;
+
+					(void) parse_bool(v, &b);
+					v = b ? "true" : "false";
+				}
+				opts->fixed_params = lappend(opts->fixed_params, pstrdup(opt->param));
+				opts->fixed_params = lappend(opts->fixed_params, pstrdup(v));
+			}
+		}
+	}
+
+	if (need_key)
+	{
+		UserMapping *um = NULL;
+		HeapTuple	tp;
+
+		/* GetUserMapping's own error does not say which server; ours does. */
+		tp = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
+							 ObjectIdGetDatum(server->serverid));
+		if (!HeapTupleIsValid(tp))
+			tp = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
+								 ObjectIdGetDatum(server->serverid));
+		if (!HeapTupleIsValid(tp))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("no user mapping for role \"%s\" on server \"%s\"",
+							GetUserNameFromId(userid, false), server->servername),
+					 errhint("Create one with CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (api_key '...').",
+							 quote_identifier(server->servername))));
+		ReleaseSysCache(tp);
+		um = GetUserMapping(userid, server->serverid);
+		foreach(lc, um->options)
+		{
+			DefElem    *def = lfirst(lc);
+
+			if (strcmp(def->defname, "api_key") == 0)
+				opts->api_key = defGetString(def);
+		}
+		if (opts->api_key == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("user mapping for role \"%s\" on server \"%s\" has no api_key",
+							GetUserNameFromId(userid, false), server->servername),
+					 errhint("ALTER USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (ADD api_key '...').",
+							 quote_identifier(server->servername))));
+	}
+}

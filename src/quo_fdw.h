@@ -1,0 +1,284 @@
+/*-------------------------------------------------------------------------
+ * quo_fdw.h
+ *		The one shared header of quo_fdw: endpoint descriptions, planner and
+ *		executor state, and the entry points of each source file.
+ *
+ * libcurl and json-c types stay out of this header: the HTTP request is an
+ * opaque struct and json-c objects are forward-declared.
+ *-------------------------------------------------------------------------
+ */
+#ifndef QUO_FDW_H
+#define QUO_FDW_H
+
+#include "postgres.h"
+
+#include "compat.h"
+#include "nodes/execnodes.h"
+#include "nodes/pathnodes.h"
+
+#define QUO_FDW_VERSION "0.1.0"
+#define QUO_DEFAULT_BASE_URL "https://api.quo.com"
+#define QUO_MAX_PAGE_SIZE 100
+
+struct json_object;
+
+/* ---------------------------------------------------------------------
+ * Endpoints as data (endpoints.c)
+ * ---------------------------------------------------------------------
+ */
+
+/* SQL type of a column. */
+typedef enum QuoColType
+{
+	QUO_TEXT,
+	QUO_INT4,
+	QUO_TIMESTAMPTZ,
+	QUO_TEXT_ARRAY,
+	QUO_JSONB
+} QuoColType;
+
+/* Where a column's value comes from. */
+typedef enum QuoColSource
+{
+	QUO_SRC_JSON,				/* the object's key json_key */
+	QUO_SRC_JSON_OR_PHONE,		/* json_key; when null, the phoneNumberId the
+								 * row was fetched with */
+	QUO_SRC_PARTICIPANTS,		/* the participants the row was fetched for */
+	QUO_SRC_RAW					/* the whole object, as jsonb */
+} QuoColSource;
+
+typedef struct QuoColumn
+{
+	const char *name;			/* column name in SQL */
+	const char *json_key;		/* key in the API object, or NULL */
+	QuoColType	type;			/* SQL type */
+	QuoColSource source;		/* where the value comes from */
+} QuoColumn;
+
+/* How a filter turns SQL quals into request parameters. */
+typedef enum QuoFilterKind
+{
+	QUO_FILTER_EQ,				/* col = v, col IN (...): a query parameter */
+	QUO_FILTER_ELEMENTS,		/* text[] col: v = ANY(col), col = ARRAY, col @> ARRAY */
+	QUO_FILTER_RANGE,			/* timestamptz col: < <= = >= > as after/before */
+	QUO_FILTER_ID				/* col = v, col IN (...): GET item_path/{v} */
+} QuoFilterKind;
+
+/* The SQL operators a qual can use, as bits for QuoFilter.exact_ops. */
+typedef enum QuoQualOp
+{
+	QUO_OP_EQ = 0,				/* col = v */
+	QUO_OP_IN,					/* col = ANY (array) */
+	QUO_OP_HAS,					/* v = ANY (col) */
+	QUO_OP_ARRAY_EQ,			/* col = array */
+	QUO_OP_CONTAINS,			/* col @> array */
+	QUO_OP_LT,					/* col < v */
+	QUO_OP_LE,					/* col <= v */
+	QUO_OP_GT,					/* col > v */
+	QUO_OP_GE					/* col >= v */
+} QuoQualOp;
+
+#define QUO_OPBIT(op) (1U << (op))
+
+typedef struct QuoFilter
+{
+	const char *column;			/* the column the quals are on */
+	QuoFilterKind kind;			/* how quals become parameters */
+	const char *param;			/* query parameter (RANGE: the "after" one) */
+	const char *param_before;	/* RANGE: the "before" parameter */
+	int			chunk;			/* EQ: 0 = one request per value; N = up to N
+								 * values per request as repeated keys */
+	int			max_items;		/* ELEMENTS: most values one request takes */
+	const char *prefix;			/* documented id prefix: other values match
+								 * no row and are not sent */
+	uint32		exact_ops;		/* ops whose API filter equals the SQL qual,
+								 * so no local recheck is needed */
+	bool		required;		/* the list operation needs this parameter */
+} QuoFilter;
+
+/* A table option that becomes a fixed request parameter. */
+typedef struct QuoTableOption
+{
+	const char *name;			/* option name */
+	const char *param;			/* query parameter */
+	bool		is_bool;		/* value is a boolean, sent as true/false */
+	const char *prefix;			/* value must start with this, or NULL */
+} QuoTableOption;
+
+typedef struct QuoEndpoint
+{
+	const char *name;			/* table and endpoint option name */
+	const char *list_path;		/* list operation */
+	const char *item_path;		/* get-by-id operation prefix, or NULL */
+	const QuoColumn *columns;
+	int			ncolumns;
+	const QuoFilter *filters;	/* in the order parameters are sent */
+	int			nfilters;
+	const QuoTableOption *options;
+	int			noptions;
+	const char *required_hint;	/* a WHERE clause that satisfies the
+								 * required filters */
+} QuoEndpoint;
+
+/* in endpoints.c */
+extern const QuoEndpoint *quo_endpoint_by_name(const char *name);
+extern const QuoEndpoint *quo_endpoint_at(int i);
+extern int	quo_endpoint_count(void);
+extern int	quo_endpoint_column(const QuoEndpoint *ep, const char *name);
+extern int	quo_endpoint_filter(const QuoEndpoint *ep, const char *column);
+extern Oid	quo_coltype_oid(QuoColType type);
+extern const char *quo_coltype_name(QuoColType type);
+
+/* ---------------------------------------------------------------------
+ * Options (option.c)
+ * ---------------------------------------------------------------------
+ */
+
+/* Everything a scan needs from server, user mapping and table options. */
+typedef struct QuoFdwOptions
+{
+	char	   *server_name;	/* for messages */
+	char	   *base_url;		/* scheme://host[:port], no trailing slash */
+	char	   *api_key;		/* from the user mapping; never printed */
+	int			connect_timeout_ms; /* libcurl connect timeout */
+	int			request_timeout_ms; /* whole-request timeout */
+	const QuoEndpoint *endpoint;	/* the table's endpoint */
+	List	   *fixed_params;	/* table options as request parameters:
+								 * alternating param name, value (char *) */
+} QuoFdwOptions;
+
+extern void quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
+							QuoFdwOptions *opts);
+extern const QuoEndpoint *quo_table_endpoint(Oid foreigntableid);
+extern char *quo_column_remote_name(Oid relid, AttrNumber attnum);
+extern void quo_suggest_option(const char *given, const char **valid,
+							   int nvalid, const char *what);
+
+/* ---------------------------------------------------------------------
+ * Pushdown and request building (pushdown.c, request.c)
+ * ---------------------------------------------------------------------
+ */
+
+/* A qual turned into a request parameter at plan time. */
+typedef struct QuoQual
+{
+	int			filter;			/* index into endpoint->filters */
+	QuoQualOp	op;				/* the SQL operator */
+	Expr	   *value;			/* the other side, evaluated at execution */
+} QuoQual;
+
+/* Planner information about a foreign table (baserel->fdw_private). */
+typedef struct QuoFdwRelationInfo
+{
+	const QuoEndpoint *endpoint;
+	List	   *remote_quals;	/* QuoQual *: used to build requests */
+	List	   *local_conds;	/* RestrictInfo *: checked locally */
+	int		   *colmap;			/* per attribute (0-based), endpoint column
+								 * index, or -1 when not fetched */
+	int			natts;
+	bool		has_id;			/* an id filter: GET item by id */
+	bool		has_required;	/* every required filter is present */
+	double		limit;			/* pushed LIMIT, or 0 */
+} QuoFdwRelationInfo;
+
+/* A qual's value at execution time. */
+typedef struct QuoQualValue
+{
+	bool		known;			/* false: only the text in placeholder */
+	bool		isnull;
+	Datum		value;
+	Oid			type;
+	char	   *placeholder;	/* deparsed expression, for EXPLAIN */
+} QuoQualValue;
+
+/* One request series: a list operation followed page by page, or one item. */
+typedef struct QuoRequestSpec
+{
+	char	   *path;			/* "/v1/calls" or "/v1/calls/AC%2F1" */
+	char	   *query;			/* parameters without maxResults/pageToken,
+								 * "" when none; NULL for an item GET */
+	char	   *ctx_phone;		/* phoneNumberId sent, for synthetic columns */
+	List	   *ctx_participants;	/* participants sent (char *) */
+} QuoRequestSpec;
+
+/* in pushdown.c */
+extern void quo_classify_conds(PlannerInfo *root, RelOptInfo *baserel,
+							   QuoFdwRelationInfo *fpinfo, List *conds);
+extern bool quo_qual_is_exact(const QuoEndpoint *ep, List *remote_quals,
+							  const QuoQual *qual);
+extern List *quo_missing_required(const QuoEndpoint *ep, List *remote_quals);
+
+/* in request.c */
+extern List *quo_build_requests(const QuoEndpoint *ep, List *quals,
+								QuoQualValue *values, List *fixed_params,
+								bool *missing_required);
+extern char *quo_request_target(const QuoRequestSpec *spec, int max_results,
+								const char *page_token);
+extern void quo_append_encoded(StringInfo buf, const char *s);
+extern void quo_format_timestamp(StringInfo buf, TimestampTz ts);
+
+/* ---------------------------------------------------------------------
+ * HTTP (http.c)
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct QuoHttpRequest QuoHttpRequest;
+
+/* What a finished request produced; owned by the request. */
+typedef struct QuoHttpResult
+{
+	int			curl_code;		/* CURLE_OK (0) or the transport failure */
+	const char *curl_error;		/* libcurl's message for curl_code */
+	long		status;			/* HTTP status, 0 when none */
+	const char *body;			/* response body (NUL-terminated) */
+	size_t		body_len;
+	const char *content_type;	/* or NULL */
+	const char *retry_after;	/* Retry-After header, or NULL */
+	size_t		bytes;			/* bytes received on the wire */
+} QuoHttpResult;
+
+extern void quo_http_init(void);
+extern QuoHttpRequest *quo_http_start(const QuoFdwOptions *opts,
+									  const char *target);
+extern void quo_http_wait(QuoHttpRequest *req);
+extern const QuoHttpResult *quo_http_result(QuoHttpRequest *req);
+extern void quo_http_release(QuoHttpRequest *req);
+
+/* in errors.c */
+extern void quo_report_http_failure(const QuoFdwOptions *opts,
+									const char *target,
+									const QuoHttpResult *res) pg_attribute_noreturn();
+extern void quo_report_bad_response(const QuoFdwOptions *opts,
+									const char *target,
+									const char *what) pg_attribute_noreturn();
+
+/* ---------------------------------------------------------------------
+ * JSON to rows (json_row.c)
+ * ---------------------------------------------------------------------
+ */
+
+/* What the row converter needs to know about one scan. */
+typedef struct QuoRowContext
+{
+	const QuoEndpoint *endpoint;
+	const char *relname;		/* for error messages */
+	int			natts;
+	int		   *colmap;			/* per attribute, endpoint column or -1 */
+	const char **attnames;		/* per attribute, SQL column name */
+	const char *ctx_phone;		/* the current request's phoneNumberId */
+	Datum		ctx_participants;	/* the current request's participants */
+	bool		ctx_participants_null;
+} QuoRowContext;
+
+extern struct json_object *quo_json_parse(const char *body, size_t len,
+										  const char **error);
+extern void quo_json_free(struct json_object *obj);
+extern bool quo_json_page(struct json_object *root, bool is_item,
+						  struct json_object **rows, int *nrows,
+						  const char **next_token, const char **error);
+extern struct json_object *quo_json_row(struct json_object *rows, int i);
+extern void quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
+							Datum *values, bool *nulls);
+extern bool quo_parse_timestamp(const char *s, TimestampTz *result);
+
+#endif							/* QUO_FDW_H */

@@ -1,0 +1,501 @@
+/*-------------------------------------------------------------------------
+ * request.c
+ *		The one request builder: from pushed quals and their values to the
+ *		list of request series a scan makes, and from a series and a page
+ *		token to the request target.  EXPLAIN prints what this builds.
+ *
+ * Several values for one parameter (IN lists, = ANY) become several request
+ * series, or one with repeated keys where the API takes arrays.  Ranges are
+ * collapsed to one after/before pair, widened by a second on both sides so
+ * the result is exact whatever the API's inclusivity; the rows are
+ * rechecked locally.  A value that can match no row costs no request.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/date.h"
+#include "utils/timestamp.h"
+
+#include "quo_fdw.h"
+
+/* Widening of a pushed created/updated range, in microseconds. */
+#define RANGE_WIDEN_USECS USECS_PER_SEC
+
+/* What the quals on one filter come to. */
+typedef struct FilterValues
+{
+	bool		constrained;	/* some qual applies */
+	bool		has_values;		/* EQ/ID: values holds a first set */
+	List	   *values;			/* EQ/ID: allowed values; ELEMENTS: values
+								 * to send (char *) */
+	bool		have_lower,
+				have_upper;
+	TimestampTz lower,
+				upper;
+	bool		lower_strict,
+				upper_strict;
+	List	   *placeholders;	/* EXPLAIN only: values not yet known,
+								 * rendered as param=text */
+} FilterValues;
+
+/* Percent-encode s (everything but RFC 3986 unreserved characters). */
+void
+quo_append_encoded(StringInfo buf, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+	{
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			(*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
+			*p == '_' || *p == '~')
+			appendStringInfoChar(buf, (char) *p);
+		else
+		{
+			appendStringInfoChar(buf, '%');
+			appendStringInfoChar(buf, hex[*p >> 4]);
+			appendStringInfoChar(buf, hex[*p & 15]);
+		}
+	}
+}
+
+/* ISO 8601 in UTC with milliseconds, as the API documents its date-times. */
+void
+quo_format_timestamp(StringInfo buf, TimestampTz ts)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (TIMESTAMP_NOT_FINITE(ts) || timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range for a Quo request")));
+	appendStringInfo(buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+					 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
+					 tm.tm_sec, (int) (fsec / 1000));
+}
+
+/* A timestamp-like value as timestamptz, the way the comparison operators see it. */
+static TimestampTz
+as_timestamptz(Datum d, Oid type)
+{
+	if (type == DATEOID)
+		return DatumGetTimestampTz(DirectFunctionCall1(date_timestamptz, d));
+	if (type == TIMESTAMPOID)
+		return DatumGetTimestampTz(DirectFunctionCall1(timestamp_timestamptz, d));
+	return DatumGetTimestampTz(d);
+}
+
+/* The elements of a text[] value; false when one is NULL. */
+static bool
+text_array_values(Datum d, List **out)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(d);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	*out = NIL;
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			return false;
+		*out = lappend(*out, TextDatumGetCString(elems[i]));
+	}
+	return true;
+}
+
+static bool
+list_has_string(List *l, const char *s)
+{
+	ListCell   *lc;
+
+	foreach(lc, l)
+		if (strcmp(lfirst(lc), s) == 0)
+			return true;
+	return false;
+}
+
+/* Values of a, in order, that are also in b. */
+static List *
+intersect_strings(List *a, List *b)
+{
+	List	   *r = NIL;
+	ListCell   *lc;
+
+	foreach(lc, a)
+		if (list_has_string(b, lfirst(lc)) && !list_has_string(r, lfirst(lc)))
+			r = lappend(r, lfirst(lc));
+	return r;
+}
+
+/*
+ * Fold one qual into its filter's values.  Returns false when the qual can
+ * be true for no row (a NULL, a value outside the documented id pattern).
+ */
+static bool
+apply_qual(const QuoFilter *f, const QuoQual *q, const QuoQualValue *v,
+		   FilterValues *fv, bool merge_elements)
+{
+	List	   *vals = NIL;
+	ListCell   *lc;
+
+	fv->constrained = true;
+	if (!v->known)
+	{
+		fv->placeholders = lappend(fv->placeholders, v->placeholder);
+		return true;
+	}
+	if (v->isnull)
+		return false;
+
+	switch (f->kind)
+	{
+		case QUO_FILTER_EQ:
+		case QUO_FILTER_ID:
+			{
+				List	   *ok = NIL;
+
+				if (q->op == QUO_OP_IN)
+					(void) text_array_values(v->value, &vals);	/* NULLs match nothing */
+				else
+					vals = list_make1(TextDatumGetCString(v->value));
+				foreach(lc, vals)
+				{
+					char	   *s = lfirst(lc);
+
+					if (f->prefix && strncmp(s, f->prefix, strlen(f->prefix)) != 0)
+						continue;
+					if (!list_has_string(ok, s))
+						ok = lappend(ok, s);
+				}
+				fv->values = fv->has_values ? intersect_strings(fv->values, ok) : ok;
+				fv->has_values = true;
+				return fv->values != NIL;
+			}
+		case QUO_FILTER_ELEMENTS:
+			if (q->op == QUO_OP_HAS)
+				vals = list_make1(TextDatumGetCString(v->value));
+			else if (!text_array_values(v->value, &vals))
+				return false;
+			foreach(lc, vals)
+			{
+				if (merge_elements && list_has_string(fv->values, lfirst(lc)))
+					continue;
+				fv->values = lappend(fv->values, lfirst(lc));
+			}
+			return true;
+		case QUO_FILTER_RANGE:
+			{
+				TimestampTz t = as_timestamptz(v->value, v->type);
+				bool		lower = (q->op == QUO_OP_GT || q->op == QUO_OP_GE || q->op == QUO_OP_EQ);
+				bool		upper = (q->op == QUO_OP_LT || q->op == QUO_OP_LE || q->op == QUO_OP_EQ);
+
+				if (lower && (!fv->have_lower || t > fv->lower ||
+							  (t == fv->lower && q->op == QUO_OP_GT)))
+				{
+					fv->have_lower = true;
+					fv->lower = t;
+					fv->lower_strict = (q->op == QUO_OP_GT);
+				}
+				if (upper && (!fv->have_upper || t < fv->upper ||
+							  (t == fv->upper && q->op == QUO_OP_LT)))
+				{
+					fv->have_upper = true;
+					fv->upper = t;
+					fv->upper_strict = (q->op == QUO_OP_LT);
+				}
+				return true;
+			}
+	}
+	return true;
+}
+
+/* Whether a collapsed range can hold a row; drops unbounded infinities. */
+static bool
+range_possible(FilterValues *fv)
+{
+	if (fv->have_lower && TIMESTAMP_IS_NOBEGIN(fv->lower))
+		fv->have_lower = false;
+	if (fv->have_upper && TIMESTAMP_IS_NOEND(fv->upper))
+		fv->have_upper = false;
+	if ((fv->have_lower && TIMESTAMP_IS_NOEND(fv->lower)) ||
+		(fv->have_upper && TIMESTAMP_IS_NOBEGIN(fv->upper)))
+		return false;
+	if (fv->have_lower && fv->have_upper)
+	{
+		if (fv->lower > fv->upper)
+			return false;
+		if (fv->lower == fv->upper && (fv->lower_strict || fv->upper_strict))
+			return false;
+	}
+	return true;
+}
+
+static void
+append_param(StringInfo buf, const char *name, const char *value, bool encode)
+{
+	if (buf->len > 0)
+		appendStringInfoChar(buf, '&');
+	appendStringInfoString(buf, name);
+	appendStringInfoChar(buf, '=');
+	if (encode)
+		quo_append_encoded(buf, value);
+	else
+		appendStringInfoString(buf, value);
+}
+
+/* Each spec in specs, extended by the parameters in ext (a query fragment). */
+static List *
+extend_specs(List *specs, const char *fragment, const char *phone, List *participants)
+{
+	ListCell   *lc;
+	List	   *out = NIL;
+
+	foreach(lc, specs)
+	{
+		QuoRequestSpec *s = lfirst(lc);
+		QuoRequestSpec *n = palloc(sizeof(QuoRequestSpec));
+		StringInfoData q;
+
+		*n = *s;
+		initStringInfo(&q);
+		appendStringInfoString(&q, s->query);
+		if (q.len > 0 && fragment[0] != '\0')
+			appendStringInfoChar(&q, '&');
+		appendStringInfoString(&q, fragment);
+		n->query = q.data;
+		if (phone)
+			n->ctx_phone = (char *) phone;
+		if (participants)
+			n->ctx_participants = participants;
+		out = lappend(out, n);
+	}
+	return out;
+}
+
+/*
+ * Build the request series for quals (QuoQual *) with values (one per
+ * qual).  NIL means no row can match, so no request is made; or, with
+ * *missing_required set, that a required parameter has no value (as in
+ * "participants @> '{}'").  Values not known yet (EXPLAIN without ANALYZE
+ * of a join parameter) are printed as {placeholders}.
+ */
+List *
+quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
+				   List *fixed_params, bool *missing_required)
+{
+	FilterValues *fvs = palloc0(sizeof(FilterValues) * ep->nfilters);
+	List	   *specs;
+	ListCell   *lc;
+	int			qi = 0;
+	int			nelements_quals = 0;
+	bool		elements_exact = false;
+
+	*missing_required = false;
+	foreach(lc, quals)
+	{
+		QuoQual    *q = lfirst(lc);
+
+		if (ep->filters[q->filter].kind == QUO_FILTER_ELEMENTS)
+		{
+			nelements_quals++;
+			if (quo_qual_is_exact(ep, quals, q))
+				elements_exact = true;
+		}
+	}
+
+	foreach(lc, quals)
+	{
+		QuoQual    *q = lfirst(lc);
+
+		if (!apply_qual(&ep->filters[q->filter], q, &values[qi++],
+						&fvs[q->filter], nelements_quals > 1))
+			return NIL;
+	}
+
+	/* An id: one GET per id, nothing else is sent. */
+	for (int i = 0; i < ep->nfilters; i++)
+	{
+		const QuoFilter *f = &ep->filters[i];
+		StringInfoData path;
+
+		if (f->kind != QUO_FILTER_ID || !fvs[i].constrained)
+			continue;
+		specs = NIL;
+		foreach(lc, fvs[i].placeholders)
+		{
+			QuoRequestSpec *s = palloc0(sizeof(QuoRequestSpec));
+
+			s->path = psprintf("%s{%s}", ep->item_path, (char *) lfirst(lc));
+			specs = lappend(specs, s);
+		}
+		foreach(lc, fvs[i].values)
+		{
+			QuoRequestSpec *s = palloc0(sizeof(QuoRequestSpec));
+
+			initStringInfo(&path);
+			appendStringInfoString(&path, ep->item_path);
+			quo_append_encoded(&path, lfirst(lc));
+			s->path = path.data;
+			specs = lappend(specs, s);
+		}
+		return specs;
+	}
+
+	/* Start from one series with no parameters, and multiply. */
+	{
+		QuoRequestSpec *s = palloc0(sizeof(QuoRequestSpec));
+
+		s->path = (char *) ep->list_path;
+		s->query = "";
+		specs = list_make1(s);
+	}
+
+	for (int i = 0; i < ep->nfilters; i++)
+	{
+		const QuoFilter *f = &ep->filters[i];
+		FilterValues *fv = &fvs[i];
+		bool		is_phone = strcmp(f->column, "phone_number_id") == 0;
+		StringInfoData frag;
+		ListCell   *vc;
+
+		if (!fv->constrained)
+		{
+			if (f->required)
+				*missing_required = true;
+			continue;
+		}
+		initStringInfo(&frag);
+		foreach(vc, fv->placeholders)
+		{
+			if (f->kind == QUO_FILTER_RANGE)
+				append_param(&frag, f->param, psprintf("{bound %s}", (char *) lfirst(vc)), false);
+			else
+				append_param(&frag, f->param, psprintf("{%s}", (char *) lfirst(vc)), false);
+		}
+
+		switch (f->kind)
+		{
+			case QUO_FILTER_EQ:
+				if (f->chunk == 0 && fv->values != NIL)
+				{
+					List	   *out = NIL;
+
+					foreach(vc, fv->values)
+					{
+						StringInfoData one;
+
+						initStringInfo(&one);
+						appendStringInfoString(&one, frag.data);
+						append_param(&one, f->param, lfirst(vc), true);
+						out = list_concat(out, extend_specs(specs, one.data,
+															is_phone ? lfirst(vc) : NULL, NIL));
+					}
+					specs = out;
+				}
+				else if (fv->values != NIL)
+				{
+					List	   *out = NIL;
+					int			n = 0;
+					StringInfoData chunk;
+
+					initStringInfo(&chunk);
+					foreach(vc, fv->values)
+					{
+						append_param(&chunk, f->param, lfirst(vc), true);
+						if (++n % f->chunk == 0 || lnext(fv->values, vc) == NULL)
+						{
+							out = list_concat(out, extend_specs(specs, chunk.data, NULL, NIL));
+							resetStringInfo(&chunk);
+						}
+					}
+					specs = out;
+				}
+				else
+					specs = extend_specs(specs, frag.data, NULL, NIL);
+				break;
+			case QUO_FILTER_ELEMENTS:
+				if (fv->values == NIL && fv->placeholders == NIL)
+				{
+					if (f->required)
+						*missing_required = true;
+					break;
+				}
+				if (list_length(fv->values) > f->max_items)
+				{
+					if (elements_exact)
+						ereport(ERROR,
+								(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+								 errmsg("Quo endpoint \"%s\" accepts at most %d %s per request, not %d",
+										ep->name, f->max_items, f->param,
+										list_length(fv->values))));
+					/* the rows are rechecked: fetch for the first ones */
+					fv->values = list_truncate(fv->values, f->max_items);
+				}
+				foreach(vc, fv->values)
+					append_param(&frag, f->param, lfirst(vc), true);
+				specs = extend_specs(specs, frag.data, NULL, fv->values);
+				break;
+			case QUO_FILTER_RANGE:
+				if (!range_possible(fv))
+					return NIL;
+				if (fv->have_lower)
+				{
+					StringInfoData ts;
+
+					initStringInfo(&ts);
+					quo_format_timestamp(&ts, fv->lower - RANGE_WIDEN_USECS);
+					append_param(&frag, f->param, ts.data, true);
+				}
+				if (fv->have_upper)
+				{
+					StringInfoData ts;
+
+					initStringInfo(&ts);
+					quo_format_timestamp(&ts, fv->upper + RANGE_WIDEN_USECS);
+					append_param(&frag, f->param_before, ts.data, true);
+				}
+				specs = extend_specs(specs, frag.data, NULL, NIL);
+				break;
+			case QUO_FILTER_ID:
+				break;
+		}
+	}
+
+	if (fixed_params != NIL)
+	{
+		StringInfoData frag;
+
+		initStringInfo(&frag);
+		for (int i = 0; i + 1 < list_length(fixed_params); i += 2)
+			append_param(&frag, list_nth(fixed_params, i), list_nth(fixed_params, i + 1), true);
+		specs = extend_specs(specs, frag.data, NULL, NIL);
+	}
+	return *missing_required ? NIL : specs;
+}
+
+/* The request target (path and query) of one page of a series. */
+char *
+quo_request_target(const QuoRequestSpec *spec, int max_results,
+				   const char *page_token)
+{
+	StringInfoData buf;
+
+	if (spec->query == NULL)
+		return pstrdup(spec->path);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s?%s%smaxResults=%d", spec->path, spec->query,
+					 spec->query[0] ? "&" : "", max_results);
+	if (page_token)
+	{
+		appendStringInfoString(&buf, "&pageToken=");
+		quo_append_encoded(&buf, page_token);
+	}
+	return buf.data;
+}

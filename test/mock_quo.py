@@ -1,0 +1,642 @@
+#!/usr/bin/env python3
+"""A mock of the Quo (formerly OpenPhone) public API v1, for quo_fdw's tests and demo.
+
+Python 3 standard library only; listens on 127.0.0.1 only.
+
+Strict to the OpenAPI documents in ../shared/quo-api: the Authorization header
+must be the bare key; required parameters, maxResults 1..100, E.164 and id
+patterns are validated and answered with the documented 400 bodies; query
+strings are decoded as form-urlencoded (an unencoded '+' becomes a space and
+fails E.164); arrays are repeated keys; createdAfter/createdBefore/
+updatedAfter/updatedBefore are exclusive; page tokens are opaque and bound to
+their query; totalItems is wrong on purpose.  Unknown query parameters are
+rejected, so a client bug cannot hide.
+
+Control endpoints (no auth, never logged), used by test/mockctl.py:
+  POST /_mock/reset            forget faults and the request log
+  POST /_mock/faults           add a fault (JSON object, see Fault below)
+  GET  /_mock/log              the requests seen, one per line
+"""
+import argparse
+import base64
+import gzip
+import hashlib
+import json
+import random
+import re
+import socket
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote
+
+E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+DOCS = "https://quo.com/docs"
+
+# Documented error codes and titles, per operation family.
+ERRORS = {
+    "calls": {400: ("0101400", "Too Many Participants"), 401: ("0100401", "Unauthorized"),
+              403: ("0101403", "Not Phone Number User"), 404: ("0100404", "Not Found"),
+              500: ("0101500", "Unknown")},
+    "conversations": {400: ("1000400", "Bad Request"), 401: ("1000401", "Unauthorized"),
+                      403: ("1001403", "Not Phone Number User"), 404: ("1000404", "Not Found"),
+                      500: ("1001500", "Unknown")},
+    "messages": {400: ("0206400", "A2P Registration Not Approved"), 401: ("0200401", "Unauthorized"),
+                 402: ("0201402", "Subscription Expired"), 403: ("0202403", "Not Phone Number User"),
+                 404: ("0200404", "Not Found"), 500: ("0201500", "Unknown")},
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status, message, errors=None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors or []
+
+
+def iso(dt, style=0):
+    """Render a UTC datetime the ways the API has been seen to: with
+    milliseconds and Z (most), without milliseconds, or with an offset."""
+    if style == 1:
+        return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if style == 2:
+        local = dt.astimezone(timezone(timedelta(hours=2)))
+        return local.strftime("%Y-%m-%dT%H:%M:%S.") + "%03d+02:00" % (dt.microsecond // 1000)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (dt.microsecond // 1000)
+
+
+def parse_ts(s):
+    """Parse an ISO 8601 date-time query value, as the API does."""
+    s2 = s.replace("Z", "+00:00")
+    try:
+        dt = datetime.fromisoformat(s2)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt
+
+
+# ---------------------------------------------------------------------------
+# The workspace: deterministic, realistic enough for the demo and exact tests.
+# ---------------------------------------------------------------------------
+
+PHONES = [("PNsales0001", "+15550001000", "Sales"), ("PNsupport02", "+15550002000", "Support")]
+USERS = ["USalice0001", "USbob000002", "UScarol0003"]
+BIG = "+15550109999"          # a 1:1 conversation with thousands of calls and messages
+BIG_COUNT = 2345
+GROUP = ["+15550100001", "+15550100002", "+15550100003"]
+TEXTS = [
+    "Hi, is the invoice ready?", "Yes, sent it this morning.", "Caf\u00e9 cr\u00e8me at 10? \u2615",
+    "Price is $5 + tax & shipping", "\U0001F600 thanks!", "\u4f60\u597d\uff0c\u6536\u5230\u4e86",
+    "Line one\nLine two", "Quote: \"ok\" and back\\slash", "Call me back please",
+    "See you tomorrow", "\U0001F4DE\U0001F44D", "Ol\u00e1, tudo bem?",
+]
+STATUSES = ["completed", "completed", "completed", "missed", "no-answer", "busy", "canceled", "forwarded"]
+
+
+class Workspace:
+    def __init__(self, seed=42):
+        rnd = random.Random(seed)
+        base = datetime(2024, 3, 1, 9, 0, 0, tzinfo=timezone.utc)
+        self.calls, self.messages, self.conversations = [], [], []
+        n = 0
+        contacts = ["+155501%05d" % i for i in range(1, 41)]
+        convs = []
+        for pi, (pn, _, _) in enumerate(PHONES):
+            for ci, c in enumerate(contacts):
+                if (ci + pi) % 3 == 0:
+                    continue
+                convs.append((pn, [c]))
+        convs.append(("PNsales0001", list(GROUP)))
+        convs.append(("PNsales0001", [BIG]))
+        for k, (pn, parts) in enumerate(convs):
+            cid = "CN%08d" % (k + 1)
+            user = USERS[k % len(USERS)]
+            big = parts == [BIG]
+            ncalls = BIG_COUNT if big else (0 if len(parts) > 1 else rnd.randint(0, 6))
+            nmsgs = BIG_COUNT if big else rnd.randint(1, 9)
+            t0 = base + timedelta(hours=k * 7, minutes=rnd.randint(0, 59))
+            last_t, last_id = None, None
+            for j in range(ncalls):
+                n += 1
+                t = t0 + timedelta(minutes=37 * j, seconds=rnd.randint(0, 59), milliseconds=rnd.randint(0, 999))
+                st = STATUSES[(j + k) % len(STATUSES)]
+                incoming = (j + k) % 2 == 0
+                answered = st in ("completed", "forwarded")
+                dur = rnd.randint(5, 1800) if answered else 0
+                style = 1 if j % 11 == 5 else (2 if j % 13 == 7 else 0)
+                call = {
+                    "answeredAt": iso(t + timedelta(seconds=8), style) if answered else None,
+                    "answeredBy": user if answered and incoming else None,
+                    "initiatedBy": None if incoming else user,
+                    "direction": "incoming" if incoming else "outgoing",
+                    "status": st,
+                    "completedAt": iso(t + timedelta(seconds=8 + dur), style) if answered else None,
+                    "createdAt": iso(t, style),
+                    "callRoute": ("phone-menu" if j % 4 == 1 else "phone-number") if incoming else None,
+                    "duration": dur,
+                    "forwardedFrom": None,
+                    "forwardedTo": "+15550003000" if st == "forwarded" else None,
+                    "aiHandled": "ai-agent" if j % 9 == 4 else None,
+                    "id": "AC%08d" % n,
+                    "phoneNumberId": pn,
+                    "participants": list(parts),
+                    "updatedAt": iso(t + timedelta(seconds=9 + dur), style) if j % 5 else None,
+                    "userId": user,
+                    "_t": t,
+                }
+                self.calls.append(call)
+                if last_t is None or t > last_t:
+                    last_t, last_id = t, call["id"]
+            for j in range(nmsgs):
+                n += 1
+                t = t0 + timedelta(minutes=23 * j + 3, seconds=rnd.randint(0, 59), milliseconds=rnd.randint(0, 999))
+                incoming = (j + k) % 3 != 0
+                style = 1 if j % 7 == 3 else (2 if j % 17 == 9 else 0)
+                msg = {
+                    "id": "AC%08d" % n,
+                    "to": [PHONES[0][1] if pn == "PNsales0001" else PHONES[1][1]] if incoming else list(parts),
+                    "from": parts[j % len(parts)] if incoming else (PHONES[0][1] if pn == "PNsales0001" else PHONES[1][1]),
+                    "text": TEXTS[(j + k) % len(TEXTS)],
+                    "phoneNumberId": pn,
+                    "conversationId": cid,
+                    "direction": "incoming" if incoming else "outgoing",
+                    "userId": None if incoming else user,
+                    "status": "received" if incoming else ("delivered" if j % 4 else "sent"),
+                    "createdAt": iso(t, style),
+                    "updatedAt": iso(t + timedelta(seconds=2), style),
+                    "_t": t,
+                    "_parts": list(parts),
+                }
+                self.messages.append(msg)
+                if last_t is None or t > last_t:
+                    last_t, last_id = t, msg["id"]
+            ct = t0 - timedelta(minutes=5)
+            conv = {
+                "assignedTo": user if k % 4 else None,
+                "createdAt": iso(ct) if k % 10 != 9 else None,
+                "deletedAt": None,
+                "id": cid,
+                "lastActivityAt": iso(last_t) if last_t else None,
+                "lastActivityId": last_id,
+                "mutedUntil": iso(ct + timedelta(days=30)) if k % 12 == 3 else None,
+                "name": ("Group: " + ", ".join(parts)) if len(parts) > 1 else (None if k % 3 else "Customer %d" % k),
+                "participants": list(parts),
+                "phoneNumberId": convs[k][0],
+                "snoozedUntil": None,
+                "updatedAt": iso((last_t or ct) + timedelta(minutes=1)),
+                "_t": ct,
+                "_u": (last_t or ct) + timedelta(minutes=1),
+                "_user": user,
+                "_active": k % 5 != 4,
+            }
+            self.conversations.append(conv)
+        self.conversations.sort(key=lambda c: (c["_u"], c["id"]), reverse=True)
+        self.calls.sort(key=lambda c: (c["_t"], c["id"]), reverse=True)
+        self.messages.sort(key=lambda m: (m["_t"], m["id"]))
+        self.call_by_id = {c["id"]: c for c in self.calls}
+        self.msg_by_id = {m["id"]: m for m in self.messages}
+
+
+def public(obj):
+    return {k: v for k, v in obj.items() if not k.startswith("_")}
+
+
+# ---------------------------------------------------------------------------
+# Faults, injected by the tests through /_mock/faults.
+# ---------------------------------------------------------------------------
+
+class Fault:
+    """One injected fault.
+
+    match: substring of "METHOD path?query" the fault applies to ("" = all);
+    skip: let this many matching requests through first;
+    times: apply to this many matching requests (-1 = forever);
+    action: status | hang | drop | latency | badjson | truncate | alt_error |
+            wrong_type | html | short_pages | same_token
+    status, retry_after, seconds, field, value: parameters of the action.
+    """
+
+    def __init__(self, spec):
+        self.match = spec.get("match", "")
+        self.skip = int(spec.get("skip", 0))
+        self.times = int(spec.get("times", 1))
+        self.action = spec["action"]
+        self.spec = spec
+
+
+class State:
+    def __init__(self, key, ws):
+        self.key = key
+        self.ws = ws
+        self.lock = threading.Lock()
+        self.faults = []
+        self.log = []
+
+    def take_fault(self, line):
+        with self.lock:
+            for f in self.faults:
+                if f.match and f.match not in line:
+                    continue
+                if f.times == 0:
+                    continue
+                if f.skip > 0:
+                    f.skip -= 1
+                    continue
+                if f.times > 0:
+                    f.times -= 1
+                return f
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Request validation helpers
+# ---------------------------------------------------------------------------
+
+def one(q, name, required=False, pattern=None, family=None):
+    vals = q.get(name)
+    if not vals:
+        if required:
+            raise ApiError(400, "%s is required" % name,
+                           [{"path": "/" + name, "message": "Expected required property", "schema": {"type": "string"}}])
+        return None
+    if len(vals) > 1:
+        raise ApiError(400, "%s must be a single value" % name,
+                       [{"path": "/" + name, "message": "Expected string", "value": vals, "schema": {"type": "string"}}])
+    v = vals[0]
+    if pattern and not re.match(pattern, v):
+        raise ApiError(400, "%s does not match %s" % (name, pattern),
+                       [{"path": "/" + name, "message": "Expected string to match '%s'" % pattern,
+                         "value": v, "schema": {"type": "string"}}])
+    return v
+
+
+def ts_param(q, name):
+    v = one(q, name)
+    if v is None:
+        return None
+    dt = parse_ts(v)
+    if dt is None:
+        raise ApiError(400, "%s is not a valid date-time" % name,
+                       [{"path": "/" + name, "message": "Expected string to match 'date-time' format",
+                         "value": v, "schema": {"type": "string"}}])
+    return dt
+
+
+def max_results(q):
+    v = one(q, "maxResults", required=True)
+    if not re.match(r"^\d+$", v) or not 1 <= int(v) <= 100:
+        raise ApiError(400, "maxResults must be an integer from 1 to 100",
+                       [{"path": "/maxResults", "message": "Expected integer between 1 and 100",
+                         "value": v, "schema": {"type": "integer"}}])
+    return int(v)
+
+
+def phone_list(q, name, required, max_items):
+    vals = q.get(name, [])
+    if required and not vals:
+        raise ApiError(400, "%s is required" % name,
+                       [{"path": "/" + name, "message": "Expected required property", "schema": {"type": "array"}}])
+    if len(vals) > max_items:
+        raise ApiError(400, "Too many participants: at most %d allowed" % max_items,
+                       [{"path": "/" + name, "message": "Expected array to have at most %d items" % max_items,
+                         "value": vals, "schema": {"type": "array"}}])
+    for v in vals:
+        if not E164.match(v):
+            raise ApiError(400, "%s must be E.164 phone numbers" % name,
+                           [{"path": "/" + name, "message": "Expected string to match '^\\+[1-9]\\d{1,14}$'",
+                             "value": v, "schema": {"type": "string"}}])
+    return vals
+
+
+def check_known(q, allowed):
+    for k in q:
+        if k not in allowed:
+            raise ApiError(400, "Unknown query parameter %s" % k,
+                           [{"path": "/" + k, "message": "Unexpected property", "value": q[k],
+                             "schema": {"type": "object"}}])
+
+
+def token_for(query_sig, offset):
+    raw = json.dumps({"h": query_sig, "o": offset}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def offset_from(q, query_sig):
+    tok = one(q, "pageToken")
+    if tok is None:
+        return 0
+    try:
+        pad = "=" * (-len(tok) % 4)
+        d = json.loads(base64.urlsafe_b64decode(tok + pad))
+        if d["h"] != query_sig:
+            raise ValueError("token bound to another query")
+        return int(d["o"])
+    except Exception:
+        raise ApiError(400, "Invalid page token",
+                       [{"path": "/pageToken", "message": "Invalid page token", "value": tok,
+                         "schema": {"type": "string"}}])
+
+
+def signature(q):
+    items = sorted((k, tuple(v)) for k, v in q.items() if k not in ("pageToken",))
+    return hashlib.sha1(repr(items).encode()).hexdigest()[:16]
+
+
+def in_range(t, after, before):
+    if t is None:
+        return after is None and before is None
+    if after is not None and not t > after:
+        return False
+    if before is not None and not t < before:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Operations
+# ---------------------------------------------------------------------------
+
+def page(q, rows, fault):
+    limit = max_results(q)
+    sig = signature(q)
+    off = offset_from(q, sig)
+    take = limit
+    if fault is not None and fault.action == "short_pages":
+        take = max(1, limit // 3)
+    chunk = rows[off:off + take]
+    nxt = off + len(chunk)
+    token = token_for(sig, nxt) if nxt < len(rows) else None
+    if fault is not None and fault.action == "same_token":
+        token = one(q, "pageToken") or token_for(sig, 0)
+    # totalItems is documented as inaccurate: keep it wrong.
+    return {"data": [public(r) for r in chunk], "totalItems": len(rows) + 7, "nextPageToken": token}
+
+
+def list_calls(ws, q, fault):
+    check_known(q, {"phoneNumberId", "userId", "participants", "since", "createdAfter", "createdBefore",
+                    "maxResults", "pageToken"})
+    pn = one(q, "phoneNumberId", True, r"^PN(.*)$")
+    user = one(q, "userId", False, r"^US(.*)$")
+    parts = phone_list(q, "participants", True, 1)
+    after, before = ts_param(q, "createdAfter"), ts_param(q, "createdBefore")
+    max_results(q)
+    rows = [c for c in ws.calls if c["phoneNumberId"] == pn and c["participants"] == parts
+            and (user is None or c["userId"] == user) and in_range(c["_t"], after, before)]
+    return page(q, rows, fault)
+
+
+def list_messages(ws, q, fault):
+    check_known(q, {"phoneNumberId", "userId", "participants", "since", "createdAfter", "createdBefore",
+                    "maxResults", "pageToken"})
+    pn = one(q, "phoneNumberId", True, r"^PN(.*)$")
+    user = one(q, "userId", False, r"^US(.*)$")
+    parts = phone_list(q, "participants", True, 10)
+    after, before = ts_param(q, "createdAfter"), ts_param(q, "createdBefore")
+    max_results(q)
+    want = sorted(set(parts))
+    rows = [m for m in ws.messages if m["phoneNumberId"] == pn and sorted(m["_parts"]) == want
+            and (user is None or m["userId"] == user) and in_range(m["_t"], after, before)]
+    return page(q, rows, fault)
+
+
+def list_conversations(ws, q, fault):
+    check_known(q, {"phoneNumber", "phoneNumbers", "userId", "createdAfter", "createdBefore", "excludeInactive",
+                    "updatedAfter", "updatedBefore", "maxResults", "pageToken"})
+    nums = q.get("phoneNumbers") or q.get("phoneNumber") or []
+    if len(nums) > 100:
+        raise ApiError(400, "phoneNumbers accepts at most 100 items",
+                       [{"path": "/phoneNumbers", "message": "Expected array to have at most 100 items",
+                         "value": nums, "schema": {"type": "array"}}])
+    for v in nums:
+        if not (E164.match(v) or v.startswith("PN")):
+            raise ApiError(400, "phoneNumbers items must be E.164 numbers or PN ids",
+                           [{"path": "/phoneNumbers", "message": "Expected E.164 or PN id", "value": v,
+                             "schema": {"type": "string"}}])
+    user = one(q, "userId", False, r"^US(.*)$")
+    ex = one(q, "excludeInactive")
+    if ex not in (None, "true", "false"):
+        raise ApiError(400, "excludeInactive must be true or false",
+                       [{"path": "/excludeInactive", "message": "Expected boolean", "value": ex,
+                         "schema": {"type": "boolean"}}])
+    ca, cb = ts_param(q, "createdAfter"), ts_param(q, "createdBefore")
+    ua, ub = ts_param(q, "updatedAfter"), ts_param(q, "updatedBefore")
+    max_results(q)
+    ids = set()
+    for v in nums:
+        for pn, num, _ in PHONES:
+            if v in (pn, num):
+                ids.add(pn)
+    rows = [c for c in ws.conversations
+            if (not nums or c["phoneNumberId"] in ids)
+            and (user is None or c["_user"] == user)
+            and (ex != "true" or c["_active"])
+            and ((ca is None and cb is None) or in_range(c["_t"] if c["createdAt"] else None, ca, cb))
+            and in_range(c["_u"], ua, ub)]
+    return page(q, rows, fault)
+
+
+def get_item(table, item_id, prefix):
+    if not item_id.startswith(prefix):
+        raise ApiError(400, "id does not match ^%s(.*)$" % prefix,
+                       [{"path": "/id", "message": "Expected string to match '^%s(.*)$'" % prefix,
+                         "value": item_id, "schema": {"type": "string"}}])
+    row = table.get(item_id)
+    if row is None:
+        raise ApiError(404, "Not found: %s" % item_id)
+    return {"data": public(row)}
+
+
+# ---------------------------------------------------------------------------
+# HTTP
+# ---------------------------------------------------------------------------
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "QuoMock/1.0"
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            sys.stderr.write("mock: " + fmt % args + "\n")
+
+    def send_body(self, status, body, ctype="application/json", headers=None, raw=None):
+        data = raw if raw is not None else body.encode("utf-8")
+        enc = self.headers.get("Accept-Encoding", "")
+        extra = dict(headers or {})
+        if "gzip" in enc and data:
+            data = gzip.compress(data, mtime=0)
+            extra["Content-Encoding"] = "gzip"
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in extra.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def error_body(self, family, status, message, errors=None, title=None):
+        code, dtitle = ERRORS[family].get(status, ("0000%03d" % status, "Error"))
+        body = {"message": message, "code": code, "status": status, "docs": DOCS,
+                "title": title or dtitle, "trace": "trace-%s-%d" % (family, status)}
+        if errors:
+            body["errors"] = errors
+        if status in (400, 402, 403):
+            body["description"] = title or dtitle
+        return json.dumps(body)
+
+    def do_POST(self):
+        st = self.server.state
+        n = int(self.headers.get("Content-Length") or 0)
+        payload = self.rfile.read(n) if n else b""
+        if self.path == "/_mock/reset":
+            with st.lock:
+                st.faults, st.log = [], []
+            return self.send_body(200, "{}", raw=b"{}")
+        if self.path == "/_mock/faults":
+            with st.lock:
+                st.faults.append(Fault(json.loads(payload)))
+            return self.send_body(200, "{}", raw=b"{}")
+        self.send_body(404, "{}")
+
+    def do_GET(self):
+        st = self.server.state
+        if self.path == "/_mock/log":
+            with st.lock:
+                text = "".join(l + "\n" for l in st.log)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(text.encode())))
+            self.end_headers()
+            self.wfile.write(text.encode())
+            return
+        line = "GET " + self.path
+        path, _, query = self.path.partition("?")
+        family = "calls"
+        if path.startswith("/v1/messages"):
+            family = "messages"
+        elif path.startswith("/v1/conversations"):
+            family = "conversations"
+        fault = st.take_fault(line)
+        status = 200
+        try:
+            if fault is not None:
+                self.pre_fault(fault)
+            if self.headers.get("Authorization") != st.key:
+                raise ApiError(401, "Invalid API key")
+            # form-urlencoded: '+' is a space, arrays are repeated keys
+            q = parse_qs(query, keep_blank_values=True)
+            pf = fault if fault is not None and fault.action in ("short_pages", "same_token") else None
+            if path == "/v1/calls":
+                body = list_calls(st.ws, q, pf)
+            elif path == "/v1/messages":
+                body = list_messages(st.ws, q, pf)
+            elif path == "/v1/conversations":
+                body = list_conversations(st.ws, q, pf)
+            elif path.startswith("/v1/calls/"):
+                body = get_item(st.ws.call_by_id, unquote(path[len("/v1/calls/"):]), "AC")
+            elif path.startswith("/v1/messages/"):
+                body = get_item(st.ws.msg_by_id, unquote(path[len("/v1/messages/"):]), "AC")
+            else:
+                raise ApiError(404, "No route for %s" % path)
+        except ApiError as e:
+            status = e.status
+            self.record(line, status)
+            return self.send_body(status, self.error_body(family, status, e.message, e.errors))
+        except _Dropped:
+            self.record(line, "dropped")
+            return
+        self.record(line, status)
+        if fault is not None and self.post_fault(fault, family, body):
+            return
+        self.send_body(200, json.dumps(body))
+
+    def record(self, line, status):
+        with self.server.state.lock:
+            self.server.state.log.append("%s -> %s" % (line, status))
+
+    def pre_fault(self, f):
+        a = f.action
+        if a == "hang":
+            time.sleep(float(f.spec.get("seconds", 30)))
+        elif a == "latency":
+            time.sleep(float(f.spec.get("seconds", 0.2)))
+        elif a == "drop":
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            raise _Dropped()
+
+    def post_fault(self, f, family, body):
+        """Replace a good answer with a broken one; True when the answer was sent."""
+        a = f.action
+        s = f.spec
+        if a == "status":
+            code = int(s.get("status", 500))
+            hdr = {"Retry-After": str(s["retry_after"])} if "retry_after" in s else None
+            self.send_body(code, self.error_body(family, code, s.get("message", "Injected failure"),
+                                                 title=s.get("title")), headers=hdr)
+        elif a == "alt_error":
+            code = int(s.get("status", 400))
+            self.send_body(code, json.dumps({"error": {"message": s.get("message", "Something failed"),
+                                                       "key": s.get("key", "bad_request"),
+                                                       "trace": "alt-trace-1"}}))
+        elif a == "badjson":
+            self.send_body(200, '{"data": [{"id": "AC1", ')
+        elif a == "truncate":
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
+        elif a == "html":
+            self.send_body(200, "<html><body>Gateway</body></html>", ctype="text/html")
+        elif a == "wrong_type":
+            rows = body["data"] if isinstance(body["data"], list) else [body["data"]]
+            if rows:
+                rows[0][s.get("field", "duration")] = s.get("value", "abc")
+            self.send_body(200, json.dumps(body))
+        elif a == "raw":
+            self.send_body(int(s.get("status", 200)), s["body"])
+        else:
+            return False
+        return True
+
+
+class _Dropped(Exception):
+    pass
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--key", default="test-key-123")
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    srv.daemon_threads = True
+    srv.state = State(args.key, Workspace())
+    srv.verbose = args.verbose
+    port = srv.server_address[1]
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write(str(port))
+        import os
+        os.rename(args.port_file + ".tmp", args.port_file)
+    print("mock Quo API on http://127.0.0.1:%d" % port, flush=True)
+    try:
+        srv.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
