@@ -1,1 +1,137 @@
-SELECT 1;
+--
+-- errors: every API error shape and status, broken responses, a dead
+-- network, timeouts and cancels: a clean ERROR with context, never an
+-- empty or partial result
+--
+SET timezone = 'UTC';
+SET search_path = quo, public;
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+SELECT mock_reset();
+CREATE VIEW c2 AS SELECT id, duration FROM calls
+ WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants);
+CREATE VIEW big AS SELECT id FROM calls
+ WHERE phone_number_id = 'PNsales0001' AND '+15550109999' = ANY (participants);
+
+-- documented error bodies, by status
+SELECT mock_fault('{"action": "status", "status": 400, "message": "participants must be E.164"}');
+SELECT * FROM c2;
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_fault('{"action": "status", "status": 402, "match": "/v1/messages"}');
+SELECT count(*) FROM messages WHERE phone_number_id = 'PNsales0001' AND participants = ARRAY['+15550100002'];
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_fault('{"action": "status", "status": 403, "message": "Not a user of this number"}');
+SELECT * FROM c2;
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_fault('{"action": "status", "status": 404, "match": "/v1/conversations"}');
+SELECT count(*) FROM conversations;
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_fault('{"action": "status", "status": 429, "retry_after": 1, "title": "Too Many Requests"}');
+SELECT * FROM c2;
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_fault('{"action": "status", "status": 500}');
+SELECT * FROM c2;
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_fault('{"action": "status", "status": 503, "title": "Service Unavailable"}');
+SELECT * FROM c2;
+-- the other shape: {"error": {"message", "key", "trace"}}
+SELECT mock_fault('{"action": "alt_error", "status": 400, "message": "Invalid participants", "key": "invalid_participants"}');
+SELECT * FROM c2;
+\echo :LAST_ERROR_SQLSTATE
+-- a non-JSON error body is quoted, briefly
+SELECT mock_fault('{"action": "raw", "status": 502, "body": "<html>Bad gateway</html>"}');
+SELECT * FROM c2;
+
+-- a page that fails mid-scan: an error, not 100 rows as if complete
+SELECT mock_fault('{"action": "status", "status": 500, "skip": 1}');
+SELECT count(*) FROM big;
+-- a 500 on an id lookup is an error too (only 404 means no row)
+SELECT mock_fault('{"action": "status", "status": 500, "match": "/v1/calls/AC00000002"}');
+SELECT id FROM calls WHERE id IN ('AC00000001', 'AC00000002');
+
+-- broken 200 responses
+SELECT mock_fault('{"action": "badjson"}');
+SELECT * FROM c2;
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_fault('{"action": "truncate"}');
+SELECT count(*) FROM big;
+SELECT mock_fault('{"action": "html"}');
+SELECT * FROM c2;
+SELECT mock_fault('{"action": "raw", "body": "{\"data\": {\"id\": \"AC1\"}, \"nextPageToken\": null}"}');
+SELECT * FROM c2;
+SELECT mock_fault('{"action": "raw", "body": "{\"items\": []}"}');
+SELECT * FROM c2;
+SELECT mock_fault('{"action": "raw", "body": "[1, 2]"}');
+SELECT * FROM c2;
+SELECT mock_fault('{"action": "raw", "body": "{\"data\": [], \"nextPageToken\": 17}"}');
+SELECT * FROM c2;
+SELECT mock_fault('{"action": "raw", "body": "{\"data\": [7], \"nextPageToken\": null}"}');
+SELECT * FROM c2;
+SELECT mock_fault('{"action": "raw", "body": "{\"data\": []} trailing"}');
+SELECT * FROM c2;
+-- a token that never changes would page forever
+SELECT mock_fault('{"action": "same_token", "times": -1}');
+SELECT count(*) FROM big;
+SELECT mock_reset();
+
+-- a value of the wrong type names the table, column and value
+SELECT mock_fault('{"action": "wrong_type", "field": "duration", "value": "abc"}');
+SELECT * FROM c2;
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_fault('{"action": "wrong_type", "field": "duration", "value": 10000000000}');
+SELECT * FROM c2;
+SELECT mock_fault('{"action": "wrong_type", "field": "duration", "value": 1.5}');
+SELECT * FROM c2;
+SELECT mock_fault('{"action": "wrong_type", "field": "createdAt", "value": "yesterday"}');
+SELECT id, created_at FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants);
+SELECT mock_fault('{"action": "wrong_type", "field": "createdAt", "value": "2024-02-30T10:00:00Z"}');
+SELECT id, created_at FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants);
+SELECT mock_fault('{"action": "wrong_type", "field": "participants", "value": "+15550100002"}');
+SELECT id, participants FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants);
+SELECT mock_fault('{"action": "wrong_type", "field": "participants", "value": ["+1555", 5]}');
+SELECT id, participants FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants);
+SELECT mock_fault('{"action": "wrong_type", "field": "status", "value": {"code": 1}}');
+SELECT id, status FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants);
+SELECT mock_fault('{"action": "wrong_type", "field": "text", "value": "nul \u0000 inside"}');
+SELECT id, text FROM messages WHERE phone_number_id = 'PNsales0001' AND participants = ARRAY['+15550100002'];
+-- an unused column is not converted, so its bad value does not matter
+SELECT mock_fault('{"action": "wrong_type", "field": "duration", "value": "abc"}');
+SELECT id FROM c2 ORDER BY id;
+-- unknown fields are ignored; a missing field is NULL
+SELECT mock_fault('{"action": "wrong_type", "field": "brandNewField", "value": [1, {"a": 2}]}');
+SELECT id, raw ? 'brandNewField' AS has_new, raw->'brandNewField' AS value FROM calls
+ WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants) ORDER BY id DESC LIMIT 2;
+SELECT mock_reset();
+
+-- a dead network: nothing listens there
+CREATE SERVER quo_dead FOREIGN DATA WRAPPER quo_fdw
+  OPTIONS (base_url 'http://127.0.0.1:9', connect_timeout '2');
+CREATE USER MAPPING FOR CURRENT_USER SERVER quo_dead OPTIONS (api_key 'k');
+CREATE FOREIGN TABLE dead_convs (id text) SERVER quo_dead OPTIONS (endpoint 'conversations');
+\set VERBOSITY terse
+SELECT * FROM dead_convs;
+\echo :LAST_ERROR_SQLSTATE
+-- a dropped connection (libcurl itself retries once on a fresh connection)
+SELECT mock_fault('{"action": "drop", "times": 2}');
+SELECT * FROM c2;
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_reset();
+-- a request that outlives request_timeout
+ALTER SERVER quo_mock OPTIONS (SET request_timeout '0.5');
+SELECT mock_fault('{"action": "hang", "seconds": 3}');
+SELECT * FROM c2;
+\echo :LAST_ERROR_SQLSTATE
+ALTER SERVER quo_mock OPTIONS (SET request_timeout '20');
+-- statement_timeout (and so a cancel) stops a request in flight: 57014
+SELECT mock_fault('{"action": "hang", "seconds": 15}');
+SET statement_timeout = '300ms';
+SELECT * FROM c2;
+\echo :LAST_ERROR_SQLSTATE
+RESET statement_timeout;
+-- the backend is fine afterwards, and so is the connection cache
+SELECT count(*) FROM c2;
+\set VERBOSITY default
+DROP FOREIGN TABLE dead_convs;
+DROP USER MAPPING FOR CURRENT_USER SERVER quo_dead;
+DROP SERVER quo_dead;
+SELECT mock_reset();

@@ -1,1 +1,137 @@
-SELECT 1;
+--
+-- pushdown: every documented filter reachable from WHERE, exact at the
+-- boundaries, and no request when no row can match
+--
+SET timezone = 'UTC';
+SET search_path = quo, public;
+SELECT mock_reset();
+
+-- calls: phone_number_id, participants (three spellings), userId
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants);
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND participants = ARRAY['+15550100002'];
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND participants @> ARRAY['+15550100002'];
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM calls WHERE 'PNsales0001' = phone_number_id AND ARRAY['+15550100002'] <@ participants
+   AND user_id = 'USalice0001';
+SELECT id, user_id FROM calls WHERE phone_number_id = 'PNsales0001' AND participants = ARRAY['+15550100002'] ORDER BY id;
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND participants @> ARRAY['+15550100002']
+   AND user_id = 'USalice0001' ORDER BY id;
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants)
+   AND user_id = 'USbob000002';
+SELECT * FROM mock_log();
+SELECT mock_reset();
+
+-- values are percent-encoded: '+' is sent as %2B (a bare '+' would be a space)
+SELECT count(*) FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants);
+SELECT * FROM mock_log();
+SELECT mock_reset();
+
+-- created_at: = < <= > >= BETWEEN, collapsed to one range, widened by a
+-- second each way and rechecked, so the boundary row is exact
+-- (AC00000003 was created at 2024-03-01 10:15:06.692 UTC)
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants)
+   AND created_at >= '2024-03-01 10:15:06.692+00' AND created_at > '2024-03-01'
+   AND created_at < '2024-03-02' AND created_at <= '2024-03-01 12:00';
+SELECT id, created_at FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants)
+   AND created_at >= '2024-03-01 10:15:06.692+00' ORDER BY id;
+SELECT id, created_at FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants)
+   AND created_at > '2024-03-01 10:15:06.692+00' ORDER BY id;
+SELECT id, created_at FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants)
+   AND created_at <= '2024-03-01 10:15:06.692+00' ORDER BY id;
+SELECT id, created_at FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants)
+   AND created_at < '2024-03-01 10:15:06.692+00' ORDER BY id;
+SELECT id, created_at FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants)
+   AND created_at = '2024-03-01 10:15:06.692+00';
+SELECT id, created_at FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants)
+   AND created_at BETWEEN '2024-03-01 10:15:06.692+00' AND '2024-03-01 10:15:06.692+00';
+-- a date and a timestamp without time zone compare as the operators do
+SELECT count(*) FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants)
+   AND created_at >= date '2024-03-01' AND created_at < timestamp '2024-03-01 10:15:06.692';
+SELECT * FROM mock_log();
+SELECT mock_reset();
+
+-- a contradictory range, a NULL, or an id outside the documented pattern costs no request
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants)
+   AND created_at > '2024-03-02' AND created_at < '2024-03-01';
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants)
+   AND created_at > '2024-03-02' AND created_at < '2024-03-01';
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants)
+   AND created_at > '2024-03-01 10:15:06.692+00' AND created_at <= '2024-03-01 10:15:06.692+00';
+SELECT id FROM calls WHERE phone_number_id = NULL AND '+15550100002' = ANY (participants);
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND NULL = ANY (participants);
+SELECT id FROM calls WHERE phone_number_id = 'not-a-number-id' AND '+15550100002' = ANY (participants);
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND phone_number_id = 'PNsupport02'
+   AND '+15550100002' = ANY (participants);
+SELECT id FROM calls WHERE id = 'not-a-call-id';
+SELECT count(*) AS requests FROM mock_log();
+
+-- id: one GET per distinct id; a 404 is no row; other quals are checked locally
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id, status FROM calls WHERE id = ANY (ARRAY['AC00000003', 'AC00000001', 'AC00000003', 'AC99999999'])
+   AND status = 'completed';
+SELECT id, status FROM calls WHERE id = ANY (ARRAY['AC00000003', 'AC00000001', 'AC00000003', 'AC99999999'])
+   AND status = 'completed' ORDER BY id;
+SELECT id FROM calls WHERE id IN ('AC00000004', 'AC00000005') AND phone_number_id = 'PNsupport02';
+SELECT id FROM calls WHERE id = 'AC x/y?z';
+SELECT id, text FROM messages WHERE id = 'AC00000006';
+SELECT * FROM mock_log();
+SELECT mock_reset();
+
+-- messages: group conversations take up to 10 participants
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM messages WHERE phone_number_id = 'PNsales0001'
+   AND participants = ARRAY['+15550100001', '+15550100002', '+15550100003'];
+SELECT count(*) FROM messages WHERE phone_number_id = 'PNsales0001'
+   AND participants @> ARRAY['+15550100003', '+15550100001', '+15550100002'];
+SELECT count(*) FROM messages WHERE phone_number_id = 'PNsales0001'
+   AND '+15550100001' = ANY (participants) AND '+15550100002' = ANY (participants)
+   AND '+15550100003' = ANY (participants);
+SELECT count(*) FROM messages WHERE phone_number_id = 'PNsales0001'
+   AND participants @> ARRAY['+15550100001', '+15550100002', '+15550100003', '+15550100004', '+15550100005',
+                             '+15550100006', '+15550100007', '+15550100008', '+15550100009', '+15550100010',
+                             '+15550100011'];
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM messages WHERE phone_number_id IN ('PNsales0001', 'PNsupport02')
+   AND '+15550100004' = ANY (participants);
+SELECT * FROM mock_log();
+SELECT mock_reset();
+
+-- conversations: phone_number_id = / IN / = ANY as phoneNumbers, 100 per request
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM conversations WHERE phone_number_id IN ('PNsupport02', 'PNsales0001', '+15550001000');
+SELECT phone_number_id, count(*) FROM conversations WHERE phone_number_id = 'PNsupport02' GROUP BY 1;
+SELECT count(*) FROM conversations WHERE phone_number_id = ANY (ARRAY['PNsales0001', 'PNsupport02', 'PNnone']);
+SELECT count(*) FROM conversations
+ WHERE phone_number_id = ANY (array_append(ARRAY(SELECT 'PN' || i FROM generate_series(1, 150) i), 'PNsupport02'));
+SELECT count(*) FROM conversations WHERE phone_number_id = '+15550001000';
+SELECT regexp_replace(l, 'phoneNumbers=PN[0-9]+&', '', 'g') AS request FROM mock_log() l;
+SELECT mock_reset();
+
+-- conversations: created_at and updated_at ranges
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM conversations WHERE created_at >= '2024-03-10' AND updated_at < '2024-03-12';
+SELECT id, created_at, updated_at FROM conversations
+ WHERE created_at >= '2024-03-10' AND updated_at < '2024-03-12' ORDER BY id;
+SELECT * FROM mock_log();
+SELECT mock_reset();
+
+-- what cannot be pushed is filtered locally, and the answer is still right
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants)
+   AND (status = 'missed' OR duration > 1000) AND created_at > now() - random() * interval '1 day';
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants)
+   AND (status = 'missed' OR duration > 1000) ORDER BY id;
+SELECT count(*) FROM conversations WHERE phone_number_id = 'PNsales0001' OR phone_number_id = 'PNsupport02';
+
+-- calls and messages need phone_number_id and participants (or an id)
+SELECT id FROM calls;
+\echo :LAST_ERROR_SQLSTATE
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001';
+SELECT id FROM messages WHERE '+15550100002' = ANY (participants);
+SELECT id FROM messages WHERE phone_number_id = 'PNsales0001' AND participants @> '{}';
+SELECT count(*) AS requests FROM mock_log();

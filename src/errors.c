@@ -129,24 +129,50 @@ quo_report_http_failure(const QuoFdwOptions *opts, const char *target,
 	if (res->curl_code != CURLE_OK)
 	{
 		appendStringInfo(&detail, " libcurl: %s.", res->curl_error);
-		if (res->curl_code == CURLE_OPERATION_TIMEDOUT)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("Quo API request timed out"),
-					 errdetail_internal("%s", detail.data),
-					 errhint("Raise the request_timeout or connect_timeout option of server \"%s\".",
-							 opts->server_name)));
-		if (res->curl_code == CURLE_WRITE_ERROR)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_REPLY),
-					 errmsg("Quo API response could not be received"),
-					 errdetail_internal("%s", detail.data)));
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-				 errmsg("could not reach the Quo API at %s", opts->base_url),
-				 errdetail_internal("%s", detail.data),
-				 errhint("Check the base_url option of server \"%s\" and the network.",
-						 opts->server_name)));
+		switch (res->curl_code)
+		{
+			case CURLE_OPERATION_TIMEDOUT:
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+						 errmsg("Quo API request timed out"),
+						 errdetail_internal("%s", detail.data),
+						 errhint("Raise the request_timeout or connect_timeout option of server \"%s\".",
+								 opts->server_name)));
+				break;
+			case CURLE_COULDNT_RESOLVE_HOST:
+			case CURLE_COULDNT_RESOLVE_PROXY:
+			case CURLE_COULDNT_CONNECT:
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+						 errmsg("could not connect to the Quo API at %s", opts->base_url),
+						 errdetail_internal("%s", detail.data),
+						 errhint("Check the base_url option of server \"%s\" and the network.",
+								 opts->server_name)));
+				break;
+			case CURLE_PARTIAL_FILE:
+			case CURLE_GOT_NOTHING:
+			case CURLE_RECV_ERROR:
+			case CURLE_SEND_ERROR:
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+						 errmsg("connection to the Quo API was lost during a request"),
+						 errdetail_internal("%s", detail.data)));
+				break;
+			case CURLE_WRITE_ERROR:
+			case CURLE_BAD_CONTENT_ENCODING:
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_REPLY),
+						 errmsg("invalid response from the Quo API"),
+						 errdetail_internal("%s", detail.data)));
+				break;
+			default:
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+						 errmsg("Quo API request failed: %s", res->curl_error),
+						 errdetail_internal("%s", detail.data),
+						 errhint("Check the base_url option of server \"%s\" and the network.",
+								 opts->server_name)));
+		}
 	}
 
 	appendStringInfo(&detail, " HTTP status: %ld.", res->status);

@@ -263,6 +263,30 @@ show_value(struct json_object *v)
 	return pstrdup(s);
 }
 
+/* "a string", "a number", ... for messages. */
+static const char *
+json_kind(struct json_object *v)
+{
+	switch (json_object_get_type(v))
+	{
+		case json_type_null:
+			return "null";
+		case json_type_boolean:
+			return "a boolean";
+		case json_type_double:
+			return "a fractional number";
+		case json_type_int:
+			return "an integer";
+		case json_type_object:
+			return "an object";
+		case json_type_array:
+			return "an array";
+		case json_type_string:
+			return "a string";
+	}
+	return "a value";
+}
+
 /* ERROR: a value of the wrong type for its column. */
 static void
 wrong_value(const QuoRowContext *ctx, int att, struct json_object *v,
@@ -273,7 +297,7 @@ wrong_value(const QuoRowContext *ctx, int att, struct json_object *v,
 			 errmsg("invalid value for column \"%s\" of foreign table \"%s\": %s",
 					ctx->attnames[att], ctx->relname, show_value(v)),
 			 errdetail("The Quo API returned %s where %s was expected.",
-					   json_type_to_name(json_object_get_type(v)), expected)));
+					   json_kind(v), expected)));
 }
 
 /* A text Datum from an API string, checked and converted to the server encoding. */
@@ -400,7 +424,7 @@ quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
 					errno = 0;
 					i = json_object_get_int64(v);
 					if (errno != 0 || i < PG_INT32_MIN || i > PG_INT32_MAX)
-						wrong_value(ctx, att, v, "an integer within the range of integer");
+						wrong_value(ctx, att, v, "an integer between -2147483648 and 2147483647");
 					values[att] = Int32GetDatum((int32) i);
 					break;
 				}

@@ -82,12 +82,12 @@ context_name(Oid context)
 }
 
 /*
- * Raise "invalid option", with a hint naming the closest valid name when
+ * Raise "invalid <what> "given" [for <where>]", with a hint naming the closest valid name when
  * one is close enough, else listing the valid ones.
  */
 void
 quo_suggest_option(const char *given, const char **valid, int nvalid,
-				   const char *what)
+				   const char *what, const char *where)
 {
 	const char *best = NULL;
 	int			best_dist = INT_MAX;
@@ -111,13 +111,15 @@ quo_suggest_option(const char *given, const char **valid, int nvalid,
 	if (best != NULL && best_dist <= Max(2, (int) strlen(given) / 3))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 where ? errmsg("invalid %s \"%s\" for %s", what, given, where) :
 				 errmsg("invalid %s \"%s\"", what, given),
 				 errhint("Perhaps you meant \"%s\".", best)));
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+			 where ? errmsg("invalid %s \"%s\" for %s", what, given, where) :
 			 errmsg("invalid %s \"%s\"", what, given),
-			 nvalid > 0 ? errhint("Valid values here are: %s.", list.data) :
-			 errhint("No options are valid here.")));
+			 nvalid > 0 ? errhint("Valid %ss are: %s.", what, list.data) :
+			 errhint("No %ss are valid here.", what)));
 }
 
 /* Parse a timeout in seconds (fractions allowed) into milliseconds. */
@@ -191,7 +193,7 @@ lookup_endpoint(const char *value)
 
 		for (int i = 0; i < n; i++)
 			names[i] = quo_endpoint_at(i)->name;
-		quo_suggest_option(value, names, n, "endpoint");
+		quo_suggest_option(value, names, n, "endpoint", NULL);
 	}
 	return ep;
 }
@@ -241,8 +243,7 @@ quo_fdw_validator(PG_FUNCTION_ARGS)
 				found = true;
 		}
 		if (!found)
-			quo_suggest_option(name, valid, nvalid,
-							   psprintf("option for %s", context_name(catalog)));
+			quo_suggest_option(name, valid, nvalid, "option", context_name(catalog));
 
 		if (strcmp(name, "base_url") == 0)
 			check_base_url(defGetString(def));

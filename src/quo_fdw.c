@@ -428,7 +428,7 @@ has_exec_param_walker(Node *node, void *context)
  */
 static List *
 build_specs(ForeignScanState *node, QuoFdwScanState *state, bool explain_only,
-			bool *missing)
+			List **missing)
 {
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
 	int			n = list_length(state->quals);
@@ -592,14 +592,13 @@ quoIterateForeignScan(ForeignScanState *node)
 	if (!state->built)
 	{
 		MemoryContext old = MemoryContextSwitchTo(state->scan_cxt);
-		bool		missing = false;
+		List	   *missing = NIL;
 
 		state->specs = build_specs(node, state, false, &missing);
 		MemoryContextSwitchTo(old);
-		if (missing)
+		if (missing != NIL)
 			report_missing_required(state->opts.endpoint,
-									RelationGetRelationName(state->rel),
-									quo_missing_required(state->opts.endpoint, NIL));
+									RelationGetRelationName(state->rel), missing);
 		state->built = true;
 	}
 
@@ -679,11 +678,11 @@ quoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	if (es->verbose)
 	{
 		List	   *specs = state->specs;
-		bool		missing = false;
+		List	   *missing = NIL;
 
 		if (!state->built)
 			specs = build_specs(node, state, !es->analyze, &missing);
-		if (missing)
+		if (missing != NIL)
 			ExplainPropertyText("Quo Request", "none: a required filter has no value", es);
 		else if (specs == NIL)
 			ExplainPropertyText("Quo Request", "none: no row can match", es);

@@ -152,7 +152,7 @@ extern void quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
 extern const QuoEndpoint *quo_table_endpoint(Oid foreigntableid);
 extern char *quo_column_remote_name(Oid relid, AttrNumber attnum);
 extern void quo_suggest_option(const char *given, const char **valid,
-							   int nvalid, const char *what);
+							   int nvalid, const char *what, const char *where);
 
 /* ---------------------------------------------------------------------
  * Pushdown and request building (pushdown.c, request.c)
@@ -211,7 +211,7 @@ extern List *quo_missing_required(const QuoEndpoint *ep, List *remote_quals);
 /* in request.c */
 extern List *quo_build_requests(const QuoEndpoint *ep, List *quals,
 								QuoQualValue *values, List *fixed_params,
-								bool *missing_required);
+								List **missing);
 extern char *quo_request_target(const QuoRequestSpec *spec, int max_results,
 								const char *page_token);
 extern void quo_append_encoded(StringInfo buf, const char *s);

@@ -282,13 +282,13 @@ extend_specs(List *specs, const char *fragment, const char *phone, List *partici
 /*
  * Build the request series for quals (QuoQual *) with values (one per
  * qual).  NIL means no row can match, so no request is made; or, with
- * *missing_required set, that a required parameter has no value (as in
+ * *missing set to their columns, that required parameters have no value (as in
  * "participants @> '{}'").  Values not known yet (EXPLAIN without ANALYZE
  * of a join parameter) are printed as {placeholders}.
  */
 List *
 quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
-				   List *fixed_params, bool *missing_required)
+				   List *fixed_params, List **missing)
 {
 	FilterValues *fvs = palloc0(sizeof(FilterValues) * ep->nfilters);
 	List	   *specs;
@@ -297,7 +297,7 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 	int			nelements_quals = 0;
 	bool		elements_exact = false;
 
-	*missing_required = false;
+	*missing = NIL;
 	foreach(lc, quals)
 	{
 		QuoQual    *q = lfirst(lc);
@@ -368,7 +368,7 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 		if (!fv->constrained)
 		{
 			if (f->required)
-				*missing_required = true;
+				*missing = lappend(*missing, (char *) f->column);
 			continue;
 		}
 		initStringInfo(&frag);
@@ -424,7 +424,7 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 				if (fv->values == NIL && fv->placeholders == NIL)
 				{
 					if (f->required)
-						*missing_required = true;
+						*missing = lappend(*missing, (char *) f->column);
 					break;
 				}
 				if (list_length(fv->values) > f->max_items)
@@ -477,7 +477,7 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 			append_param(&frag, list_nth(fixed_params, i), list_nth(fixed_params, i + 1), true);
 		specs = extend_specs(specs, frag.data, NULL, NIL);
 	}
-	return *missing_required ? NIL : specs;
+	return *missing != NIL ? NIL : specs;
 }
 
 /* The request target (path and query) of one page of a series. */

@@ -458,6 +458,7 @@ def get_item(table, item_id, prefix):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "QuoMock/1.0"
+    sys_version = ""          # keep headers the same size whatever the Python
 
     def log_message(self, fmt, *args):
         if self.server.verbose:
