@@ -1,1 +1,86 @@
-SELECT 1;
+-- make demo: a tour of quo_fdw against the bundled mock workspace (or the
+-- real API when QUO_API_KEY is set).  psql variables: base_url, api_key.
+\set ON_ERROR_STOP 1
+\pset footer off
+SET timezone = 'UTC';
+DROP DATABASE IF EXISTS quo_demo;
+CREATE DATABASE quo_demo;
+\c quo_demo
+SET timezone = 'UTC';
+CREATE EXTENSION quo_fdw;
+CREATE SERVER quo FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url :'base_url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER quo OPTIONS (api_key :'api_key');
+CREATE SCHEMA quo;
+IMPORT FOREIGN SCHEMA quo FROM SERVER quo INTO quo;
+
+\echo
+\echo '== Local CRM data: accounts and their phone numbers'
+CREATE TABLE accounts (name text, phone text, plan text);
+INSERT INTO accounts VALUES
+  ('Acme Corp', '+15550100002', 'enterprise'),
+  ('Globex', '+15550100005', 'pro'),
+  ('Initech', '+15550109999', 'pro'),
+  ('Umbrella', '+15550100017', 'free');
+TABLE accounts;
+
+\echo '== Conversations per Quo number, with the most recent activity'
+SELECT phone_number_id, count(*) AS conversations, max(last_activity_at) AS last_activity
+  FROM quo.conversations GROUP BY 1 ORDER BY 1;
+
+\echo '== Which conversation belongs to which account (a join with a local table)'
+SELECT a.name, c.id AS conversation, c.phone_number_id, c.last_activity_at
+  FROM accounts a JOIN quo.conversations c ON a.phone = ANY (c.participants)
+ ORDER BY a.name, c.phone_number_id;
+
+-- pick a busy 1:1 conversation and a group conversation to report on
+SELECT phone_number_id AS pn, participants[1] AS who
+  FROM quo.conversations WHERE cardinality(participants) = 1
+ ORDER BY last_activity_at DESC NULLS LAST LIMIT 1 \gset
+SELECT phone_number_id AS gpn, participants::text AS gparts
+  FROM (SELECT phone_number_id, participants, last_activity_at FROM quo.conversations
+         WHERE cardinality(participants) > 1
+        UNION ALL SELECT :'pn', ARRAY[:'who'], NULL) g
+ ORDER BY last_activity_at DESC NULLS LAST LIMIT 1 \gset
+\echo '== Reporting on' :'pn' 'with' :'who'
+
+\echo '== Call report for one account: answered vs missed, talk time (WHERE becomes API filters)'
+SELECT status, count(*) AS calls, sum(duration) AS seconds
+  FROM quo.calls
+ WHERE phone_number_id = :'pn' AND :'who' = ANY (participants)
+   AND created_at >= '2024-04-01' AND created_at < '2024-05-01'
+ GROUP BY status ORDER BY calls DESC;
+
+\echo '== The request that report made'
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT status FROM quo.calls
+ WHERE phone_number_id = :'pn' AND :'who' = ANY (participants)
+   AND created_at >= '2024-04-01' AND created_at < '2024-05-01';
+
+\echo '== Five texts of that conversation (LIMIT becomes maxResults=5: one small request)'
+SELECT created_at, direction, text
+  FROM quo.messages
+ WHERE phone_number_id = :'pn' AND participants = ARRAY[:'who']
+ LIMIT 5;
+
+\echo '== Every text of a group conversation, streamed page by page'
+SELECT count(*) AS messages, min(created_at), max(created_at)
+  FROM quo.messages
+ WHERE phone_number_id = :'gpn' AND participants = :'gparts'::text[];
+
+\echo '== Calls by id, straight from the API (a missing id is no row)'
+SELECT array_agg(id)::text AS ids FROM (SELECT id FROM quo.calls
+  WHERE phone_number_id = :'pn' AND :'who' = ANY (participants) LIMIT 2) s \gset
+SELECT id, direction, status, duration, raw->>'callRoute' AS route
+  FROM quo.calls WHERE id = ANY (:'ids'::text[] || 'AC99999999'::text) ORDER BY id;
+
+\echo '== EXPLAIN ANALYZE counts requests and pages'
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT count(*) FROM quo.calls
+ WHERE phone_number_id = :'pn' AND :'who' = ANY (participants);
+
+\echo '== A question the API cannot answer gets an error that says what to add'
+\set ON_ERROR_STOP 0
+SELECT count(*) FROM quo.calls WHERE status = 'missed';
+\set ON_ERROR_STOP 1
+\c postgres
+DROP DATABASE quo_demo;
