@@ -6,9 +6,14 @@ SET timezone = 'UTC';
 SET search_path = quo, public;
 SELECT mock_reset();
 
--- 2,345 rows over 24 pages
+-- 2,345 rows over 24 pages, on one reused connection, with the documented
+-- headers: the bare key, a User-Agent, gzip accepted
 EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550109999' = ANY (participants);
+SELECT mock('stats');
+-- the next scan in this backend reuses the connection too
+SELECT count(*) FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants);
+SELECT mock('stats');
 -- id lookups: a 404 is a request without a page
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT id FROM calls WHERE id IN ('AC00000001', 'AC00000002', 'AC99999999');

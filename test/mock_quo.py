@@ -16,6 +16,8 @@ Control endpoints (no auth, never logged), used by test/mockctl.py:
   POST /_mock/reset            forget faults and the request log
   POST /_mock/faults           add a fault (JSON object, see Fault below)
   GET  /_mock/log              the requests seen, one per line
+  GET  /_mock/stats            API connections opened, and the distinct
+                               User-Agent / gzip accepted / key forms seen
 """
 import argparse
 import base64
@@ -236,6 +238,8 @@ class State:
         self.lock = threading.Lock()
         self.faults = []
         self.log = []
+        self.connections = 0
+        self.headers = []     # (User-Agent, Accept-Encoding, auth ok) per request
 
     def take_fault(self, line):
         with self.lock:
@@ -495,7 +499,7 @@ class Handler(BaseHTTPRequestHandler):
         payload = self.rfile.read(n) if n else b""
         if self.path == "/_mock/reset":
             with st.lock:
-                st.faults, st.log = [], []
+                st.faults, st.log, st.headers, st.connections = [], [], [], 0
             return self.send_body(200, "{}", raw=b"{}")
         if self.path == "/_mock/faults":
             with st.lock:
@@ -505,9 +509,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         st = self.server.state
-        if self.path == "/_mock/log":
+        if self.path in ("/_mock/log", "/_mock/stats"):
             with st.lock:
-                text = "".join(l + "\n" for l in st.log)
+                if self.path == "/_mock/log":
+                    text = "".join(l + "\n" for l in st.log)
+                else:
+                    kinds = sorted(set(st.headers))
+                    text = "connections %d\n" % st.connections + "".join(
+                        "user-agent=%s gzip=%s authorization=%s\n" % k for k in kinds)
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(text.encode())))
@@ -523,6 +532,14 @@ class Handler(BaseHTTPRequestHandler):
             family = "conversations"
         fault = st.take_fault(line)
         status = 200
+        with st.lock:
+            if not getattr(self, "_counted", False):
+                self._counted = True          # one handler per TCP connection
+                st.connections += 1
+            auth = self.headers.get("Authorization")
+            st.headers.append((self.headers.get("User-Agent"),
+                               "yes" if "gzip" in (self.headers.get("Accept-Encoding") or "") else "no",
+                               "bare-key" if auth == st.key else "wrong"))
         try:
             if fault is not None:
                 self.pre_fault(fault)

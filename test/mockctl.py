@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Drive the mock Quo API from tests: mockctl.py URL reset | log | fault JSON.
+"""Drive the mock Quo API from tests: mockctl.py URL reset | log | stats | fault JSON.
 
 Used from SQL through COPY ... FROM PROGRAM (see sql/setup.sql), so each
 output line becomes a row.  Talks to 127.0.0.1 only.
@@ -10,12 +10,12 @@ import urllib.request
 
 def main():
     if len(sys.argv) < 3:
-        sys.exit("usage: mockctl.py URL reset|log|fault JSON")
+        sys.exit("usage: mockctl.py URL reset|log|stats|fault JSON")
     base, cmd = sys.argv[1].rstrip("/"), sys.argv[2]
     if not base.startswith("http://127.0.0.1:"):
         sys.exit("mockctl: refusing a non-loopback address")
-    if cmd == "log":
-        with urllib.request.urlopen(base + "/_mock/log", timeout=10) as r:
+    if cmd in ("log", "stats"):
+        with urllib.request.urlopen(base + "/_mock/" + cmd, timeout=10) as r:
             sys.stdout.write(r.read().decode())
     elif cmd == "reset":
         urllib.request.urlopen(urllib.request.Request(base + "/_mock/reset", data=b"", method="POST"), timeout=10)
