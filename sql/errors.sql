@@ -8,6 +8,8 @@ SET search_path = quo, public;
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 SELECT mock_reset();
+-- one attempt each here: retries have their own test
+ALTER SERVER quo_mock OPTIONS (ADD max_retries '0');
 CREATE VIEW c2 AS SELECT id, duration FROM calls
  WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants);
 CREATE VIEW big AS SELECT id FROM calls
@@ -135,3 +137,5 @@ DROP FOREIGN TABLE dead_convs;
 DROP USER MAPPING FOR CURRENT_USER SERVER quo_dead;
 DROP SERVER quo_dead;
 SELECT mock_reset();
+ALTER SERVER quo_mock OPTIONS (DROP max_retries);
+DROP VIEW c2, big;

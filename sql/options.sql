@@ -15,6 +15,22 @@ CREATE SERVER bad6 FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url 'https://user:
 CREATE SERVER bad7 FOREIGN DATA WRAPPER quo_fdw OPTIONS (request_timeout 'soon');
 CREATE SERVER bad8 FOREIGN DATA WRAPPER quo_fdw OPTIONS (connect_timeout '-1');
 CREATE SERVER bad9 FOREIGN DATA WRAPPER quo_fdw OPTIONS (connect_timeout '0');
+CREATE SERVER bad10 FOREIGN DATA WRAPPER quo_fdw OPTIONS (max_retries 'many');
+CREATE SERVER bad11 FOREIGN DATA WRAPPER quo_fdw OPTIONS (max_retries '-1');
+CREATE SERVER bad12 FOREIGN DATA WRAPPER quo_fdw OPTIONS (rate_limit '1000');
+CREATE SERVER bad13 FOREIGN DATA WRAPPER quo_fdw OPTIONS (rate_limit '2.5');
+-- plain http only for loopback hosts; anything else must be https
+CREATE SERVER bad14 FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url 'http://api.quo.com');
+CREATE SERVER bad15 FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url 'http://10.0.0.1:8080');
+CREATE SERVER bad16 FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url 'http://127.0.0.1.evil.example');
+CREATE SERVER bad17 FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url 'http://localhost.evil.example');
+CREATE SERVER ok_lo1 FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url 'http://127.0.0.1:8080');
+CREATE SERVER ok_lo2 FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url 'http://localhost');
+CREATE SERVER ok_lo3 FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url 'http://[::1]:9000');
+CREATE SERVER ok_lo4 FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url 'http://127.1.2.3');
+CREATE SERVER ok_https FOREIGN DATA WRAPPER quo_fdw
+  OPTIONS (base_url 'https://quo-proxy.example.com:8443', max_retries '0', rate_limit '5');
+DROP SERVER ok_lo1, ok_lo2, ok_lo3, ok_lo4, ok_https;
 CREATE SERVER ok1 FOREIGN DATA WRAPPER quo_fdw OPTIONS (connect_timeout '2.5', request_timeout '30');
 ALTER SERVER ok1 OPTIONS (ADD base_url 'https://api.quo.com/');
 ALTER SERVER ok1 OPTIONS (SET request_timeout 'x');

@@ -5,8 +5,9 @@
 CREATE EXTENSION quo_fdw;
 \getenv mock_url QUO_MOCK_URL
 \getenv api_key QUO_TEST_KEY
+-- rate_limit 0: the functional tests run unthrottled (ratelimit tests the limit)
 CREATE SERVER quo_mock FOREIGN DATA WRAPPER quo_fdw
-  OPTIONS (base_url :'mock_url', request_timeout '20');
+  OPTIONS (base_url :'mock_url', request_timeout '20', rate_limit '0');
 CREATE USER MAPPING FOR CURRENT_USER SERVER quo_mock OPTIONS (api_key :'api_key');
 CREATE SCHEMA quo;
 IMPORT FOREIGN SCHEMA quo FROM SERVER quo_mock INTO quo;

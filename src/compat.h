@@ -39,4 +39,12 @@
 #define boolVal(v) (intVal(v) != 0)
 #endif
 
+/* A random number in [0, 1) for backoff jitter (pg_prng is PG15+). */
+#if PG_VERSION_NUM >= 150000
+#include "common/pg_prng.h"
+#define quo_random_fraction() pg_prng_double(&pg_global_prng_state)
+#else
+#define quo_random_fraction() ((double) random() / ((double) MAX_RANDOM_VALUE + 1))
+#endif
+
 #endif							/* QUO_COMPAT_H */

@@ -125,6 +125,10 @@ quo_report_http_failure(const QuoFdwOptions *opts, const char *target,
 	appendStringInfo(&detail, "Request: GET ");
 	append_clean(&detail, target, strlen(target), 2000, opts->api_key);
 	appendStringInfoChar(&detail, '.');
+	if (res->attempts > 1)
+		appendStringInfo(&detail, " Attempts: %d.", res->attempts);
+	if (res->gave_up)
+		appendStringInfo(&detail, " %s", res->gave_up);
 
 	if (res->curl_code != CURLE_OK)
 	{

@@ -41,6 +41,8 @@ static const QuoOptionDef valid_options[] = {
 	{"base_url", ForeignServerRelationId},
 	{"connect_timeout", ForeignServerRelationId},
 	{"request_timeout", ForeignServerRelationId},
+	{"max_retries", ForeignServerRelationId},
+	{"rate_limit", ForeignServerRelationId},
 	{"api_key", UserMappingRelationId},
 	{"endpoint", ForeignTableRelationId},
 	{"user_id", ForeignTableRelationId},
@@ -50,6 +52,8 @@ static const QuoOptionDef valid_options[] = {
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define DEFAULT_REQUEST_TIMEOUT_MS 60000
+#define DEFAULT_MAX_RETRIES 4
+#define DEFAULT_RATE_LIMIT 10
 
 void		_PG_init(void);
 
@@ -60,6 +64,7 @@ void
 _PG_init(void)
 {
 	quo_http_init();
+	quo_rate_init();
 }
 
 /* Name of the catalog an option context stands for, for messages. */
@@ -140,26 +145,97 @@ parse_timeout(const char *name, const char *value)
 	return (int) ceil(secs * 1000.0);
 }
 
-/* Check a base_url value: http(s)://host[:port] with no path or credentials. */
+/* Parse a whole number option within [min, max]. */
+static int
+parse_int_option(const char *name, const char *value, int min, int max)
+{
+	char	   *end;
+	long		v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (end == value || *end != '\0' || errno != 0 || v < min || v > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errdetail("The value must be a whole number from %d to %d.", min, max)));
+	return (int) v;
+}
+
+/* Whether host (as written in a URL) is a loopback address. */
+static bool
+is_loopback_host(const char *host, size_t len)
+{
+	int			octets = 0;
+	const char *p = host;
+
+	if ((len == 9 && pg_strncasecmp(host, "localhost", 9) == 0) ||
+		(len == 5 && strncmp(host, "[::1]", 5) == 0))
+		return true;
+	/* 127.0.0.0/8 written as a dotted quad */
+	if (len < 9 || strncmp(host, "127.", 4) != 0)
+		return false;
+	while (p < host + len)
+	{
+		int			digits = 0;
+		int			v = 0;
+
+		while (p < host + len && *p >= '0' && *p <= '9' && digits < 4)
+		{
+			v = v * 10 + (*p++ - '0');
+			digits++;
+		}
+		if (digits == 0 || v > 255)
+			return false;
+		octets++;
+		if (p < host + len && *p++ != '.')
+			return false;
+	}
+	return octets == 4;
+}
+
+/*
+ * Check a base_url value: https://host[:port][/path], or http:// for a
+ * loopback host only (a local test server), without credentials or query.
+ */
 static void
 check_base_url(const char *value)
 {
 	const char *host;
+	size_t		hostlen;
+	bool		https;
 
-	if (strncmp(value, "https://", 8) == 0)
+	if (pg_strncasecmp(value, "https://", 8) == 0)
+	{
 		host = value + 8;
-	else if (strncmp(value, "http://", 7) == 0)
+		https = true;
+	}
+	else if (pg_strncasecmp(value, "http://", 7) == 0)
+	{
 		host = value + 7;
+		https = false;
+	}
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"base_url\": \"%s\"", value),
 				 errdetail("The URL must start with https:// (or http:// for a local test server).")));
-	if (*host == '\0' || strpbrk(value, " \t\r\n@?#") != NULL)
+	if (*host == '\0' || *host == ':' || *host == '/' ||
+		strpbrk(value, " \t\r\n@?#\\") != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"base_url\": \"%s\"", value),
 				 errdetail("The URL must be a scheme and host, such as https://api.quo.com, without credentials, query or spaces.")));
+	if (*host == '[')
+		hostlen = strcspn(host, "]") + 1;
+	else
+		hostlen = strcspn(host, ":/");
+	if (!https && !is_loopback_host(host, hostlen))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"base_url\": \"%s\"", value),
+				 errdetail("Plain http:// is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost), so the API key never crosses a network unencrypted."),
+				 errhint("Use https://.")));
 }
 
 /* Check the value of a table option that becomes a request parameter. */
@@ -250,6 +326,10 @@ quo_fdw_validator(PG_FUNCTION_ARGS)
 		else if (strcmp(name, "connect_timeout") == 0 ||
 				 strcmp(name, "request_timeout") == 0)
 			(void) parse_timeout(name, defGetString(def));
+		else if (strcmp(name, "max_retries") == 0)
+			(void) parse_int_option(name, defGetString(def), 0, 10);
+		else if (strcmp(name, "rate_limit") == 0)
+			(void) parse_int_option(name, defGetString(def), 0, 100);
 		else if (strcmp(name, "api_key") == 0)
 		{
 			const char *key = defGetString(def);
@@ -342,6 +422,8 @@ quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
 	opts->base_url = QUO_DEFAULT_BASE_URL;
 	opts->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
 	opts->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
+	opts->max_retries = DEFAULT_MAX_RETRIES;
+	opts->rate_limit = DEFAULT_RATE_LIMIT;
 	opts->endpoint = quo_table_endpoint(foreigntableid);
 
 	foreach(lc, server->options)
@@ -361,6 +443,10 @@ quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
 			opts->connect_timeout_ms = parse_timeout(def->defname, defGetString(def));
 		else if (strcmp(def->defname, "request_timeout") == 0)
 			opts->request_timeout_ms = parse_timeout(def->defname, defGetString(def));
+		else if (strcmp(def->defname, "max_retries") == 0)
+			opts->max_retries = parse_int_option(def->defname, defGetString(def), 0, 10);
+		else if (strcmp(def->defname, "rate_limit") == 0)
+			opts->rate_limit = parse_int_option(def->defname, defGetString(def), 0, 100);
 	}
 
 	foreach(lc, table->options)

@@ -81,11 +81,9 @@ typedef struct QuoFdwScanState
 	MemoryContext row_cxt;		/* reset per row: the row's Datums */
 
 	/* counters for EXPLAIN ANALYZE */
-	int64		n_requests;
+	QuoFetchStats stats;		/* requests, retries, bytes, throttling */
 	int64		n_pages;
 	int64		n_rows_fetched;
-	int64		n_retries;
-	int64		n_bytes;
 	int64		rows_returned;	/* since begin or rescan */
 } QuoFdwScanState;
 
@@ -520,11 +518,8 @@ fetch_next_page(QuoFdwScanState *state)
 		state->target = quo_request_target(state->spec, page_size(state), state->page_token);
 		MemoryContextSwitchTo(old);
 
-		state->inflight = quo_http_start(&state->opts, state->target);
-		quo_http_wait(state->inflight);
+		quo_http_fetch(&state->opts, state->target, &state->inflight, &state->stats);
 		res = quo_http_result(state->inflight);
-		state->n_requests++;
-		state->n_bytes += res->bytes;
 
 		/* a 404 on an id is no row */
 		if (is_item && res->curl_code == 0 && res->status == 404)
@@ -693,11 +688,11 @@ quoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	}
 	if (es->analyze)
 	{
-		ExplainPropertyInteger("Quo Requests Made", NULL, state->n_requests, es);
+		ExplainPropertyInteger("Quo Requests Made", NULL, state->stats.requests, es);
 		ExplainPropertyInteger("Quo Pages", NULL, state->n_pages, es);
 		ExplainPropertyInteger("Quo Rows Fetched", NULL, state->n_rows_fetched, es);
-		ExplainPropertyInteger("Quo Retries", NULL, state->n_retries, es);
-		ExplainPropertyInteger("Quo Bytes Received", NULL, state->n_bytes, es);
+		ExplainPropertyInteger("Quo Retries", NULL, state->stats.retries, es);
+		ExplainPropertyInteger("Quo Bytes Received", NULL, state->stats.bytes, es);
 	}
 }
 

@@ -142,6 +142,8 @@ typedef struct QuoFdwOptions
 	char	   *api_key;		/* from the user mapping; never printed */
 	int			connect_timeout_ms; /* libcurl connect timeout */
 	int			request_timeout_ms; /* whole-request timeout */
+	int			max_retries;	/* retries of a failed GET after the first try */
+	int			rate_limit;		/* requests per second per key, 0 = none */
 	const QuoEndpoint *endpoint;	/* the table's endpoint */
 	List	   *fixed_params;	/* table options as request parameters:
 								 * alternating param name, value (char *) */
@@ -235,14 +237,33 @@ typedef struct QuoHttpResult
 	const char *content_type;	/* or NULL */
 	const char *retry_after;	/* Retry-After header, or NULL */
 	size_t		bytes;			/* bytes received on the wire */
+	int			attempts;		/* tries made, retries included */
+	const char *gave_up;		/* why retrying stopped early, or NULL */
 } QuoHttpResult;
+
+/* What a scan counts for EXPLAIN ANALYZE. */
+typedef struct QuoFetchStats
+{
+	int64		requests;		/* HTTP requests sent */
+	int64		retries;		/* of which retries */
+	int64		bytes;			/* bytes received */
+	int64		throttled_usecs;	/* time spent waiting for the rate limit */
+} QuoFetchStats;
 
 extern void quo_http_init(void);
 extern QuoHttpRequest *quo_http_start(const QuoFdwOptions *opts,
 									  const char *target);
+extern QuoHttpRequest *quo_http_fetch(const QuoFdwOptions *opts, const char *target,
+									  QuoHttpRequest **slot, QuoFetchStats *stats);
 extern void quo_http_wait(QuoHttpRequest *req);
 extern const QuoHttpResult *quo_http_result(QuoHttpRequest *req);
 extern void quo_http_release(QuoHttpRequest *req);
+
+/* in rate.c */
+extern void quo_rate_init(void);
+extern bool quo_rate_is_shared(void);
+extern void quo_rate_acquire(const char *api_key, int rate, int64 *waited_usecs);
+extern void quo_sleep_usecs(int64 usecs);
 
 /* in errors.c */
 extern void quo_report_http_failure(const QuoFdwOptions *opts,

@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote
 
@@ -239,6 +240,7 @@ class State:
         self.faults = []
         self.log = []
         self.connections = 0
+        self.generation = 0   # bumped by reset: late finishers of older requests are not logged
         self.headers = []     # (User-Agent, Accept-Encoding, auth ok) per request
 
     def take_fault(self, line):
@@ -484,7 +486,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def error_body(self, family, status, message, errors=None, title=None):
-        code, dtitle = ERRORS[family].get(status, ("0000%03d" % status, "Error"))
+        code, dtitle = ERRORS[family].get(status, ("0000%03d" % status, HTTPStatus(status).phrase))
         body = {"message": message, "code": code, "status": status, "docs": DOCS,
                 "title": title or dtitle, "trace": "trace-%s-%d" % (family, status)}
         if errors:
@@ -500,6 +502,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_mock/reset":
             with st.lock:
                 st.faults, st.log, st.headers, st.connections = [], [], [], 0
+                st.generation += 1
             return self.send_body(200, "{}", raw=b"{}")
         if self.path == "/_mock/faults":
             with st.lock:
@@ -524,6 +527,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(text.encode())
             return
         line = "GET " + self.path
+        with st.lock:
+            self._generation = st.generation
         path, _, query = self.path.partition("?")
         family = "calls"
         if path.startswith("/v1/messages"):
@@ -567,14 +572,16 @@ class Handler(BaseHTTPRequestHandler):
         except _Dropped:
             self.record(line, "dropped")
             return
-        self.record(line, status)
-        if fault is not None and self.post_fault(fault, family, body):
-            return
-        self.send_body(200, json.dumps(body))
+        sent = self.post_fault(fault, family, body) if fault is not None else None
+        self.record(line, sent if sent is not None else status)
+        if sent is None:
+            self.send_body(200, json.dumps(body))
 
     def record(self, line, status):
-        with self.server.state.lock:
-            self.server.state.log.append("%s -> %s" % (line, status))
+        st = self.server.state
+        with st.lock:
+            if self._generation == st.generation:
+                st.log.append("%s -> %s" % (line, status))
 
     def pre_fault(self, f):
         a = f.action
@@ -591,7 +598,7 @@ class Handler(BaseHTTPRequestHandler):
             raise _Dropped()
 
     def post_fault(self, f, family, body):
-        """Replace a good answer with a broken one; True when the answer was sent."""
+        """Replace a good answer with a broken one; the status sent, or None."""
         a = f.action
         s = f.spec
         if a == "status":
@@ -599,11 +606,13 @@ class Handler(BaseHTTPRequestHandler):
             hdr = {"Retry-After": str(s["retry_after"])} if "retry_after" in s else None
             self.send_body(code, self.error_body(family, code, s.get("message", "Injected failure"),
                                                  title=s.get("title")), headers=hdr)
+            return code
         elif a == "alt_error":
             code = int(s.get("status", 400))
             self.send_body(code, json.dumps({"error": {"message": s.get("message", "Something failed"),
                                                        "key": s.get("key", "bad_request"),
                                                        "trace": "alt-trace-1"}}))
+            return code
         elif a == "badjson":
             self.send_body(200, '{"data": [{"id": "AC1", ')
         elif a == "truncate":
@@ -623,9 +632,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_body(200, json.dumps(body))
         elif a == "raw":
             self.send_body(int(s.get("status", 200)), s["body"])
+            return int(s.get("status", 200))
         else:
-            return False
-        return True
+            return None
+        return 200
 
 
 class _Dropped(Exception):
