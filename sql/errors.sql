@@ -71,9 +71,26 @@ SELECT mock_fault('{"action": "raw", "body": "{\"data\": [7], \"nextPageToken\":
 SELECT * FROM c2;
 SELECT mock_fault('{"action": "raw", "body": "{\"data\": []} trailing"}');
 SELECT * FROM c2;
--- a token that never changes would page forever
+-- a token that never changes, or comes back, would page forever
 SELECT mock_fault('{"action": "same_token", "times": -1}');
 SELECT count(*) FROM big;
+SELECT mock_reset();
+SELECT mock_fault('{"action": "cycle", "times": -1}');
+SELECT count(*) FROM big;
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+-- nesting deeper than 64 levels, strings of megabytes, bodies over 64 MB
+SELECT mock_fault('{"action": "deep", "depth": 100000}');
+SELECT * FROM c2;
+SELECT mock_fault('{"action": "deep", "depth": 20}');
+SELECT jsonb_array_length(raw->'nested') FROM calls
+ WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants) AND raw ? 'nested';
+SELECT mock_fault('{"action": "huge", "match": "/v1/messages", "bytes": 5000000}');
+SELECT length(text), count(*) FROM messages
+ WHERE phone_number_id = 'PNsales0001' AND participants = ARRAY['+15550100002'] GROUP BY 1 ORDER BY 1;
+SELECT mock_fault('{"action": "huge", "match": "/v1/messages", "bytes": 70000000}');
+SELECT count(*) FROM messages WHERE phone_number_id = 'PNsales0001' AND participants = ARRAY['+15550100002'];
+\echo :LAST_ERROR_SQLSTATE
 SELECT mock_reset();
 
 -- a value of the wrong type names the table, column and value

@@ -12,6 +12,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "commands/defrem.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
@@ -65,6 +66,9 @@ typedef struct QuoFdwScanState
 	int			next_spec;		/* index of the next series to start */
 	QuoRequestSpec *spec;		/* the current series */
 	char	   *page_token;		/* token for the current series' next page */
+	uint64	   *seen_tokens;	/* hashes of the series' tokens so far */
+	int			nseen;
+	int			seen_cap;
 	char	   *target;			/* the request in progress or last made */
 
 	/* the current page */
@@ -467,6 +471,29 @@ page_size(QuoFdwScanState *state)
 }
 
 /*
+ * Remember a page token of the current series; false if it was seen
+ * before, which means the API's paging has looped.
+ */
+static bool
+token_is_new(QuoFdwScanState *state, const char *token)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) token, (int) strlen(token), 0);
+
+	for (int i = 0; i < state->nseen; i++)
+		if (state->seen_tokens[i] == h)
+			return false;
+	if (state->nseen == state->seen_cap)
+	{
+		state->seen_cap = Max(64, state->seen_cap * 2);
+		state->seen_tokens = state->seen_tokens ?
+			repalloc(state->seen_tokens, sizeof(uint64) * state->seen_cap) :
+			MemoryContextAlloc(state->scan_cxt, sizeof(uint64) * state->seen_cap);
+	}
+	state->seen_tokens[state->nseen++] = h;
+	return true;
+}
+
+/*
  * Fetch the next page of the current series, or start the next series.
  * False when every series is done.
  */
@@ -493,6 +520,7 @@ fetch_next_page(QuoFdwScanState *state)
 			if (state->page_token)
 				pfree(state->page_token);
 			state->page_token = NULL;
+			state->nseen = 0;
 			state->rowctx.ctx_phone = state->spec->ctx_phone;
 			state->rowctx.ctx_participants_null = (state->spec->ctx_participants == NIL);
 			if (state->spec->ctx_participants != NIL)
@@ -547,9 +575,9 @@ fetch_next_page(QuoFdwScanState *state)
 		state->n_pages++;
 		state->next_row = 0;
 
-		if (token && state->page_token && strcmp(token, state->page_token) == 0)
+		if (token && !token_is_new(state, token))
 			quo_report_bad_response(&state->opts, state->target,
-									"the API returned the page token it was sent, so paging would never end");
+									"the API returned a page token it had returned before, so paging would never end");
 		if (state->page_token)
 			pfree(state->page_token);
 		state->page_token = token ? MemoryContextStrdup(state->scan_cxt, token) : NULL;
@@ -638,7 +666,10 @@ quoReScanForeignScan(ForeignScanState *node)
 	state->specs = NIL;
 	state->next_spec = 0;
 	state->spec = NULL;
+	if (state->page_token)
+		pfree(state->page_token);
 	state->page_token = NULL;
+	state->nseen = 0;
 	state->rows_returned = 0;
 	MemoryContextReset(state->page_cxt);
 }

@@ -220,7 +220,8 @@ class Fault:
     skip: let this many matching requests through first;
     times: apply to this many matching requests (-1 = forever);
     action: status | hang | drop | latency | badjson | truncate | alt_error |
-            wrong_type | html | short_pages | same_token
+            wrong_type | html | raw | short_pages | same_token | cycle | deep |
+            huge | echo_key
     status, retry_after, seconds, field, value: parameters of the action.
     """
 
@@ -369,6 +370,11 @@ def in_range(t, after, before):
 
 def page(q, rows, fault):
     limit = max_results(q)
+    if fault is not None and fault.action == "cycle":
+        # page 1 -> token A, page (A) -> token B, page (B) -> token A again
+        tok = one(q, "pageToken")
+        return {"data": [public(r) for r in rows[:limit]], "totalItems": 0,
+                "nextPageToken": "cycle-A" if tok in (None, "cycle-B") else "cycle-B"}
     sig = signature(q)
     off = offset_from(q, sig)
     take = limit
@@ -552,7 +558,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(401, "Invalid API key")
             # form-urlencoded: '+' is a space, arrays are repeated keys
             q = parse_qs(query, keep_blank_values=True)
-            pf = fault if fault is not None and fault.action in ("short_pages", "same_token") else None
+            pf = fault if fault is not None and fault.action in ("short_pages", "same_token", "cycle") else None
             if path == "/v1/calls":
                 body = list_calls(st.ws, q, pf)
             elif path == "/v1/messages":
@@ -633,6 +639,25 @@ class Handler(BaseHTTPRequestHandler):
         elif a == "raw":
             self.send_body(int(s.get("status", 200)), s["body"])
             return int(s.get("status", 200))
+        elif a == "deep":
+            depth = int(s.get("depth", 10000))
+            rows = body["data"] if isinstance(body["data"], list) else [body["data"]]
+            if rows:
+                rows[0]["nested"] = "@@"
+            text = json.dumps(body).replace('"@@"', "[" * depth + "]" * depth)
+            self.send_body(200, text)
+        elif a == "huge":
+            rows = body["data"] if isinstance(body["data"], list) else [body["data"]]
+            if rows:
+                rows[0][s.get("field", "text")] = "x" * int(s.get("bytes", 1000000))
+            self.send_body(200, json.dumps(body))
+        elif a == "echo_key":
+            code = int(s.get("status", 401))
+            self.send_body(code, json.dumps({
+                "message": "Invalid key %s" % self.headers.get("Authorization"), "code": "0100401",
+                "status": code, "docs": DOCS, "title": "Unauthorized %s" % self.headers.get("Authorization"),
+                "trace": "t-%s" % self.headers.get("Authorization")}))
+            return code
         else:
             return None
         return 200

@@ -151,7 +151,7 @@ fi
 # shell tests: each test/t_*.sh exits 0 on success
 for t in test/t_*.sh; do
   [ -e "$t" ] || continue
-  if PG_BIN=$PG_BIN WORK=$work bash "$t" > "$work/$(basename "$t").out" 2>&1; then
+  if PG_BIN=$PG_BIN WORK=$work QUO_TEST_KEY=$key bash "$t" > "$work/$(basename "$t").out" 2>&1; then
     echo "ok $(basename "$t")"; passed=$((passed + 1))
   else
     echo "FAILED $(basename "$t")"; sed 's/^/    /' "$work/$(basename "$t").out" | tail -40
