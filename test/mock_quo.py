@@ -14,7 +14,9 @@ rejected, so a client bug cannot hide.
 
 Control endpoints (no auth, never logged), used by test/mockctl.py:
   POST /_mock/reset            forget faults and the request log
-  POST /_mock/faults           add a fault (JSON object, see Fault below)
+  POST /_mock/faults           add a fault (JSON object, see Fault below);
+                               {"action": "enforce_rate", "rps": 10} makes
+                               the mock answer 429 past 10 requests a second
   GET  /_mock/log              the requests seen, one per line
   GET  /_mock/stats            API connections opened, and the distinct
                                User-Agent / gzip accepted / key forms seen
@@ -242,6 +244,8 @@ class State:
         self.log = []
         self.connections = 0
         self.generation = 0   # bumped by reset: late finishers of older requests are not logged
+        self.rate_rps = 0     # when set, more than this many requests in a second get 429
+        self.arrivals = []    # arrival times of API requests since reset
         self.headers = []     # (User-Agent, Accept-Encoding, auth ok) per request
 
     def take_fault(self, line):
@@ -509,10 +513,15 @@ class Handler(BaseHTTPRequestHandler):
             with st.lock:
                 st.faults, st.log, st.headers, st.connections = [], [], [], 0
                 st.generation += 1
+                st.rate_rps, st.arrivals = 0, []
             return self.send_body(200, "{}", raw=b"{}")
         if self.path == "/_mock/faults":
+            spec = json.loads(payload)
             with st.lock:
-                st.faults.append(Fault(json.loads(payload)))
+                if spec["action"] == "enforce_rate":
+                    st.rate_rps = int(spec.get("rps", 10))   # like the real API: 429 past N per second
+                else:
+                    st.faults.append(Fault(spec))
             return self.send_body(200, "{}", raw=b"{}")
         self.send_body(404, "{}")
 
@@ -524,7 +533,15 @@ class Handler(BaseHTTPRequestHandler):
                     text = "".join(l + "\n" for l in st.log)
                 else:
                     kinds = sorted(set(st.headers))
-                    text = "connections %d\n" % st.connections + "".join(
+                    peak, j = 0, 0
+                    for i, t in enumerate(st.arrivals):
+                        while st.arrivals[j] <= t - 1.0:
+                            j += 1
+                        peak = max(peak, i - j + 1)
+                    text = "connections %d\n" % st.connections
+                    if self.path == "/_mock/stats" and st.rate_rps:
+                        text += "max requests in one second %d\n" % peak
+                    text += "".join(
                         "user-agent=%s gzip=%s authorization=%s\n" % k for k in kinds)
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
@@ -543,7 +560,13 @@ class Handler(BaseHTTPRequestHandler):
             family = "conversations"
         fault = st.take_fault(line)
         status = 200
+        limited = False
         with st.lock:
+            now = time.monotonic()
+            st.arrivals.append(now)
+            if st.rate_rps:
+                recent = [t for t in st.arrivals[-(st.rate_rps + 1):] if t > now - 1.0]
+                limited = len(recent) > st.rate_rps
             if not getattr(self, "_counted", False):
                 self._counted = True          # one handler per TCP connection
                 st.connections += 1
@@ -556,6 +579,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.pre_fault(fault)
             if self.headers.get("Authorization") != st.key:
                 raise ApiError(401, "Invalid API key")
+            if limited:
+                self.record(line, 429)
+                return self.send_body(429, self.error_body(family, 429, "Rate limit exceeded",
+                                                           title="Too Many Requests"),
+                                      headers={"Retry-After": "1"})
             # form-urlencoded: '+' is a space, arrays are repeated keys
             q = parse_qs(query, keep_blank_values=True)
             pf = fault if fault is not None and fault.action in ("short_pages", "same_token", "cycle") else None

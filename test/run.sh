@@ -111,6 +111,7 @@ port = $port
 listen_addresses = ''
 unix_socket_directories = '$sock'
 fsync = off
+shared_preload_libraries = 'quo_fdw'
 log_min_messages = warning
 log_line_prefix = '%m [%p] '
 EOF
