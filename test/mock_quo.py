@@ -93,6 +93,8 @@ PHONES = [("PNsales0001", "+15550001000", "Sales"), ("PNsupport02", "+1555000200
 USERS = ["USalice0001", "USbob000002", "UScarol0003"]
 BIG = "+15550109999"          # a 1:1 conversation with thousands of calls and messages
 BIG_COUNT = 2345
+HUGE = "+15550177777"         # a generated conversation of HUGE_COUNT messages (memory tests)
+HUGE_COUNT = 100000
 GROUP = ["+15550100001", "+15550100002", "+15550100003"]
 TEXTS = [
     "Hi, is the invoice ready?", "Yes, sent it this morning.", "Caf\u00e9 cr\u00e8me at 10? \u2615",
@@ -205,6 +207,27 @@ class Workspace:
         self.messages.sort(key=lambda m: (m["_t"], m["id"]))
         self.call_by_id = {c["id"]: c for c in self.calls}
         self.msg_by_id = {m["id"]: m for m in self.messages}
+
+
+class HugeConversation:
+    """The messages of the HUGE conversation, made on demand: len() and slices."""
+
+    def __init__(self, count):
+        self.count = count
+        self.base = datetime(2024, 6, 1, tzinfo=timezone.utc)
+
+    def __len__(self):
+        return self.count
+
+    def __getitem__(self, sl):
+        return [self.row(i) for i in range(*sl.indices(self.count))]
+
+    def row(self, i):
+        t = self.base + timedelta(seconds=37 * i)
+        return {"id": "AC9%09d" % i, "to": [PHONES[0][1]], "from": HUGE,
+                "text": TEXTS[i % len(TEXTS)] + " #%d" % i, "phoneNumberId": "PNsales0001",
+                "conversationId": "CN99999999", "direction": "incoming", "userId": None,
+                "status": "received", "createdAt": iso(t), "updatedAt": iso(t)}
 
 
 def public(obj):
@@ -415,6 +438,8 @@ def list_messages(ws, q, fault):
     after, before = ts_param(q, "createdAfter"), ts_param(q, "createdBefore")
     max_results(q)
     want = sorted(set(parts))
+    if want == [HUGE] and pn == "PNsales0001" and user is None and after is None and before is None:
+        return page(q, HugeConversation(HUGE_COUNT), fault)
     rows = [m for m in ws.messages if m["phoneNumberId"] == pn and sorted(m["_parts"]) == want
             and (user is None or m["userId"] == user) and in_range(m["_t"], after, before)]
     return page(q, rows, fault)
@@ -475,6 +500,12 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "QuoMock/1.0"
     sys_version = ""          # keep headers the same size whatever the Python
+
+    def setup(self):
+        super().setup()
+        # headers and body go out in separate writes: without this, Nagle's
+        # algorithm and the client's delayed ACK add 40 ms to every response
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, fmt, *args):
         if self.server.verbose:

@@ -1,0 +1,19 @@
+--
+-- memory: one page in memory at a time.  Scanning 100,000 messages (1,000
+-- pages, every column converted, raw included) grows the backend's peak
+-- resident memory by less than 64 MB.
+--
+SET search_path = quo, public;
+SELECT mock_reset();
+CREATE FUNCTION peak_rss_kb() RETURNS bigint LANGUAGE sql AS
+$$ SELECT (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+) kB'))[1]::bigint $$;
+SELECT peak_rss_kb() AS before_kb \gset
+SELECT count(*) AS messages, count(DISTINCT id) AS distinct_ids,
+       sum(length(text)) > 0 AS has_text, sum(length(raw::text)) > 0 AS has_raw,
+       min(created_at) < max(created_at) AS has_times
+  FROM messages
+ WHERE phone_number_id = 'PNsales0001' AND participants = ARRAY['+15550177777'];
+SELECT count(*) AS requests FROM mock_log();
+SELECT peak_rss_kb() - :before_kb < 64 * 1024 AS grew_less_than_64mb;
+DROP FUNCTION peak_rss_kb();
+SELECT mock_reset();
