@@ -30,7 +30,7 @@ PG_CPPFLAGS += -isystem $(shell $(PG_CONFIG) --includedir-server) \
 PG_CFLAGS += -Wall -Wextra -Werror
 endif
 
-EXTRA_CLEAN = build
+# build/ (test clusters, results) is not removed by clean: test/run.sh manages it
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)

@@ -51,6 +51,12 @@ SELECT id, created_at FROM calls WHERE phone_number_id = 'PNsales0001' AND '+155
 -- a date and a timestamp without time zone compare as the operators do
 SELECT count(*) FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants)
    AND created_at >= date '2024-03-01' AND created_at < timestamp '2024-03-01 10:15:06.692';
+-- bounds ISO 8601 cannot carry (before year 1, after 9999) are not sent, only checked
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants)
+   AND created_at > '4713-01-01 BC' AND created_at < '20000-01-01';
+SELECT count(*) FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants)
+   AND created_at > '4713-01-01 BC' AND created_at < '20000-01-01';
 SELECT * FROM mock_log();
 SELECT mock_reset();
 

@@ -288,7 +288,7 @@ json_kind(struct json_object *v)
 }
 
 /* ERROR: a value of the wrong type for its column. */
-static void
+static pg_attribute_noreturn() void
 wrong_value(const QuoRowContext *ctx, int att, struct json_object *v,
 			const char *expected)
 {
@@ -298,6 +298,7 @@ wrong_value(const QuoRowContext *ctx, int att, struct json_object *v,
 					ctx->attnames[att], ctx->relname, show_value(v)),
 			 errdetail("The Quo API returned %s where %s was expected.",
 					   json_kind(v), expected)));
+	pg_unreachable();
 }
 
 /* A text Datum from an API string, checked and converted to the server encoding. */

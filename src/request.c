@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -214,6 +215,24 @@ apply_qual(const QuoFilter *f, const QuoQual *q, const QuoQualValue *v,
 			}
 	}
 	return true;
+}
+
+/*
+ * The value to send for a range bound t widened by delta, if there is one:
+ * false when the widened bound would overflow or fall outside the years
+ * 1 to 9999 that ISO 8601 writes, in which case the bound is not sent (the
+ * local recheck still applies it).
+ */
+static bool
+sendable_bound(TimestampTz t, int64 delta, TimestampTz *out)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (pg_add_s64_overflow(t, delta, out) || !IS_VALID_TIMESTAMP(*out) ||
+		timestamp2tm(*out, NULL, &tm, &fsec, NULL, NULL) != 0)
+		return false;
+	return tm.tm_year >= 1 && tm.tm_year <= 9999;
 }
 
 /* Whether a collapsed range can hold a row; drops unbounded infinities. */
@@ -445,21 +464,22 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 			case QUO_FILTER_RANGE:
 				if (!range_possible(fv))
 					return NIL;
-				if (fv->have_lower)
 				{
+					TimestampTz bound;
 					StringInfoData ts;
 
 					initStringInfo(&ts);
-					quo_format_timestamp(&ts, fv->lower - RANGE_WIDEN_USECS);
-					append_param(&frag, f->param, ts.data, true);
-				}
-				if (fv->have_upper)
-				{
-					StringInfoData ts;
-
-					initStringInfo(&ts);
-					quo_format_timestamp(&ts, fv->upper + RANGE_WIDEN_USECS);
-					append_param(&frag, f->param_before, ts.data, true);
+					if (fv->have_lower && sendable_bound(fv->lower, -RANGE_WIDEN_USECS, &bound))
+					{
+						quo_format_timestamp(&ts, bound);
+						append_param(&frag, f->param, ts.data, true);
+					}
+					resetStringInfo(&ts);
+					if (fv->have_upper && sendable_bound(fv->upper, RANGE_WIDEN_USECS, &bound))
+					{
+						quo_format_timestamp(&ts, bound);
+						append_param(&frag, f->param_before, ts.data, true);
+					}
 				}
 				specs = extend_specs(specs, frag.data, NULL, NIL);
 				break;

@@ -26,7 +26,7 @@ for p in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-d
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ "$mode" = test ]; then
-  for p in clang libclang-rt-dev; do
+  for p in clang libclang-rt-dev valgrind; do
     dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
   done
 fi
@@ -116,8 +116,14 @@ log_min_messages = warning
 log_line_prefix = '%m [%p] '
 EOF
 # the tests drive the mock through COPY ... FROM PROGRAM with these
-QUO_MOCKCTL="python3 $work/mockctl.py $base_url" QUO_MOCK_URL="$base_url" \
-  runuser -u postgres --preserve-environment -- "$PG_BIN/pg_ctl" -D "$pgdata" -l "$work/postgres.log" -w start >/dev/null
+start_cluster() {
+  QUO_MOCKCTL="python3 $work/mockctl.py $base_url" QUO_MOCK_URL="$base_url" \
+    runuser -u postgres --preserve-environment -- "$PG_BIN/pg_ctl" -D "$pgdata" -l "$1" -w start >/dev/null
+}
+stop_cluster() {
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null
+}
+start_cluster "$work/postgres.log"
 
 export PGHOST=$sock PGPORT=$port PGUSER=postgres
 export QUO_MOCK_URL=$base_url QUO_TEST_KEY=$key
@@ -161,11 +167,59 @@ for t in test/t_*.sh; do
 done
 
 # no backend may have crashed
-if grep -qE 'terminated by signal|server process .* was terminated|PANIC' "$work/postgres.log"; then
-  echo "FAILED server log shows a crashed backend:"; grep -E 'terminated by signal|PANIC' "$work/postgres.log" | head
-  failed=$((failed + 1))
-else
-  echo "ok no crashed backend in the server log"; passed=$((passed + 1))
+check_log() {
+  if grep -qE 'terminated by signal|server process .* was terminated|PANIC' "$1"; then
+    echo "FAILED $2: the server log shows a crashed backend:"; grep -E 'terminated by signal|PANIC' "$1" | head
+    failed=$((failed + 1))
+  else
+    echo "ok $2: no crashed backend in the server log"; passed=$((passed + 1))
+  fi
+}
+check_log "$work/postgres.log" "suite"
+
+# ---------------------------------------------------------------- valgrind
+# The regression suite once more with every backend under valgrind memcheck
+# (AddressSanitizer cannot be preloaded into Debian's postgres: its startup
+# deadlocks in glibc's bindtextdomain).  Errors whose stack touches quo_fdw,
+# libcurl or json-c fail the run; the libFuzzer target below adds ASan/UBSan.
+if [ "${QUO_SKIP_VALGRIND:-}" != 1 ]; then
+  log "the suite again with every backend under valgrind"
+  stop_cluster
+  vg=$work/valgrind; mkdir -p "$vg"; chown postgres: "$vg"; rm -f "$vg"/*
+  QUO_MOCKCTL="python3 $work/mockctl.py $base_url" \
+    runuser -u postgres --preserve-environment -- valgrind --tool=memcheck --quiet \
+      --trace-children=no --num-callers=40 --error-limit=no --log-file="$vg/vg.%p.log" \
+      "$PG_BIN/postgres" -D "$pgdata" > "$work/postgres-valgrind.log" 2>&1 &
+  for _ in $(seq 1 240); do "$PG_BIN/pg_isready" -q -h "$sock" -p "$port" && break; sleep 0.5; done
+  printf 'test: setup\ntest: options\ntest: rows\ntest: pushdown\ntest: limit_params\ntest: errors\ntest: explain\n' \
+    > "$work/schedule-valgrind"
+  set +e
+  "$PG_REGRESS" --inputdir="$top" --outputdir="$vg" --bindir="$PG_BIN" \
+    --host="$sock" --port="$port" --user=postgres --dbname=contrib_regression \
+    --schedule="$work/schedule-valgrind" > "$vg/pg_regress.out" 2>&1
+  rc=$?
+  set -e
+  stop_cluster
+  if [ "$rc" -eq 0 ] && python3 test/valgrind_report.py "$vg"/vg.*.log > "$vg/report.txt"; then
+    echo "ok valgrind: the suite passes, $(tail -1 "$vg/report.txt")"; passed=$((passed + 1))
+  else
+    echo "FAILED valgrind: pg_regress exit $rc"; cat "$vg/report.txt" | tail -60
+    grep -E 'FAILED' "$vg/pg_regress.out"; head -80 "$vg/regression.diffs" 2>/dev/null
+    failed=$((failed + 1))
+  fi
+  check_log "$work/postgres-valgrind.log" "valgrind"
+fi
+
+# ------------------------------------------------------------------ fuzzing
+# libFuzzer with ASan and UBSan on the JSON-to-row converter and the request
+# builder, about a minute in all.
+if [ "${QUO_SKIP_FUZZ:-}" != 1 ]; then
+  log "fuzzing (${FUZZ_SECONDS:-30} s per target)"
+  if PG_CONFIG=$PG_CONFIG bash test/fuzz/run.sh "$top/build/fuzz"; then
+    echo "ok fuzzing: no crash, leak or sanitizer report"; passed=$((passed + 1))
+  else
+    echo "FAILED fuzzing"; failed=$((failed + 1))
+  fi
 fi
 
 echo "$passed passed, $failed failed"

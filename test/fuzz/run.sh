@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Build the libFuzzer targets (clang, -fsanitize=fuzzer,address,undefined)
+# and run each for FUZZ_SECONDS (default 30) from the seed corpus in
+# test/fuzz/corpus.  Exit 1 on a crash, a sanitizer report or a hang.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+out=${1:-$top/build/fuzz}
+seconds=${FUZZ_SECONDS:-30}
+PG_CONFIG=${PG_CONFIG:-pg_config}
+pgi=$("$PG_CONFIG" --includedir-server)
+mkdir -p "$out"
+cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+        -I"$top/src" -I"$here" -isystem "$pgi" $(pkg-config --cflags json-c)
+        -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-prototypes)
+srcs=("$here/shim.c" "$here/shim_json.c" "$top/src/json_row.c" "$top/src/request.c"
+      "$top/src/pushdown.c" "$top/src/endpoints.c")
+status=0
+for t in json_row request; do
+  clang "${cflags[@]}" -o "$out/fuzz_$t" "$here/fuzz_$t.c" "${srcs[@]}" $(pkg-config --libs json-c)
+  work=$out/corpus_$t; rm -rf "$work"; mkdir -p "$work"
+  seed=$here/corpus/${t%_row}
+  if (cd "$out" && ASAN_OPTIONS=detect_leaks=1 "./fuzz_$t" -max_total_time="$seconds" -timeout=10 \
+        -rss_limit_mb=2048 -print_final_stats=1 "$work" "$seed") > "$out/fuzz_$t.log" 2>&1; then
+    echo "fuzz_$t: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$out/fuzz_$t.log"), no crash"
+  else
+    echo "fuzz_$t: FAILED"; grep -E "ERROR|SUMMARY|runtime error|Test unit written|malformed|fuzz shim" "$out/fuzz_$t.log" | head -20
+    status=1
+  fi
+done
+exit $status
