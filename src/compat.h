@@ -33,6 +33,13 @@
 	create_foreignscan_path((root), (rel), (target), (rows), (startup), (total), (pathkeys), (outer), (epq), (priv))
 #endif
 
+/* pull_varnos took the PlannerInfo in PG14. */
+#if PG_VERSION_NUM >= 140000
+#define quo_pull_varnos(root, node) pull_varnos((root), (node))
+#else
+#define quo_pull_varnos(root, node) pull_varnos(node)
+#endif
+
 /* String nodes: PG15 has String/strVal; earlier releases called it Value. */
 #if PG_VERSION_NUM < 150000
 #define makeBoolean(b) makeInteger((b) ? 1 : 0)

@@ -21,6 +21,7 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
 #include "optimizer/restrictinfo.h"
 #include "utils/lsyscache.h"
 
@@ -48,13 +49,16 @@ rel_var(Expr *e, RelOptInfo *baserel)
 }
 
 /*
- * Whether e can be evaluated once before the scan: no Vars (a join
- * parameter will arrive as a Param), nothing volatile, no subplans.
+ * Whether e can be evaluated before the scan starts (and again on each
+ * rescan): no column of this table, nothing volatile, no subplans.  Columns
+ * of other tables are allowed: they come from the outer side of a
+ * parameterized nested loop (or a LATERAL reference) and reach the scan as
+ * Params.
  */
 static bool
-is_scan_constant(Expr *e)
+is_scan_value(PlannerInfo *root, Expr *e, RelOptInfo *baserel)
 {
-	return !contain_var_clause((Node *) e) &&
+	return !bms_is_member(baserel->relid, quo_pull_varnos(root, (Node *) e)) &&
 		!contain_volatile_functions((Node *) e) &&
 		!contain_subplans((Node *) e);
 }
@@ -120,7 +124,7 @@ range_op(int strategy, bool var_on_left, QuoQualOp *op)
 
 /* Classify "a op b" where one side is a column of baserel. */
 static bool
-classify_opexpr(RelOptInfo *baserel, QuoFdwRelationInfo *fpinfo,
+classify_opexpr(PlannerInfo *root, RelOptInfo *baserel, QuoFdwRelationInfo *fpinfo,
 				OpExpr *opexpr, QuoQual *out)
 {
 	Expr	   *left,
@@ -135,12 +139,12 @@ classify_opexpr(RelOptInfo *baserel, QuoFdwRelationInfo *fpinfo,
 		return false;
 	left = linitial(opexpr->args);
 	right = lsecond(opexpr->args);
-	if ((var = rel_var(left, baserel)) != NULL && is_scan_constant(right))
+	if ((var = rel_var(left, baserel)) != NULL && is_scan_value(root, right, baserel))
 	{
 		var_on_left = true;
 		value = right;
 	}
-	else if ((var = rel_var(right, baserel)) != NULL && is_scan_constant(left))
+	else if ((var = rel_var(right, baserel)) != NULL && is_scan_value(root, left, baserel))
 	{
 		var_on_left = false;
 		value = left;
@@ -183,7 +187,7 @@ classify_opexpr(RelOptInfo *baserel, QuoFdwRelationInfo *fpinfo,
 
 /* Classify "col = ANY (values)" and "value = ANY (col)". */
 static bool
-classify_saop(RelOptInfo *baserel, QuoFdwRelationInfo *fpinfo,
+classify_saop(PlannerInfo *root, RelOptInfo *baserel, QuoFdwRelationInfo *fpinfo,
 			  ScalarArrayOpExpr *saop, QuoQual *out)
 {
 	Expr	   *scalar = linitial(saop->args);
@@ -195,7 +199,7 @@ classify_saop(RelOptInfo *baserel, QuoFdwRelationInfo *fpinfo,
 		!collation_ok(saop->inputcollid))
 		return false;
 
-	if ((var = rel_var(scalar, baserel)) != NULL && is_scan_constant(array))
+	if ((var = rel_var(scalar, baserel)) != NULL && is_scan_value(root, array, baserel))
 	{
 		/* col = ANY (array), col IN (...) */
 		if ((f = var_filter(fpinfo, var, &out->filter)) == NULL ||
@@ -206,7 +210,7 @@ classify_saop(RelOptInfo *baserel, QuoFdwRelationInfo *fpinfo,
 		out->value = array;
 		return true;
 	}
-	if ((var = rel_var(array, baserel)) != NULL && is_scan_constant(scalar))
+	if ((var = rel_var(array, baserel)) != NULL && is_scan_value(root, scalar, baserel))
 	{
 		/* value = ANY (col) */
 		if ((f = var_filter(fpinfo, var, &out->filter)) == NULL ||
@@ -287,9 +291,10 @@ quo_missing_required(const QuoEndpoint *ep, List *remote_quals)
 }
 
 /*
- * Split conds (RestrictInfos of baserel) into remote quals that build the
- * request and local conditions.  A pushed qual that the API does not filter
- * on exactly is kept in both.
+ * Split conds (RestrictInfos of baserel: its own quals, and for a
+ * parameterized path the join clauses it is given) into remote quals that
+ * build the request and local conditions, in fpinfo.  A pushed qual that the
+ * API does not filter on exactly is kept in both.
  */
 void
 quo_classify_conds(PlannerInfo *root, RelOptInfo *baserel,
@@ -299,7 +304,8 @@ quo_classify_conds(PlannerInfo *root, RelOptInfo *baserel,
 	ListCell   *lc,
 			   *lc2;
 
-	(void) root;
+	fpinfo->remote_quals = NIL;
+	fpinfo->local_conds = NIL;
 	foreach(lc, conds)
 	{
 		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
@@ -309,9 +315,9 @@ quo_classify_conds(PlannerInfo *root, RelOptInfo *baserel,
 
 		memset(&q, 0, sizeof(q));
 		if (IsA(clause, OpExpr))
-			ok = classify_opexpr(baserel, fpinfo, (OpExpr *) clause, &q);
+			ok = classify_opexpr(root, baserel, fpinfo, (OpExpr *) clause, &q);
 		else if (IsA(clause, ScalarArrayOpExpr))
-			ok = classify_saop(baserel, fpinfo, (ScalarArrayOpExpr *) clause, &q);
+			ok = classify_saop(root, baserel, fpinfo, (ScalarArrayOpExpr *) clause, &q);
 
 		if (ok)
 		{

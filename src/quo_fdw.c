@@ -23,6 +23,7 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/cost.h"
+#include "optimizer/paths.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/planmain.h"
@@ -243,23 +244,144 @@ pushable_limit(PlannerInfo *root, RelOptInfo *baserel, QuoFdwRelationInfo *fpinf
 	return root->limit_tuples;
 }
 
+/* Remote cost of a path expected to return rows rows. */
+static Cost
+path_cost(double rows, bool has_required)
+{
+	Cost		total = 100.0 + ceil(rows / QUO_MAX_PAGE_SIZE) * 100.0 + rows * cpu_tuple_cost;
+
+	/* a path the API cannot serve is planned only if nothing else is */
+	return has_required ? total : total + disable_cost;
+}
+
+/* State for ec_member_matches: one equivalence class member at a time. */
+typedef struct EcMemberArg
+{
+	Expr	   *current;		/* the member being generated for */
+	List	   *already_used;	/* members done */
+} EcMemberArg;
+
+/* generate_implied_equalities_for_column callback (as in postgres_fdw). */
+static bool
+ec_member_matches(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+				  EquivalenceMember *em, void *arg)
+{
+	EcMemberArg *state = arg;
+
+	(void) root;
+	(void) rel;
+	(void) ec;
+	if (state->current != NULL)
+		return equal(em->em_expr, state->current);
+	if (list_member(state->already_used, em->em_expr))
+		return false;
+	state->current = em->em_expr;
+	return true;
+}
+
+/*
+ * Join clauses that could become request parameters in a nested loop with
+ * this table on the inner side: movable join clauses, and equalities implied
+ * by equivalence classes ("calls.id = wanted.call_id").
+ */
+static List *
+join_clause_candidates(PlannerInfo *root, RelOptInfo *baserel)
+{
+	List	   *out = NIL;
+	ListCell   *lc;
+
+	foreach(lc, baserel->joininfo)
+	{
+		RestrictInfo *rinfo = lfirst(lc);
+
+		if (join_clause_is_movable_to(rinfo, baserel))
+			out = lappend(out, rinfo);
+	}
+	if (baserel->has_eclass_joins)
+	{
+		EcMemberArg arg;
+
+		arg.already_used = NIL;
+		for (;;)
+		{
+			List	   *clauses;
+
+			arg.current = NULL;
+			clauses = generate_implied_equalities_for_column(root, baserel, ec_member_matches,
+															 &arg, baserel->lateral_referencers);
+			if (arg.current == NULL)
+				break;
+			foreach(lc, clauses)
+			{
+				RestrictInfo *rinfo = lfirst(lc);
+
+				if (join_clause_is_movable_to(rinfo, baserel))
+					out = lappend(out, rinfo);
+			}
+			arg.already_used = lappend(arg.already_used, arg.current);
+		}
+	}
+	return out;
+}
+
+/*
+ * One unparameterized path (parameterized only by LATERAL references), and
+ * one path per set of outer relations whose join clauses become request
+ * parameters: with a local table of phone numbers or call ids on the outer
+ * side of a nested loop, each outer row makes one precise request.
+ */
 static void
 quoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	QuoFdwRelationInfo *fpinfo = baserel->fdw_private;
-	Cost		startup = 100.0;
-	Cost		total;
-	double		pages = ceil(baserel->tuples / QUO_MAX_PAGE_SIZE);
+	List	   *outer_sets = NIL;
+	ListCell   *lc;
 
 	(void) foreigntableid;
 	fpinfo->limit = pushable_limit(root, baserel, fpinfo);
-	total = startup + pages * 100.0 + baserel->tuples * cpu_tuple_cost;
-	/* a path the API cannot serve is planned only if nothing else is */
-	if (!fpinfo->has_required)
-		total += disable_cost;
+	add_path(baserel, (Path *)
+			 quo_create_foreignscan_path(root, baserel, NULL, baserel->rows, 100.0,
+										 path_cost(baserel->tuples, fpinfo->has_required),
+										 NIL, baserel->lateral_relids, NULL, NIL));
 
-	add_path(baserel, (Path *) quo_create_foreignscan_path(root, baserel, NULL, baserel->rows,
-														   startup, total, NIL, NULL, NULL, NIL));
+	foreach(lc, join_clause_candidates(root, baserel))
+	{
+		RestrictInfo *rinfo = lfirst(lc);
+		QuoFdwRelationInfo probe = *fpinfo;
+		Relids		outer;
+		ListCell   *lc2;
+		bool		seen = false;
+
+		quo_classify_conds(root, baserel, &probe, list_make1(rinfo));
+		if (probe.remote_quals == NIL)
+			continue;
+		outer = bms_union(bms_difference(rinfo->clause_relids, baserel->relids),
+						  baserel->lateral_relids);
+		if (bms_is_empty(outer))
+			continue;
+		foreach(lc2, outer_sets)
+			if (bms_equal(lfirst(lc2), outer))
+				seen = true;
+		if (!seen)
+			outer_sets = lappend(outer_sets, outer);
+	}
+
+	foreach(lc, outer_sets)
+	{
+		Relids		outer = lfirst(lc);
+		ParamPathInfo *ppi = get_baserel_parampathinfo(root, baserel, outer);
+		QuoFdwRelationInfo probe = *fpinfo;
+		double		rows = ppi->ppi_rows;
+
+		quo_classify_conds(root, baserel, &probe,
+						   list_concat(list_copy(baserel->baserestrictinfo), ppi->ppi_clauses));
+		if (probe.has_id)
+			rows = Min(rows, 1);
+		add_path(baserel, (Path *)
+				 quo_create_foreignscan_path(root, baserel, NULL, rows, 100.0,
+											 path_cost(rows, probe.has_required),
+											 NIL, outer, NULL, NIL));
+	}
 }
 
 /* Mark in colmap_out the columns the plan reads; others are not converted. */
@@ -289,31 +411,39 @@ quoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 				  Plan *outer_plan)
 {
 	QuoFdwRelationInfo *fpinfo = baserel->fdw_private;
+	QuoFdwRelationInfo plan = *fpinfo;
+	List	   *rinfos = NIL;
 	List	   *local_exprs = NIL;
 	List	   *fdw_exprs = NIL;
 	List	   *qual_ints = NIL;
 	List	   *fdw_private;
 	ListCell   *lc;
+	double		limit = fpinfo->limit;
 
-	(void) root;
-	(void) best_path;
-	if (!fpinfo->has_required)
-		report_missing_required(fpinfo->endpoint, get_rel_name(foreigntableid),
-								quo_missing_required(fpinfo->endpoint, fpinfo->remote_quals));
-
-	/* Everything not exactly done by the API is checked here. */
+	/*
+	 * The clauses this path checks: the table's own and, for a
+	 * parameterized path, the join clauses it was given.  Their values are
+	 * evaluated at execution (outer columns arrive as Params).
+	 */
 	foreach(lc, scan_clauses)
 	{
 		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
 
-		if (rinfo->pseudoconstant)
-			continue;
-		if (list_member_ptr(fpinfo->local_conds, rinfo) ||
-			!list_member_ptr(baserel->baserestrictinfo, rinfo))
-			local_exprs = lappend(local_exprs, rinfo->clause);
+		if (!rinfo->pseudoconstant)
+			rinfos = lappend(rinfos, rinfo);
 	}
+	quo_classify_conds(root, baserel, &plan, rinfos);
+	if (!plan.has_required)
+		report_missing_required(plan.endpoint, get_rel_name(foreigntableid),
+								quo_missing_required(plan.endpoint, plan.remote_quals));
+	if (best_path->path.param_info != NULL)
+		limit = 0;
 
-	foreach(lc, fpinfo->remote_quals)
+	/* Everything not exactly done by the API is checked here. */
+	foreach(lc, plan.local_conds)
+		local_exprs = lappend(local_exprs, ((RestrictInfo *) lfirst(lc))->clause);
+
+	foreach(lc, plan.remote_quals)
 	{
 		QuoQual    *q = lfirst(lc);
 
@@ -322,10 +452,10 @@ quoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		fdw_exprs = lappend(fdw_exprs, q->value);
 	}
 
-	fdw_private = list_make4(makeString(pstrdup(fpinfo->endpoint->name)),
+	fdw_private = list_make4(makeString(pstrdup(plan.endpoint->name)),
 							 qual_ints,
-							 fetched_columns(baserel, fpinfo, local_exprs),
-							 makeInteger((int) Min(fpinfo->limit, (double) PG_INT32_MAX)));
+							 fetched_columns(baserel, &plan, local_exprs),
+							 makeInteger((int) Min(limit, (double) PG_INT32_MAX)));
 
 	return make_foreignscan(tlist, local_exprs, baserel->relid, fdw_exprs,
 							fdw_private, NIL, NIL, outer_plan);

@@ -50,6 +50,12 @@ SELECT status, count(*) AS calls, sum(duration) AS seconds
    AND created_at >= '2024-04-01' AND created_at < '2024-05-01'
  GROUP BY status ORDER BY calls DESC;
 
+\echo '== Calls per account: the join turns each account into one precise request'
+SELECT a.name, count(c.id) AS calls, sum(c.duration) AS seconds
+  FROM accounts a
+  JOIN quo.calls c ON c.phone_number_id = :'pn' AND a.phone = ANY (c.participants)
+ GROUP BY a.name ORDER BY a.name;
+
 \echo '== The request that report made'
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT status FROM quo.calls

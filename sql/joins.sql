@@ -1,0 +1,48 @@
+--
+-- joins: with a local table on the outer side of a nested loop, each
+-- outer row becomes one precise request (parameterized foreign paths)
+--
+SET timezone = 'UTC';
+SET search_path = quo, public;
+SELECT mock_reset();
+CREATE TABLE wanted (call_id text);
+INSERT INTO wanted VALUES ('AC00000001'), ('AC00000004'), ('AC99999999');
+CREATE TABLE accounts (name text, phone text);
+INSERT INTO accounts VALUES ('Acme', '+15550100002'), ('Globex', '+15550100005'), ('Nobody', '+15550199999');
+ANALYZE wanted, accounts;
+
+-- calls by id from a local list: GET /v1/calls/{id} per row
+EXPLAIN (COSTS OFF, VERBOSE)
+SELECT w.call_id, c.status FROM wanted w JOIN calls c ON c.id = w.call_id;
+SELECT w.call_id, c.status, c.duration FROM wanted w JOIN calls c ON c.id = w.call_id ORDER BY 1;
+SELECT * FROM mock_log();
+SELECT mock_reset();
+
+-- the same through LATERAL and a correlated sub-select; a missing call is NULL
+SELECT w.call_id, c.status
+  FROM wanted w LEFT JOIN LATERAL (SELECT status FROM calls WHERE id = w.call_id) c ON true ORDER BY 1;
+SELECT w.call_id, (SELECT status FROM calls c WHERE c.id = w.call_id) FROM wanted w ORDER BY 1;
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+
+-- a report per account: participants come from the local table
+EXPLAIN (COSTS OFF)
+SELECT a.name, count(c.id) FROM accounts a
+  JOIN calls c ON c.phone_number_id = 'PNsales0001' AND a.phone = ANY (c.participants) GROUP BY a.name;
+SELECT a.name, count(c.id) AS calls, sum(c.duration) AS seconds
+  FROM accounts a JOIN calls c ON c.phone_number_id = 'PNsales0001' AND a.phone = ANY (c.participants)
+ GROUP BY a.name ORDER BY 1;
+SELECT a.name, count(m.id) AS texts
+  FROM accounts a LEFT JOIN messages m ON m.phone_number_id = 'PNsupport02' AND m.participants = ARRAY[a.phone]
+ GROUP BY a.name ORDER BY 1;
+SELECT * FROM mock_log();
+SELECT mock_reset();
+
+-- EXPLAIN ANALYZE counts the requests of every loop
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT c.status FROM wanted w JOIN calls c ON c.id = w.call_id;
+SELECT mock_reset();
+
+-- a join that cannot supply the required filters still says what is missing
+SELECT count(*) FROM accounts a JOIN calls c ON a.phone = ANY (c.participants);
+DROP TABLE wanted, accounts;
