@@ -82,7 +82,8 @@ typedef struct QuoFdwScanState
 	QuoHttpRequest *inflight;
 
 	MemoryContext scan_cxt;		/* lives as long as the scan */
-	MemoryContext page_cxt;		/* reset per page: request series data */
+	MemoryContext series_cxt;	/* reset per rescan: values, request series */
+	MemoryContext page_cxt;		/* reset per page */
 	MemoryContext row_cxt;		/* reset per row: the row's Datums */
 
 	/* counters for EXPLAIN ANALYZE */
@@ -532,6 +533,8 @@ quoBeginForeignScan(ForeignScanState *node, int eflags)
 
 	state->scan_cxt = AllocSetContextCreate(estate->es_query_cxt, "quo_fdw scan",
 											ALLOCSET_SMALL_SIZES);
+	state->series_cxt = AllocSetContextCreate(state->scan_cxt, "quo_fdw series",
+											  ALLOCSET_DEFAULT_SIZES);
 	state->page_cxt = AllocSetContextCreate(state->scan_cxt, "quo_fdw page",
 											ALLOCSET_DEFAULT_SIZES);
 	state->row_cxt = AllocSetContextCreate(state->scan_cxt, "quo_fdw row",
@@ -656,11 +659,12 @@ fetch_next_page(QuoFdwScanState *state)
 			if (state->spec->ctx_participants != NIL)
 			{
 				int			np = list_length(state->spec->ctx_participants);
-				Datum	   *d = palloc(sizeof(Datum) * np);
+				Datum	   *d;
 				ListCell   *lc;
 				int			i = 0;
 
-				old = MemoryContextSwitchTo(state->scan_cxt);
+				old = MemoryContextSwitchTo(state->series_cxt);
+				d = palloc(sizeof(Datum) * np);
 				foreach(lc, state->spec->ctx_participants)
 					d[i++] = CStringGetTextDatum(lfirst(lc));
 				state->rowctx.ctx_participants =
@@ -744,7 +748,7 @@ quoIterateForeignScan(ForeignScanState *node)
 	ExecClearTuple(slot);
 	if (!state->built)
 	{
-		MemoryContext old = MemoryContextSwitchTo(state->scan_cxt);
+		MemoryContext old = MemoryContextSwitchTo(state->series_cxt);
 		List	   *missing = NIL;
 
 		state->specs = build_specs(node, state, false, &missing);
@@ -802,6 +806,7 @@ quoReScanForeignScan(ForeignScanState *node)
 	state->nseen = 0;
 	state->rows_returned = 0;
 	MemoryContextReset(state->page_cxt);
+	MemoryContextReset(state->series_cxt);
 }
 
 static void
