@@ -2,6 +2,7 @@
 #
 #   make demo    install what is missing, build, run example queries on a mock API
 #   make test    the same environment, then the whole test suite
+#   make bench   quo_fdw against a PL/Python pager and the raw transfer
 #   make         just build (needs PostgreSQL server headers, libcurl, json-c)
 
 MODULE_big = quo_fdw
@@ -46,3 +47,6 @@ demo:
 
 test:
 	bash test/run.sh test
+
+bench:
+	bash test/run.sh bench

@@ -516,7 +516,7 @@ class Handler(BaseHTTPRequestHandler):
         enc = self.headers.get("Accept-Encoding", "")
         extra = dict(headers or {})
         if "gzip" in enc and data:
-            data = gzip.compress(data, mtime=0)
+            data = gzip.compress(data, compresslevel=1, mtime=0)
             extra["Content-Encoding"] = "gzip"
         self.send_response(status)
         self.send_header("Content-Type", ctype)

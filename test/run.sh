@@ -136,6 +136,19 @@ if [ "$mode" = demo ]; then
   exit 0
 fi
 
+if [ "$mode" = bench ]; then
+  plpython=false
+  if dpkg -s "postgresql-plpython3-$PG_MAJOR" >/dev/null 2>&1 || \
+     apt-get install -y -qq --no-install-recommends "postgresql-plpython3-$PG_MAJOR" >/dev/null 2>&1; then
+    plpython=true
+  fi
+  cp test/bench_raw.py "$work/"; chmod 755 "$work/bench_raw.py"
+  log "bench: $base_url (PL/Python: $plpython)"
+  PGOPTIONS="-c bench.raw_cmd=python3\\ $work/bench_raw.py\\ $base_url\\ $key" \
+    psql_q -d postgres -v base_url="$base_url" -v api_key="$key" -v plpython="$plpython" -f test/bench.sql
+  exit 0
+fi
+
 # ------------------------------------------------------------------ tests
 passed=0; failed=0
 tests=$(sed -n 's/^test: *//p' test/schedule | tr '\n' ' ')

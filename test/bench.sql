@@ -1,0 +1,86 @@
+-- make bench: quo_fdw against a PL/Python pager and the raw transfer of the
+-- same 1,000 pages (100,000 messages) from the mock.  Best of 3 runs each.
+-- psql variables: base_url, api_key, plpython (true when PL/Python is installed).
+\set ON_ERROR_STOP 1
+\pset footer off
+DROP DATABASE IF EXISTS quo_bench;
+CREATE DATABASE quo_bench;
+\c quo_bench
+CREATE EXTENSION quo_fdw;
+CREATE SERVER quo FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url :'base_url', rate_limit '0');
+CREATE USER MAPPING FOR CURRENT_USER SERVER quo OPTIONS (api_key :'api_key');
+CREATE SCHEMA quo;
+IMPORT FOREIGN SCHEMA quo FROM SERVER quo INTO quo;
+CREATE TABLE results (method text, run int, rows bigint, seconds numeric);
+CREATE TABLE config (base_url text, api_key text);
+INSERT INTO config VALUES (:'base_url', :'api_key');
+
+CREATE FUNCTION bench(method text, query text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz; n bigint;
+BEGIN
+  FOR i IN 1..3 LOOP
+    t0 := clock_timestamp();
+    EXECUTE query INTO n;
+    INSERT INTO results VALUES (method, i, n, extract(epoch FROM clock_timestamp() - t0));
+  END LOOP;
+END $$;
+
+SELECT bench('quo_fdw: count(*)',
+  $q$SELECT count(*) FROM quo.messages WHERE phone_number_id = 'PNsales0001' AND participants = ARRAY['+15550177777']$q$);
+SELECT bench('quo_fdw: every column, raw included',
+  $q$SELECT count(*) FROM (SELECT * FROM quo.messages WHERE phone_number_id = 'PNsales0001'
+                            AND participants = ARRAY['+15550177777']) s WHERE s::text <> ''$q$);
+
+\if :plpython
+CREATE EXTENSION plpython3u;
+-- what a user writes today: page through the API in PL/Python (gzip, as
+-- Python's requests library asks for by default)
+CREATE FUNCTION py_messages(base_url text, api_key text, pn text, who text)
+RETURNS TABLE (id text, text text, created_at timestamptz) LANGUAGE plpython3u AS $py$
+import gzip, http.client, json, urllib.parse
+u = urllib.parse.urlparse(base_url)
+conn = http.client.HTTPConnection(u.hostname, u.port)
+token = None
+while True:
+    q = {"phoneNumberId": pn, "participants": who, "maxResults": 100}
+    if token:
+        q["pageToken"] = token
+    conn.request("GET", "/v1/messages?" + urllib.parse.urlencode(q),
+                 headers={"Authorization": api_key, "Accept-Encoding": "gzip"})
+    r = conn.getresponse()
+    body = r.read()
+    if r.getheader("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    page = json.loads(body)
+    for m in page["data"]:
+        yield (m["id"], m["text"], m["createdAt"])
+    token = page.get("nextPageToken")
+    if not token:
+        break
+$py$;
+SELECT bench('PL/Python pager (3 columns)',
+  format($q$SELECT count(*) FROM py_messages(%L, %L, 'PNsales0001', '+15550177777')$q$, :'base_url', :'api_key'));
+\endif
+
+-- the raw transfer: the same pages fetched and discarded, no parsing
+\getenv raw_cmd QUO_BENCH_RAW
+CREATE TEMP TABLE raw_out (line text);
+DO $$
+DECLARE t0 timestamptz; cmd text := current_setting('bench.raw_cmd');
+BEGIN
+  FOR i IN 1..3 LOOP
+    t0 := clock_timestamp();
+    TRUNCATE raw_out;
+    EXECUTE format('COPY raw_out FROM PROGRAM %L', cmd);
+    INSERT INTO results SELECT 'raw transfer (Python, gunzip, no parsing)', i, line::bigint,
+      extract(epoch FROM clock_timestamp() - t0) FROM raw_out;
+  END LOOP;
+END $$;
+
+\echo
+\echo '== 100,000 messages, 1,000 pages from the mock API (best of 3)'
+SELECT method, max(rows) AS rows, min(seconds)::numeric(8,2) AS seconds,
+       (max(rows) / min(seconds))::bigint AS rows_per_second
+  FROM results GROUP BY method ORDER BY min(seconds);
+\c postgres
+DROP DATABASE quo_bench;
