@@ -199,9 +199,11 @@ if [ "${QUO_SKIP_VALGRIND:-}" != 1 ]; then
   log "the suite again with every backend under valgrind"
   stop_cluster
   vg=$work/valgrind; mkdir -p "$vg"; chown postgres: "$vg"; rm -f "$vg"/*
+  cp test/valgrind.supp "$work/"; chmod 644 "$work/valgrind.supp"
   QUO_MOCKCTL="python3 $work/mockctl.py $base_url" \
     runuser -u postgres --preserve-environment -- valgrind --tool=memcheck --quiet \
       --trace-children=no --num-callers=40 --error-limit=no --log-file="$vg/vg.%p.log" \
+      --suppressions="$work/valgrind.supp" \
       "$PG_BIN/postgres" -D "$pgdata" > "$work/postgres-valgrind.log" 2>&1 &
   for _ in $(seq 1 240); do "$PG_BIN/pg_isready" -q -h "$sock" -p "$port" && break; sleep 0.5; done
   printf 'test: setup\ntest: options\ntest: rows\ntest: pushdown\ntest: limit_params\ntest: errors\ntest: explain\n' \
