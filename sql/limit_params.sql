@@ -47,7 +47,7 @@ EXECUTE by_ids(NULL);
 PREPARE group_msgs(text[]) AS SELECT count(*) FROM messages WHERE phone_number_id = 'PNsales0001' AND participants = $1;
 EXECUTE group_msgs(ARRAY['+15550100001', '+15550100002', '+15550100003']);
 RESET plan_cache_mode;
-SELECT * FROM mock_log();
+SELECT * FROM mock_log() ORDER BY 1;
 SELECT mock_reset();
 
 -- a value computed before the scan: a stable expression and a sub-select

@@ -408,13 +408,14 @@ statement_time_left_ms(void)
  * GET target, retrying 429, 500, 502, 503, 504, lost connections and
  * timeouts up to opts->max_retries times with exponential backoff and
  * jitter, honouring Retry-After, and never waiting past statement_timeout.
- * Every attempt first waits for the rate limit.  The request in flight is
- * kept in *slot so the caller can release it on any error path; the last
- * attempt is returned, finished, whatever its outcome.
+ * Every attempt first waits for the rate limit.  A first attempt the caller
+ * already started (one of several in flight) may be passed as started.  The
+ * request in flight is kept in *slot so the caller can release it on any
+ * error path; the last attempt is returned, finished, whatever its outcome.
  */
 QuoHttpRequest *
 quo_http_fetch(const QuoFdwOptions *opts, const char *target,
-			   QuoHttpRequest **slot, QuoFetchStats *stats)
+			   QuoHttpRequest *started, QuoHttpRequest **slot, QuoFetchStats *stats)
 {
 	for (int attempt = 1;; attempt++)
 	{
@@ -423,8 +424,13 @@ quo_http_fetch(const QuoFdwOptions *opts, const char *target,
 					asked,
 					left;
 
-		quo_rate_acquire(opts->api_key, opts->rate_limit, &stats->throttled_usecs);
-		req = *slot = quo_http_start(opts, target);
+		if (attempt == 1 && started != NULL)
+			req = *slot = started;	/* started ahead, already rate limited */
+		else
+		{
+			quo_rate_acquire(opts->api_key, opts->rate_limit, &stats->throttled_usecs);
+			req = *slot = quo_http_start(opts, target);
+		}
 		quo_http_wait(req);
 		stats->requests++;
 		stats->bytes += req->result.bytes;

@@ -48,7 +48,8 @@ enum QuoFdwScanPrivate
 								 * values are fdw_exprs, in the same order) */
 	FdwPrivColmap,				/* IntList: endpoint column per attribute, -1
 								 * when not fetched */
-	FdwPrivLimit				/* Integer: pushed LIMIT, 0 when none */
+	FdwPrivLimit,				/* Integer: pushed LIMIT, 0 when none */
+	FdwPrivAhead				/* Boolean: requests may be started ahead */
 };
 
 /* Executor state of a foreign scan. */
@@ -80,6 +81,10 @@ typedef struct QuoFdwScanState
 
 	/* the request in flight, released on every path */
 	QuoHttpRequest *inflight;
+	/* id lookups started ahead: ahead[i] is for specs[next_spec + i] */
+	QuoHttpRequest *ahead[QUO_MAX_IN_FLIGHT];
+	int			nahead;
+	bool		may_start_ahead;	/* no LIMIT above: every series is needed */
 
 	MemoryContext scan_cxt;		/* lives as long as the scan */
 	MemoryContext series_cxt;	/* reset per rescan: values, request series */
@@ -453,10 +458,12 @@ quoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		fdw_exprs = lappend(fdw_exprs, q->value);
 	}
 
-	fdw_private = list_make4(makeString(pstrdup(plan.endpoint->name)),
+	fdw_private = list_make5(makeString(pstrdup(plan.endpoint->name)),
 							 qual_ints,
 							 fetched_columns(baserel, &plan, local_exprs),
-							 makeInteger((int) Min(limit, (double) PG_INT32_MAX)));
+							 makeInteger((int) Min(limit, (double) PG_INT32_MAX)),
+	/* under a LIMIT, a request started ahead may be one nobody needs */
+							 makeBoolean(root->limit_tuples <= 0 && root->parse->limitCount == NULL));
 
 	return make_foreignscan(tlist, local_exprs, baserel->relid, fdw_exprs,
 							fdw_private, NIL, NIL, outer_plan);
@@ -467,7 +474,15 @@ quoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
  * ------------------------------------------------------------------------
  */
 
-/* Free what is outside PostgreSQL's memory: the page and the request. */
+/* Free what is outside PostgreSQL's memory: the page and the requests. */
+static void
+release_ahead(QuoFdwScanState *state)
+{
+	for (int i = 0; i < state->nahead; i++)
+		quo_http_release(state->ahead[i]);
+	state->nahead = 0;
+}
+
 static void
 release_external(QuoFdwScanState *state)
 {
@@ -484,6 +499,7 @@ static void
 scan_memory_gone(void *arg)
 {
 	release_external((QuoFdwScanState *) arg);
+	release_ahead((QuoFdwScanState *) arg);
 }
 
 static void
@@ -505,6 +521,7 @@ quoBeginForeignScan(ForeignScanState *node, int eflags)
 	state->rel = node->ss.ss_currentRelation;
 	quo_get_options(relid, userid, (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0, &state->opts);
 	state->limit = intVal(list_nth(fsplan->fdw_private, FdwPrivLimit));
+	state->may_start_ahead = boolVal(list_nth(fsplan->fdw_private, FdwPrivAhead));
 
 	for (i = 0; i + 1 < list_length(qual_ints); i += 2)
 	{
@@ -627,6 +644,51 @@ token_is_new(QuoFdwScanState *state, const char *token)
 }
 
 /*
+ * Keep id lookups in flight ahead of the one being read: each series
+ * after the current one that is a single GET by id is started (rate limit
+ * permitting) while earlier answers are processed, up to QUO_MAX_IN_FLIGHT.
+ * Their first attempts are waited for, and retried, by quo_http_fetch.
+ */
+static void
+start_ahead(QuoFdwScanState *state)
+{
+	while (state->may_start_ahead && state->nahead < QUO_MAX_IN_FLIGHT &&
+		   state->next_spec + state->nahead < list_length(state->specs))
+	{
+		QuoRequestSpec *spec = list_nth(state->specs, state->next_spec + state->nahead);
+		char	   *target;
+
+		if (spec->query != NULL)
+			break;				/* a list series: its pages come one by one */
+		target = quo_request_target(spec, QUO_MAX_PAGE_SIZE, NULL);
+		quo_rate_acquire(state->opts.api_key, state->opts.rate_limit,
+						 &state->stats.throttled_usecs);
+		state->ahead[state->nahead++] = quo_http_start(&state->opts, target);
+		pfree(target);
+	}
+}
+
+/*
+ * The request started ahead for the series just taken (specs[next_spec - 1]),
+ * if any; the others move up and more are started.
+ */
+static QuoHttpRequest *
+take_ahead(QuoFdwScanState *state, bool is_item)
+{
+	QuoHttpRequest *req = NULL;
+
+	if (is_item && state->nahead > 0)
+	{
+		req = state->ahead[0];
+		memmove(&state->ahead[0], &state->ahead[1], sizeof(QuoHttpRequest *) * (state->nahead - 1));
+		state->nahead--;
+	}
+	if (is_item)
+		start_ahead(state);
+	return req;
+}
+
+/*
  * Fetch the next page of the current series, or start the next series.
  * False when every series is done.
  */
@@ -680,7 +742,8 @@ fetch_next_page(QuoFdwScanState *state)
 		state->target = quo_request_target(state->spec, page_size(state), state->page_token);
 		MemoryContextSwitchTo(old);
 
-		quo_http_fetch(&state->opts, state->target, &state->inflight, &state->stats);
+		quo_http_fetch(&state->opts, state->target, take_ahead(state, is_item),
+					   &state->inflight, &state->stats);
 		res = quo_http_result(state->inflight);
 
 		/* a 404 on an id is no row */
@@ -796,6 +859,7 @@ quoReScanForeignScan(ForeignScanState *node)
 	QuoFdwScanState *state = node->fdw_state;
 
 	release_external(state);
+	release_ahead(state);
 	state->built = false;
 	state->specs = NIL;
 	state->next_spec = 0;
@@ -815,7 +879,10 @@ quoEndForeignScan(ForeignScanState *node)
 	QuoFdwScanState *state = node->fdw_state;
 
 	if (state)
+	{
 		release_external(state);
+		release_ahead(state);
+	}
 }
 
 /* One line per request series, as "GET target". */

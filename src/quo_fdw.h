@@ -19,6 +19,7 @@
 #define QUO_FDW_VERSION "0.1.0"
 #define QUO_DEFAULT_BASE_URL "https://api.quo.com"
 #define QUO_MAX_PAGE_SIZE 100
+#define QUO_MAX_IN_FLIGHT 4		/* independent requests started ahead */
 
 struct json_object;
 
@@ -254,7 +255,8 @@ extern void quo_http_init(void);
 extern QuoHttpRequest *quo_http_start(const QuoFdwOptions *opts,
 									  const char *target);
 extern QuoHttpRequest *quo_http_fetch(const QuoFdwOptions *opts, const char *target,
-									  QuoHttpRequest **slot, QuoFetchStats *stats);
+									  QuoHttpRequest *started, QuoHttpRequest **slot,
+									  QuoFetchStats *stats);
 extern void quo_http_wait(QuoHttpRequest *req);
 extern const QuoHttpResult *quo_http_result(QuoHttpRequest *req);
 extern void quo_http_release(QuoHttpRequest *req);

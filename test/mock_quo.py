@@ -18,6 +18,7 @@ Control endpoints (no auth, never logged), used by test/mockctl.py:
                                {"action": "enforce_rate", "rps": 10} makes
                                the mock answer 429 past 10 requests a second
   GET  /_mock/log              the requests seen, one per line
+  GET  /_mock/flight           the most API requests answered at once
   GET  /_mock/stats            API connections opened, and the distinct
                                User-Agent / gzip accepted / key forms seen
 """
@@ -269,6 +270,8 @@ class State:
         self.generation = 0   # bumped by reset: late finishers of older requests are not logged
         self.rate_rps = 0     # when set, more than this many requests in a second get 429
         self.arrivals = []    # arrival times of API requests since reset
+        self.in_flight = 0    # API requests being answered now
+        self.max_in_flight = 0
         self.headers = []     # (User-Agent, Accept-Encoding, auth ok) per request
 
     def take_fault(self, line):
@@ -545,6 +548,7 @@ class Handler(BaseHTTPRequestHandler):
                 st.faults, st.log, st.headers, st.connections = [], [], [], 0
                 st.generation += 1
                 st.rate_rps, st.arrivals = 0, []
+                st.max_in_flight = st.in_flight
             return self.send_body(200, "{}", raw=b"{}")
         if self.path == "/_mock/faults":
             spec = json.loads(payload)
@@ -558,6 +562,28 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         st = self.server.state
+        if self.path.startswith("/v1/"):
+            with st.lock:
+                st.in_flight += 1
+                st.max_in_flight = max(st.max_in_flight, st.in_flight)
+            try:
+                return self.api_get()
+            finally:
+                with st.lock:
+                    st.in_flight -= 1
+        return self.api_get()
+
+    def api_get(self):
+        st = self.server.state
+        if self.path == "/_mock/flight":
+            with st.lock:
+                text = "max in flight %d\n" % st.max_in_flight
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text.encode())
+            return
         if self.path in ("/_mock/log", "/_mock/stats"):
             with st.lock:
                 if self.path == "/_mock/log":

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Drive the mock Quo API from tests: mockctl.py URL reset | log | stats | fault JSON.
+"""Drive the mock Quo API from tests: mockctl.py URL reset | log | stats | flight | fault JSON.
 
 Used from SQL through COPY ... FROM PROGRAM (see sql/setup.sql), so each
 output line becomes a row.  Talks to 127.0.0.1 only.
@@ -10,11 +10,11 @@ import urllib.request
 
 def main():
     if len(sys.argv) < 3:
-        sys.exit("usage: mockctl.py URL reset|log|stats|fault JSON")
+        sys.exit("usage: mockctl.py URL reset|log|stats|flight|fault JSON")
     base, cmd = sys.argv[1].rstrip("/"), sys.argv[2]
     if not base.startswith("http://127.0.0.1:"):
         sys.exit("mockctl: refusing a non-loopback address")
-    if cmd in ("log", "stats"):
+    if cmd in ("log", "stats", "flight"):
         with urllib.request.urlopen(base + "/_mock/" + cmd, timeout=10) as r:
             sys.stdout.write(r.read().decode())
     elif cmd == "reset":
