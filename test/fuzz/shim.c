@@ -577,6 +577,16 @@ NOT_IN_FUZZING(exprType)
 NOT_IN_FUZZING(get_collation_isdeterministic)
 NOT_IN_FUZZING(get_op_opfamily_strategy)
 NOT_IN_FUZZING(get_opclass_family)
+NOT_IN_FUZZING(pull_varnos)
+
+bool
+bms_is_member(int x, const Bitmapset *a)
+{
+	(void) x;
+	(void) a;
+	fprintf(stderr, "fuzz shim: bms_is_member called\n");
+	abort();
+}
 
 /* PostgreSQL's snprintf is libc's here */
 int
