@@ -71,7 +71,7 @@ typedef struct QuoFdwScanState
 	uint64	   *seen_tokens;	/* hashes of the series' tokens so far */
 	int			nseen;
 	int			seen_cap;
-	char	   *target;			/* the request in progress or last made */
+	char	   *target;			/* the request in progress or last made (page_cxt) */
 
 	/* the current page */
 	struct json_object *page;	/* parsed response (json-c memory) */
@@ -88,7 +88,7 @@ typedef struct QuoFdwScanState
 
 	MemoryContext scan_cxt;		/* lives as long as the scan */
 	MemoryContext series_cxt;	/* reset per rescan: values, request series */
-	MemoryContext page_cxt;		/* reset per page */
+	MemoryContext page_cxt;		/* reset per page: the request target */
 	MemoryContext row_cxt;		/* reset per row: the row's Datums */
 
 	/* counters for EXPLAIN ANALYZE */
@@ -703,6 +703,7 @@ fetch_next_page(QuoFdwScanState *state)
 
 	release_external(state);
 	MemoryContextReset(state->page_cxt);
+	state->target = NULL;
 
 	for (;;)
 	{
@@ -736,9 +737,7 @@ fetch_next_page(QuoFdwScanState *state)
 		}
 		is_item = (state->spec->query == NULL);
 
-		old = MemoryContextSwitchTo(state->scan_cxt);
-		if (state->target)
-			pfree(state->target);
+		old = MemoryContextSwitchTo(state->page_cxt);
 		state->target = quo_request_target(state->spec, page_size(state), state->page_token);
 		MemoryContextSwitchTo(old);
 
@@ -870,6 +869,7 @@ quoReScanForeignScan(ForeignScanState *node)
 	state->nseen = 0;
 	state->rows_returned = 0;
 	MemoryContextReset(state->page_cxt);
+	state->target = NULL;
 	MemoryContextReset(state->series_cxt);
 }
 
