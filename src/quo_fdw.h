@@ -218,7 +218,7 @@ extern List *quo_build_requests(const QuoEndpoint *ep, List *quals,
 extern char *quo_request_target(const QuoRequestSpec *spec, int max_results,
 								const char *page_token);
 extern void quo_append_encoded(StringInfo buf, const char *s);
-extern void quo_format_timestamp(StringInfo buf, TimestampTz ts);
+extern bool quo_format_timestamp(StringInfo buf, TimestampTz ts);
 
 /* ---------------------------------------------------------------------
  * HTTP (http.c)

@@ -64,20 +64,24 @@ quo_append_encoded(StringInfo buf, const char *s)
 	}
 }
 
-/* ISO 8601 in UTC with milliseconds, as the API documents its date-times. */
-void
+/*
+ * Append ts as ISO 8601 in UTC with milliseconds, as the API documents its
+ * date-times.  False (nothing appended) when ts is not finite or outside
+ * the years 1 to 9999 that the format can write.
+ */
+bool
 quo_format_timestamp(StringInfo buf, TimestampTz ts)
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
 
-	if (TIMESTAMP_NOT_FINITE(ts) || timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range for a Quo request")));
+	if (TIMESTAMP_NOT_FINITE(ts) || timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
+		tm.tm_year < 1 || tm.tm_year > 9999)
+		return false;
 	appendStringInfo(buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 					 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
 					 tm.tm_sec, (int) (fsec / 1000));
+	return true;
 }
 
 /* A timestamp-like value as timestamptz, the way the comparison operators see it. */
@@ -217,24 +221,6 @@ apply_qual(const QuoFilter *f, const QuoQual *q, const QuoQualValue *v,
 	return true;
 }
 
-/*
- * The value to send for a range bound t widened by delta, if there is one:
- * false when the widened bound would overflow or fall outside the years
- * 1 to 9999 that ISO 8601 writes, in which case the bound is not sent (the
- * local recheck still applies it).
- */
-static bool
-sendable_bound(TimestampTz t, int64 delta, TimestampTz *out)
-{
-	struct pg_tm tm;
-	fsec_t		fsec;
-
-	if (pg_add_s64_overflow(t, delta, out) || !IS_VALID_TIMESTAMP(*out) ||
-		timestamp2tm(*out, NULL, &tm, &fsec, NULL, NULL) != 0)
-		return false;
-	return tm.tm_year >= 1 && tm.tm_year <= 9999;
-}
-
 /* Whether a collapsed range can hold a row; drops unbounded infinities. */
 static bool
 range_possible(FilterValues *fv)
@@ -267,6 +253,24 @@ append_param(StringInfo buf, const char *name, const char *value, bool encode)
 		quo_append_encoded(buf, value);
 	else
 		appendStringInfoString(buf, value);
+}
+
+/*
+ * Append param=<t widened by delta> to frag, when there is such a value to
+ * send: a bound whose widening would overflow, or that ISO 8601 cannot
+ * write, is not sent (the local recheck still applies it).
+ */
+static void
+append_bound(StringInfo frag, const char *param, TimestampTz t, int64 delta)
+{
+	TimestampTz widened;
+	StringInfoData ts;
+
+	initStringInfo(&ts);
+	if (!pg_add_s64_overflow(t, delta, &widened) && IS_VALID_TIMESTAMP(widened) &&
+		quo_format_timestamp(&ts, widened))
+		append_param(frag, param, ts.data, true);
+	pfree(ts.data);
 }
 
 /* Each spec in specs, extended by the parameters in ext (a query fragment). */
@@ -464,23 +468,10 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 			case QUO_FILTER_RANGE:
 				if (!range_possible(fv))
 					return NIL;
-				{
-					TimestampTz bound;
-					StringInfoData ts;
-
-					initStringInfo(&ts);
-					if (fv->have_lower && sendable_bound(fv->lower, -RANGE_WIDEN_USECS, &bound))
-					{
-						quo_format_timestamp(&ts, bound);
-						append_param(&frag, f->param, ts.data, true);
-					}
-					resetStringInfo(&ts);
-					if (fv->have_upper && sendable_bound(fv->upper, RANGE_WIDEN_USECS, &bound))
-					{
-						quo_format_timestamp(&ts, bound);
-						append_param(&frag, f->param_before, ts.data, true);
-					}
-				}
+				if (fv->have_lower)
+					append_bound(&frag, f->param, fv->lower, -RANGE_WIDEN_USECS);
+				if (fv->have_upper)
+					append_bound(&frag, f->param_before, fv->upper, RANGE_WIDEN_USECS);
 				specs = extend_specs(specs, frag.data, NULL, NIL);
 				break;
 			case QUO_FILTER_ID:

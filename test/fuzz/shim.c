@@ -115,6 +115,17 @@ pstrdup(const char *in)
 	return track(strdup(in));
 }
 
+/* vasprintf, or abort: the one formatter of psprintf and appendStringInfo */
+static char *
+format_va(const char *fmt, va_list ap)
+{
+	char	   *out;
+
+	if (vasprintf(&out, fmt, ap) < 0)
+		abort();
+	return out;
+}
+
 char *
 psprintf(const char *fmt,...)
 {
@@ -122,8 +133,7 @@ psprintf(const char *fmt,...)
 	char	   *out;
 
 	va_start(ap, fmt);
-	if (vasprintf(&out, fmt, ap) < 0)
-		abort();
+	out = format_va(fmt, ap);
 	va_end(ap);
 	return track(out);
 }
@@ -244,8 +254,7 @@ appendStringInfo(StringInfo str, const char *fmt,...)
 	char	   *out;
 
 	va_start(ap, fmt);
-	if (vasprintf(&out, fmt, ap) < 0)
-		abort();
+	out = format_va(fmt, ap);
 	va_end(ap);
 	appendStringInfoString(str, out);
 	free(out);
