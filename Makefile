@@ -7,7 +7,7 @@
 
 MODULE_big = quo_fdw
 OBJS = src/quo_fdw.o src/option.o src/endpoints.o src/pushdown.o \
-       src/request.o src/http.o src/rate.o src/errors.o src/json_row.o
+       src/request.o src/http.o src/retry.o src/rate.o src/errors.o src/json_row.o
 
 EXTENSION = quo_fdw
 DATA = quo_fdw--0.1.0.sql

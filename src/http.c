@@ -31,10 +31,6 @@
 /* How long one wait for socket activity may last, so interrupts are seen. */
 #define QUO_POLL_MS 100
 
-/* Backoff: first delay, cap, and the longest Retry-After honoured. */
-#define QUO_BACKOFF_BASE_MS 500
-#define QUO_BACKOFF_CAP_MS 8000
-#define QUO_RETRY_AFTER_MAX_MS 60000
 
 struct QuoHttpRequest
 {
@@ -335,63 +331,6 @@ quo_http_release(QuoHttpRequest *req)
 	free_request(req);
 }
 
-/* Whether a finished GET is worth trying again. */
-static bool
-retryable(const QuoHttpResult *res)
-{
-	switch (res->curl_code)
-	{
-		case CURLE_OK:
-			break;
-		case CURLE_OPERATION_TIMEDOUT:
-		case CURLE_RECV_ERROR:
-		case CURLE_SEND_ERROR:
-		case CURLE_GOT_NOTHING:
-		case CURLE_PARTIAL_FILE:
-			return true;
-		default:
-			/* refused connections, DNS, TLS: trying again will not help */
-			return false;
-	}
-	return res->status == 429 || res->status == 500 || res->status == 502 ||
-		res->status == 503 || res->status == 504;
-}
-
-/*
- * Milliseconds a Retry-After header asks for (delta-seconds or an
- * HTTP-date), or -1 when absent or unreadable.
- */
-static int64
-retry_after_ms(const char *value)
-{
-	char	   *end;
-	double		secs;
-	time_t		when;
-
-	if (value == NULL || *value == '\0')
-		return -1;
-	secs = strtod(value, &end);
-	if (end != value && *end == '\0')
-		return secs < 0 ? 0 : (int64) (secs * 1000.0);
-	when = curl_getdate(value, NULL);
-	if (when == (time_t) -1)
-		return -1;
-	secs = difftime(when, time(NULL));
-	return secs < 0 ? 0 : (int64) (secs * 1000.0);
-}
-
-/* Exponential backoff with jitter: a random delay in [d/2, d] for d = base * 2^(n-1). */
-static int64
-backoff_ms(int attempt)
-{
-	int64		d = QUO_BACKOFF_BASE_MS;
-
-	for (int i = 1; i < attempt && d < QUO_BACKOFF_CAP_MS; i++)
-		d *= 2;
-	d = Min(d, QUO_BACKOFF_CAP_MS);
-	return d / 2 + (int64) (quo_random_fraction() * (double) (d / 2));
-}
-
 /* Milliseconds left before statement_timeout fires, or -1 when none is set. */
 static int64
 statement_time_left_ms(void)
@@ -436,18 +375,18 @@ quo_http_fetch(const QuoFdwOptions *opts, const char *target,
 		stats->bytes += req->result.bytes;
 		req->result.attempts = attempt;
 
-		if (!retryable(&req->result) || attempt > opts->max_retries)
+		if (!quo_retry_is_retryable(&req->result) || attempt > opts->max_retries)
 			return req;
 
 		asked = req->result.status == 429 || req->result.status == 503 ?
-			retry_after_ms(req->result.retry_after) : -1;
+			quo_retry_after_ms(req->result.retry_after, time(NULL)) : -1;
 		if (asked > QUO_RETRY_AFTER_MAX_MS)
 		{
 			req->result.gave_up = psprintf("The API asked to retry after %s seconds, longer than quo_fdw waits.",
 										   req->result.retry_after);
 			return req;
 		}
-		wait_ms = asked >= 0 ? asked : backoff_ms(attempt);
+		wait_ms = asked >= 0 ? asked : quo_backoff_ms(attempt, quo_random_fraction());
 		left = statement_time_left_ms();
 		if (left >= 0 && wait_ms >= left)
 		{

@@ -12,6 +12,8 @@
 
 #include "postgres.h"
 
+#include <time.h>
+
 #include "compat.h"
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
@@ -261,9 +263,18 @@ extern void quo_http_wait(QuoHttpRequest *req);
 extern const QuoHttpResult *quo_http_result(QuoHttpRequest *req);
 extern void quo_http_release(QuoHttpRequest *req);
 
+/* in retry.c: backoff's first delay and cap, and the longest Retry-After honoured */
+#define QUO_BACKOFF_BASE_MS 500
+#define QUO_BACKOFF_CAP_MS 8000
+#define QUO_RETRY_AFTER_MAX_MS 60000
+extern bool quo_retry_is_retryable(const QuoHttpResult *res);
+extern int64 quo_retry_after_ms(const char *value, time_t now);
+extern int64 quo_backoff_ms(int attempt, double jitter);
+
 /* in rate.c */
 extern void quo_rate_init(void);
-extern bool quo_rate_is_shared(void);
+extern int64 quo_monotonic_usecs(void);
+extern int64 quo_rate_reserve(const char *api_key, int rate);
 extern void quo_rate_acquire(const char *api_key, int rate, int64 *waited_usecs);
 extern void quo_sleep_usecs(int64 usecs);
 

@@ -43,8 +43,8 @@ typedef struct QuoRateRing
 	int			rate;			/* N for this ring */
 	int			count;			/* stamps in use, up to rate */
 	int			head;			/* index of the oldest stamp */
-	TimestampTz last_used;		/* for reuse of the least recently used */
-	TimestampTz stamps[QUO_RATE_MAX];	/* send times, oldest at head */
+	int64		last_used;		/* for reuse of the least recently used */
+	int64		stamps[QUO_RATE_MAX];	/* send times, oldest at head */
 } QuoRateRing;
 
 typedef struct QuoRateShared
@@ -105,16 +105,9 @@ quo_rate_init(void)
 	shmem_startup_hook = rate_shmem_startup;
 }
 
-/* Whether the limit is shared by all backends (for EXPLAIN and docs). */
-bool
-quo_rate_is_shared(void)
-{
-	return rate_shared != NULL;
-}
-
 /* The ring for keyhash in rings, taken over from the least recent key if new. */
 static QuoRateRing *
-find_ring(QuoRateRing *rings, uint64 keyhash, int rate, TimestampTz now)
+find_ring(QuoRateRing *rings, uint64 keyhash, int rate, int64 now)
 {
 	QuoRateRing *lru = &rings[0];
 
@@ -145,9 +138,9 @@ find_ring(QuoRateRing *rings, uint64 keyhash, int rate, TimestampTz now)
  * (microseconds, 0 when it may go now).
  */
 static int64
-reserve(QuoRateRing *ring, TimestampTz now)
+reserve(QuoRateRing *ring, int64 now)
 {
-	TimestampTz slot = now;
+	int64		slot = now;
 
 	ring->last_used = now;
 	if (ring->count < ring->rate)
@@ -164,24 +157,34 @@ reserve(QuoRateRing *ring, TimestampTz now)
 	return slot - now;
 }
 
+/* Microseconds on a clock that never steps back, shared by all backends. */
+int64
+quo_monotonic_usecs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /*
- * Wait, interruptibly, until a request with api_key may be sent under a
- * limit of rate requests per second (0: no limit).
+ * Reserve the next send slot for a request with api_key under a limit of
+ * rate requests per second (0: no limit).  Returns when the request may
+ * be sent, on quo_monotonic_usecs()'s clock; the caller waits until then.
  */
-void
-quo_rate_acquire(const char *api_key, int rate, int64 *waited_usecs)
+int64
+quo_rate_reserve(const char *api_key, int rate)
 {
 	uint64		keyhash;
-	TimestampTz now;
+	int64		now = quo_monotonic_usecs();
 	int64		wait;
 
 	if (rate <= 0 || api_key == NULL)
-		return;
+		return now;
 	rate = Min(rate, QUO_RATE_MAX);
 	keyhash = hash_bytes_extended((const unsigned char *) api_key, (int) strlen(api_key), 0x51f15e);
 	if (keyhash == 0)
 		keyhash = 1;
-	now = GetCurrentTimestamp();
 
 	if (rate_shared)
 	{
@@ -191,7 +194,17 @@ quo_rate_acquire(const char *api_key, int rate, int64 *waited_usecs)
 	}
 	else
 		wait = reserve(find_ring(local_rings, keyhash, rate, now), now);
+	return now + wait;
+}
 
+/* Reserve a slot and sleep until it comes (to be replaced by the scan's wait loop). */
+void
+quo_rate_acquire(const char *api_key, int rate, int64 *waited_usecs)
+{
+	int64		wait = quo_rate_reserve(api_key, rate) - quo_monotonic_usecs();
+
+	if (wait <= 0)
+		return;
 	if (waited_usecs)
 		*waited_usecs += wait;
 	quo_sleep_usecs(wait);
@@ -201,14 +214,14 @@ quo_rate_acquire(const char *api_key, int rate, int64 *waited_usecs)
 void
 quo_sleep_usecs(int64 usecs)
 {
-	TimestampTz until = GetCurrentTimestamp() + usecs;
+	int64		until = quo_monotonic_usecs() + usecs;
 
 	for (;;)
 	{
 		long		left_ms;
 
 		CHECK_FOR_INTERRUPTS();
-		left_ms = (long) ((until - GetCurrentTimestamp() + 999) / 1000);
+		left_ms = (long) ((until - quo_monotonic_usecs() + 999) / 1000);
 		if (left_ms <= 0)
 			return;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

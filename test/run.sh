@@ -16,6 +16,13 @@ mode=${1:-test}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
+# One run at a time on this machine: every run installs quo_fdw into the
+# same PostgreSQL library directory, so two runs (two clones) must not
+# interleave.  QUO_ONLY="pushdown t_cancel" runs just those tests (a
+# developer's loop; CI runs everything).
+exec 9>/tmp/quo_fdw_run.lock
+flock 9
+
 log() { printf '== %s\n' "$*" >&2; }
 
 # ---------------------------------------------------------------- packages
@@ -152,13 +159,23 @@ fi
 # ------------------------------------------------------------------ tests
 passed=0; failed=0
 tests=$(sed -n 's/^test: *//p' test/schedule | tr '\n' ' ')
+only() { [ -z "${QUO_ONLY:-}" ] || [[ " $QUO_ONLY " == *" $1 "* ]]; }
+if [ -n "${QUO_ONLY:-}" ]; then
+  # setup first, then the chosen tests in schedule order
+  tests=$(for t in $tests; do if [ "$t" = setup ] || only "$t"; then echo -n "$t "; fi; done)
+  printf 'test: %s\n' $tests > "$work/schedule-only"
+  schedule=$work/schedule-only
+  QUO_SKIP_VALGRIND=1; QUO_SKIP_FUZZ=1
+else
+  schedule=test/schedule
+fi
 log "pg_regress: $tests"
 outdir=$work/regress
 mkdir -p "$outdir"; chown postgres: "$outdir"
 set +e
 "$PG_REGRESS" --inputdir="$top" --outputdir="$outdir" --bindir="$PG_BIN" \
   --host="$sock" --port="$port" --user=postgres --dbname=contrib_regression \
-  --schedule=test/schedule > "$outdir/pg_regress.out" 2>&1
+  --schedule="$schedule" > "$outdir/pg_regress.out" 2>&1
 set -e
 cat "$outdir/pg_regress.out"
 passed=$((passed + $(grep -cE '^(ok|test) .* (\.\.\. )?ok' "$outdir/pg_regress.out" || true)))
@@ -171,6 +188,7 @@ fi
 # shell tests: each test/t_*.sh exits 0 on success
 for t in test/t_*.sh; do
   [ -e "$t" ] || continue
+  only "$(basename "$t" .sh)" || continue
   if PG_BIN=$PG_BIN WORK=$work QUO_TEST_KEY=$key bash "$t" > "$work/$(basename "$t").out" 2>&1; then
     echo "ok $(basename "$t")"; passed=$((passed + 1))
   else
