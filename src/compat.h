@@ -54,4 +54,23 @@
 #define quo_random_fraction() ((double) random() / ((double) MAX_RANDOM_VALUE + 1))
 #endif
 
+/* A WaitEventSet: owned by a resource owner from PG17, by a memory context before. */
+#if PG_VERSION_NUM >= 170000
+#define quo_create_wait_event_set(n) CreateWaitEventSet(CurrentResourceOwner, (n))
+#else
+#define quo_create_wait_event_set(n) CreateWaitEventSet(CurrentMemoryContext, (n))
+#endif
+
+/*
+ * Wait events: named custom events from PG17 (WaitEventExtensionNew), the
+ * one "Extension" event before.
+ */
+#if PG_VERSION_NUM >= 170000
+#include "utils/wait_event.h"
+#define quo_wait_event(name) WaitEventExtensionNew(name)
+#else
+#include "pgstat.h"
+#define quo_wait_event(name) ((void) (name), (uint32) PG_WAIT_EXTENSION)
+#endif
+
 #endif							/* QUO_COMPAT_H */

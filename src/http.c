@@ -1,16 +1,21 @@
 /*-------------------------------------------------------------------------
  * http.c
  *		libcurl inside a backend: one multi handle per backend (so
- *		connections are reused across pages and scans), requests started
- *		and awaited through it, interrupts honoured while waiting.
+ *		connections are reused across pages and scans), requests started on
+ *		it, and the one wait of quo_fdw: a latch-based wait on curl's
+ *		sockets and timer, the process latch (cancel, statement_timeout) and
+ *		postmaster death, with a wait event shown in pg_stat_activity.
  *
- * Built on the multi interface from the start so a scan can keep several
- * requests in flight (id lookups today, per-conversation fetches later).
+ * curl tells us which sockets it wants watched (CURLMOPT_SOCKETFUNCTION)
+ * and when it next needs to run (CURLMOPT_TIMERFUNCTION); each wait builds
+ * a WaitEventSet from that, so every sleep of a scan (the rate limit, a
+ * backoff, a Retry-After) keeps every transfer in flight moving.
  *
  * Memory: curl's own memory, and each request's buffers, are malloc'd, not
  * palloc'd: they are touched from inside curl callbacks, where a palloc
  * failure's longjmp would leave curl in an undefined state.  Whoever starts
- * a request releases it, on every path: scans do it from a memory context
+ * a request releases it, on every path: the fetcher (fetch.c) owns every
+ * request from the moment it exists, and is released from a memory context
  * callback, so an ERROR or cancel mid-request leaks nothing.
  *-------------------------------------------------------------------------
  */
@@ -18,18 +23,14 @@
 
 #include <curl/curl.h>
 
-#include "access/xact.h"
 #include "miscadmin.h"
-#include "storage/proc.h"
-#include "utils/timestamp.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
 
 #include "quo_fdw.h"
 
 /* A response larger than this is refused (a page is at most 100 objects). */
 #define QUO_MAX_RESPONSE_BYTES (64 * 1024 * 1024)
-
-/* How long one wait for socket activity may last, so interrupts are seen. */
-#define QUO_POLL_MS 100
 
 
 struct QuoHttpRequest
@@ -48,7 +49,19 @@ struct QuoHttpRequest
 	QuoHttpResult result;		/* filled when done */
 };
 
+/* A socket curl wants watched, and for what (CURL_POLL_IN/OUT/INOUT). */
+typedef struct QuoSocket
+{
+	curl_socket_t fd;
+	int			what;
+} QuoSocket;
+
 static CURLM *quo_multi = NULL;
+static QuoSocket *quo_sockets = NULL;	/* malloc'd: written inside curl */
+static int	quo_nsockets = 0;
+static int	quo_sockets_cap = 0;
+static int64 quo_timer_at = -1;	/* when curl next needs to run, or -1 */
+static int	quo_live_requests = 0;	/* made and not yet freed */
 
 /* Called once per backend from _PG_init. */
 void
@@ -60,6 +73,52 @@ quo_http_init(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not initialize libcurl: %s", curl_easy_strerror(rc))));
+}
+
+/* CURLMOPT_SOCKETFUNCTION: remember which sockets to watch for what. */
+static int
+socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	int			i;
+
+	(void) easy;
+	(void) userp;
+	(void) socketp;
+	for (i = 0; i < quo_nsockets; i++)
+		if (quo_sockets[i].fd == fd)
+			break;
+	if (what == CURL_POLL_REMOVE)
+	{
+		if (i < quo_nsockets)
+			quo_sockets[i] = quo_sockets[--quo_nsockets];
+		return 0;
+	}
+	if (i == quo_nsockets)
+	{
+		if (quo_nsockets == quo_sockets_cap)
+		{
+			int			cap = Max(16, quo_sockets_cap * 2);
+			QuoSocket  *n = realloc(quo_sockets, sizeof(QuoSocket) * cap);
+
+			if (n == NULL)
+				return -1;
+			quo_sockets = n;
+			quo_sockets_cap = cap;
+		}
+		quo_sockets[quo_nsockets++].fd = fd;
+	}
+	quo_sockets[i].what = what;
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: when curl next needs to run (-1: no timer). */
+static int
+timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	(void) multi;
+	(void) userp;
+	quo_timer_at = timeout_ms < 0 ? -1 : quo_monotonic_usecs() + (int64) timeout_ms * 1000;
+	return 0;
 }
 
 /* The backend's multi handle, made on first use. */
@@ -74,6 +133,8 @@ get_multi(void)
 					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
 					 errmsg("could not create a libcurl multi handle")));
 		curl_multi_setopt(quo_multi, CURLMOPT_MAXCONNECTS, 8L);
+		curl_multi_setopt(quo_multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+		curl_multi_setopt(quo_multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	}
 	return quo_multi;
 }
@@ -169,6 +230,14 @@ free_request(QuoHttpRequest *req)
 	free(req->content_type);
 	free(req->retry_after);
 	free(req);
+	quo_live_requests--;
+}
+
+/* Requests made and not yet released in this backend (a leak detector). */
+int
+quo_http_live_requests(void)
+{
+	return quo_live_requests;
 }
 
 /*
@@ -191,6 +260,7 @@ quo_http_start(const QuoFdwOptions *opts, const char *target)
 				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl handle")));
 	}
+	quo_live_requests++;
 
 	url = psprintf("%s%s", opts->base_url, target);
 	auth = psprintf("Authorization: %s", opts->api_key ? opts->api_key : "");
@@ -263,19 +333,13 @@ finish(QuoHttpRequest *req, CURLcode code)
 	}
 }
 
-/* Run transfers until nothing more can be done without waiting. */
+/* Record every transfer curl reports finished. */
 static void
-drive(void)
+collect_finished(void)
 {
-	int			running = 0;
 	int			left = 0;
 	CURLMsg    *msg;
-	CURLMcode	mc = curl_multi_perform(quo_multi, &running);
 
-	if (mc != CURLM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("libcurl failed: %s", curl_multi_strerror(mc))));
 	while ((msg = curl_multi_info_read(quo_multi, &left)) != NULL)
 	{
 		QuoHttpRequest *req = NULL;
@@ -288,27 +352,100 @@ drive(void)
 	}
 }
 
+/* Let curl act on a socket (or, with CURL_SOCKET_TIMEOUT, on its timer). */
+static void
+act(curl_socket_t fd, int flags)
+{
+	int			running = 0;
+	CURLMcode	mc = curl_multi_socket_action(quo_multi, fd, flags, &running);
+
+	if (mc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("libcurl failed: %s", curl_multi_strerror(mc))));
+}
+
 /*
- * Wait until req has finished, running every transfer in flight meanwhile.
- * A query cancel or statement_timeout interrupts within QUO_POLL_MS.
+ * The one wait of quo_fdw: sleep until a socket of a transfer in flight is
+ * ready, curl's timer is due, until (quo_monotonic_usecs() time; -1 for
+ * none) comes, the latch is set (a cancel, statement_timeout) or the
+ * postmaster dies; then let curl run and record finished transfers.
+ * Shown in pg_stat_activity as wait_event.  Returns after one wake-up:
+ * callers loop until what they wait for has happened.
  */
 void
-quo_http_wait(QuoHttpRequest *req)
+quo_http_wait(int64 until, uint32 wait_event)
 {
-	for (;;)
-	{
-		int			nfds = 0;
+	int64		now = quo_monotonic_usecs();
+	int64		deadline = until;
+	long		timeout_ms;
+	WaitEventSet *volatile set = NULL;
+	WaitEvent  *events;
+	int			nevents = 2 + quo_nsockets;
+	int			n = 0;
 
-		CHECK_FOR_INTERRUPTS();
-		drive();
-		if (req->done)
-			return;
-#if LIBCURL_VERSION_NUM >= 0x074200
-		curl_multi_poll(quo_multi, NULL, 0, QUO_POLL_MS, &nfds);
-#else
-		curl_multi_wait(quo_multi, NULL, 0, QUO_POLL_MS, &nfds);
-#endif
+	if (quo_timer_at >= 0 && (deadline < 0 || quo_timer_at < deadline))
+		deadline = quo_timer_at;
+	timeout_ms = deadline < 0 ? -1 : (long) Max(0, (deadline - now + 999) / 1000);
+	events = palloc(sizeof(WaitEvent) * nevents);
+
+	/* the set holds an epoll descriptor: free it on every path */
+	PG_TRY();
+	{
+		set = quo_create_wait_event_set(nevents);
+		AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+		AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+		for (int i = 0; i < quo_nsockets; i++)
+		{
+			uint32		ev = 0;
+
+			if (quo_sockets[i].what & CURL_POLL_IN)
+				ev |= WL_SOCKET_READABLE;
+			if (quo_sockets[i].what & CURL_POLL_OUT)
+				ev |= WL_SOCKET_WRITEABLE;
+			if (ev != 0)
+				AddWaitEventToSet(set, ev, quo_sockets[i].fd, NULL, NULL);
+		}
+		n = WaitEventSetWait(set, timeout_ms, events, nevents, wait_event);
 	}
+	PG_FINALLY();
+	{
+		if (set != NULL)
+			FreeWaitEventSet(set);
+	}
+	PG_END_TRY();
+
+	for (int i = 0; i < n; i++)
+	{
+		int			flags = 0;
+
+		if (events[i].events & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			continue;
+		}
+		if (events[i].events & WL_SOCKET_READABLE)
+			flags |= CURL_CSELECT_IN;
+		if (events[i].events & WL_SOCKET_WRITEABLE)
+			flags |= CURL_CSELECT_OUT;
+		if (flags != 0)
+			act(events[i].fd, flags);
+	}
+	pfree(events);
+	if (quo_timer_at >= 0 && quo_monotonic_usecs() >= quo_timer_at)
+	{
+		quo_timer_at = -1;		/* one-shot: curl sets it again as needed */
+		act(CURL_SOCKET_TIMEOUT, 0);
+	}
+	collect_finished();
+	CHECK_FOR_INTERRUPTS();
+}
+
+/* Whether a request has finished (well or not). */
+bool
+quo_http_done(QuoHttpRequest *req)
+{
+	return req->done;
 }
 
 /* The outcome of a finished request. */
@@ -329,74 +466,4 @@ quo_http_release(QuoHttpRequest *req)
 		curl_multi_remove_handle(quo_multi, req->easy);
 	req->attached = false;
 	free_request(req);
-}
-
-/* Milliseconds left before statement_timeout fires, or -1 when none is set. */
-static int64
-statement_time_left_ms(void)
-{
-	TimestampTz deadline;
-
-	if (StatementTimeout <= 0)
-		return -1;
-	deadline = TimestampTzPlusMilliseconds(GetCurrentStatementStartTimestamp(), StatementTimeout);
-	return Max(0, (deadline - GetCurrentTimestamp()) / 1000);
-}
-
-/*
- * GET target, retrying 429, 500, 502, 503, 504, lost connections and
- * timeouts up to opts->max_retries times with exponential backoff and
- * jitter, honouring Retry-After, and never waiting past statement_timeout.
- * Every attempt first waits for the rate limit.  A first attempt the caller
- * already started (one of several in flight) may be passed as started.  The
- * request in flight is kept in *slot so the caller can release it on any
- * error path; the last attempt is returned, finished, whatever its outcome.
- */
-QuoHttpRequest *
-quo_http_fetch(const QuoFdwOptions *opts, const char *target,
-			   QuoHttpRequest *started, QuoHttpRequest **slot, QuoFetchStats *stats)
-{
-	for (int attempt = 1;; attempt++)
-	{
-		QuoHttpRequest *req;
-		int64		wait_ms,
-					asked,
-					left;
-
-		if (attempt == 1 && started != NULL)
-			req = *slot = started;	/* started ahead, already rate limited */
-		else
-		{
-			quo_rate_acquire(opts->api_key, opts->rate_limit, &stats->throttled_usecs);
-			req = *slot = quo_http_start(opts, target);
-		}
-		quo_http_wait(req);
-		stats->requests++;
-		stats->bytes += req->result.bytes;
-		req->result.attempts = attempt;
-
-		if (!quo_retry_is_retryable(&req->result) || attempt > opts->max_retries)
-			return req;
-
-		asked = req->result.status == 429 || req->result.status == 503 ?
-			quo_retry_after_ms(req->result.retry_after, time(NULL)) : -1;
-		if (asked > QUO_RETRY_AFTER_MAX_MS)
-		{
-			req->result.gave_up = psprintf("The API asked to retry after %s seconds, longer than quo_fdw waits.",
-										   req->result.retry_after);
-			return req;
-		}
-		wait_ms = asked >= 0 ? asked : quo_backoff_ms(attempt, quo_random_fraction());
-		left = statement_time_left_ms();
-		if (left >= 0 && wait_ms >= left)
-		{
-			req->result.gave_up = "Waiting to retry would outlast statement_timeout.";
-			return req;
-		}
-
-		quo_http_release(req);
-		*slot = NULL;
-		stats->retries++;
-		quo_sleep_usecs(wait_ms * 1000);
-	}
 }

@@ -206,6 +206,25 @@ typedef struct QuoRequestSpec
 	List	   *ctx_participants;	/* participants sent (char *) */
 } QuoRequestSpec;
 
+/* The slots of ForeignScan.fdw_private (made in quo_fdw.c, read in scan.c). */
+enum QuoFdwScanPrivate
+{
+	FdwPrivQuals,				/* IntList: filter, op, filter, op, ... (the
+								 * values are fdw_exprs, in the same order) */
+	FdwPrivColmap,				/* IntList: endpoint column per attribute, -1
+								 * when not fetched */
+	FdwPrivLimit,				/* Integer: pushed LIMIT, 0 when none */
+	FdwPrivAhead				/* Boolean: requests may be started ahead */
+};
+
+/* in quo_fdw.c */
+extern void quo_report_missing_required(const QuoEndpoint *ep, const char *relname,
+										List *missing) pg_attribute_noreturn();
+
+/* in scan.c */
+struct FdwRoutine;
+extern void quo_scan_routines(struct FdwRoutine *routine);
+
 /* in pushdown.c */
 extern void quo_classify_conds(PlannerInfo *root, RelOptInfo *baserel,
 							   QuoFdwRelationInfo *fpinfo, List *conds);
@@ -251,17 +270,33 @@ typedef struct QuoFetchStats
 	int64		retries;		/* of which retries */
 	int64		bytes;			/* bytes received */
 	int64		throttled_usecs;	/* time spent waiting for the rate limit */
+	int			peak_in_flight; /* most requests in flight at once */
 } QuoFetchStats;
 
 extern void quo_http_init(void);
 extern QuoHttpRequest *quo_http_start(const QuoFdwOptions *opts,
 									  const char *target);
-extern QuoHttpRequest *quo_http_fetch(const QuoFdwOptions *opts, const char *target,
-									  QuoHttpRequest *started, QuoHttpRequest **slot,
-									  QuoFetchStats *stats);
-extern void quo_http_wait(QuoHttpRequest *req);
+extern void quo_http_wait(int64 until, uint32 wait_event);
+extern bool quo_http_done(QuoHttpRequest *req);
 extern const QuoHttpResult *quo_http_result(QuoHttpRequest *req);
 extern void quo_http_release(QuoHttpRequest *req);
+extern int	quo_http_live_requests(void);
+
+/*
+ * The fetcher (fetch.c): the GETs of one scan, each with its retries,
+ * started on the one multi handle under the rate limit, at most
+ * max_in_flight at once, all driven by one wait loop.
+ */
+typedef struct QuoFetcher QuoFetcher;
+typedef struct QuoFetch QuoFetch;
+
+extern QuoFetcher *quo_fetcher_create(const QuoFdwOptions *opts, int max_in_flight,
+									  QuoFetchStats *stats, MemoryContext cxt);
+extern QuoFetch *quo_fetch_submit(QuoFetcher *fetcher, const char *target);
+extern const QuoHttpResult *quo_fetch_await(QuoFetcher *fetcher, QuoFetch *fetch);
+extern const char *quo_fetch_target(const QuoFetch *fetch);
+extern void quo_fetch_release(QuoFetcher *fetcher, QuoFetch *fetch);
+extern void quo_fetcher_reset(QuoFetcher *fetcher);
 
 /* in retry.c: backoff's first delay and cap, and the longest Retry-After honoured */
 #define QUO_BACKOFF_BASE_MS 500

@@ -1,0 +1,251 @@
+/*-------------------------------------------------------------------------
+ * fetch.c
+ *		The fetcher: the GETs of one scan, each with its retries, started on
+ *		the backend's one multi handle under the rate limit, at most
+ *		max_in_flight at once, and driven by one wait loop.
+ *
+ * A scan submits the requests it will need (the page it needs now first,
+ * then any it may start ahead) and awaits them one at a time.  While it
+ * awaits one, every other submitted request moves too: queued ones start
+ * as rate-limit slots come, failed ones are retried after their backoff,
+ * and transfers in flight keep running during every sleep, because every
+ * sleep is the same wait on curl's sockets and timer (quo_http_wait).
+ *
+ * A request belongs to the fetcher from submission to release, so a
+ * cancel or ERROR at any point (even while waiting for a rate-limit slot)
+ * leaves nothing behind once the fetcher is reset; the scan resets it from
+ * a memory context callback.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "lib/ilist.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/timestamp.h"
+
+#include "quo_fdw.h"
+
+/* One GET and its retries. */
+struct QuoFetch
+{
+	dlist_node	node;			/* in QuoFetcher.fetches, submission order */
+	char	   *target;			/* path and query (fetcher's context) */
+	int			attempt;		/* attempts started so far */
+	bool		reserved;		/* a rate-limit slot is reserved at start_at */
+	int64		start_at;		/* the reserved slot (monotonic usecs) */
+	int64		not_before;		/* backoff: no new attempt before this */
+	QuoHttpRequest *req;		/* the attempt running or finished, or NULL */
+	bool		running;		/* req is in flight */
+	bool		done;			/* req holds the final outcome */
+};
+
+struct QuoFetcher
+{
+	const QuoFdwOptions *opts;	/* key, rate limit, retries, timeouts */
+	int			max_in_flight;	/* most requests in flight at once */
+	int			running;		/* requests in flight now */
+	QuoFetchStats *stats;		/* the scan's counters */
+	MemoryContext cxt;			/* where fetches live */
+	dlist_head	fetches;		/* QuoFetch, in submission order */
+};
+
+/* Wait events: waiting for the API, for a rate-limit slot, for a backoff. */
+static uint32 wait_api = 0;
+static uint32 wait_rate = 0;
+static uint32 wait_backoff = 0;
+
+QuoFetcher *
+quo_fetcher_create(const QuoFdwOptions *opts, int max_in_flight,
+				   QuoFetchStats *stats, MemoryContext cxt)
+{
+	QuoFetcher *f = MemoryContextAllocZero(cxt, sizeof(QuoFetcher));
+
+	f->opts = opts;
+	f->max_in_flight = Max(1, max_in_flight);
+	f->stats = stats;
+	f->cxt = cxt;
+	dlist_init(&f->fetches);
+	if (wait_api == 0)
+	{
+		wait_api = quo_wait_event("QuoApiRequest");
+		wait_rate = quo_wait_event("QuoRateLimit");
+		wait_backoff = quo_wait_event("QuoRetryBackoff");
+	}
+	return f;
+}
+
+/* Queue GET target; nothing is sent until a fetch is awaited. */
+QuoFetch *
+quo_fetch_submit(QuoFetcher *f, const char *target)
+{
+	QuoFetch   *fetch = MemoryContextAllocZero(f->cxt, sizeof(QuoFetch));
+
+	fetch->target = MemoryContextStrdup(f->cxt, target);
+	dlist_push_tail(&f->fetches, &fetch->node);
+	return fetch;
+}
+
+const char *
+quo_fetch_target(const QuoFetch *fetch)
+{
+	return fetch->target;
+}
+
+/* Forget a fetch, stopping its transfer if it is still running. */
+void
+quo_fetch_release(QuoFetcher *f, QuoFetch *fetch)
+{
+	if (fetch == NULL)
+		return;
+	if (fetch->running)
+		f->running--;
+	dlist_delete(&fetch->node);
+	quo_http_release(fetch->req);
+	pfree(fetch->target);
+	pfree(fetch);
+}
+
+/* Release every fetch (end of scan, rescan, error). */
+void
+quo_fetcher_reset(QuoFetcher *f)
+{
+	dlist_mutable_iter it;
+
+	dlist_foreach_modify(it, &f->fetches)
+		quo_fetch_release(f, dlist_container(QuoFetch, node, it.cur));
+}
+
+/* Milliseconds left before statement_timeout fires, or -1 when none is set. */
+static int64
+statement_time_left_ms(void)
+{
+	TimestampTz deadline;
+
+	if (StatementTimeout <= 0)
+		return -1;
+	deadline = TimestampTzPlusMilliseconds(GetCurrentStatementStartTimestamp(), StatementTimeout);
+	return Max(0, (deadline - GetCurrentTimestamp()) / 1000);
+}
+
+/*
+ * Start fetch's next attempt if it may go now: a slot in flight is free,
+ * its backoff is over, and its rate-limit slot has come (reserved here, in
+ * the order fetches are considered).  Otherwise lower *wake_at to when it
+ * could go.
+ */
+static void
+try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_wait)
+{
+	if (fetch->done || fetch->running || f->running >= f->max_in_flight)
+		return;
+	if (fetch->not_before > now)
+	{
+		*wake_at = Min(*wake_at, fetch->not_before);
+		return;
+	}
+	if (!fetch->reserved)
+	{
+		fetch->start_at = quo_rate_reserve(f->opts->api_key, f->opts->rate_limit);
+		fetch->reserved = true;
+		if (fetch->start_at > now)
+			f->stats->throttled_usecs += fetch->start_at - now;
+	}
+	if (fetch->start_at > now)
+	{
+		*wake_at = Min(*wake_at, fetch->start_at);
+		*rate_wait = true;
+		return;
+	}
+	fetch->req = quo_http_start(f->opts, fetch->target);
+	fetch->running = true;
+	fetch->attempt++;
+	f->running++;
+	f->stats->requests++;
+	f->stats->peak_in_flight = Max(f->stats->peak_in_flight, f->running);
+	if (fetch->attempt > 1)
+		f->stats->retries++;
+}
+
+/*
+ * A running attempt has finished: keep it as the outcome, or schedule the
+ * next attempt (429, 5xx, lost connections, timeouts; up to max_retries,
+ * with exponential backoff and jitter, honouring Retry-After, never past
+ * statement_timeout).
+ */
+static void
+attempt_finished(QuoFetcher *f, QuoFetch *fetch)
+{
+	QuoHttpResult *res = (QuoHttpResult *) quo_http_result(fetch->req);
+	int64		wait_ms,
+				asked,
+				left;
+
+	fetch->running = false;
+	f->running--;
+	f->stats->bytes += res->bytes;
+	res->attempts = fetch->attempt;
+	fetch->done = true;
+
+	if (!quo_retry_is_retryable(res) || fetch->attempt > f->opts->max_retries)
+		return;
+	asked = res->status == 429 || res->status == 503 ?
+		quo_retry_after_ms(res->retry_after, time(NULL)) : -1;
+	if (asked > QUO_RETRY_AFTER_MAX_MS)
+	{
+		res->gave_up = psprintf("The API asked to retry after %s seconds, longer than quo_fdw waits.",
+								res->retry_after);
+		return;
+	}
+	wait_ms = asked >= 0 ? asked : quo_backoff_ms(fetch->attempt, quo_random_fraction());
+	left = statement_time_left_ms();
+	if (left >= 0 && wait_ms >= left)
+	{
+		res->gave_up = "Waiting to retry would outlast statement_timeout.";
+		return;
+	}
+
+	/* try again later; meanwhile the other fetches move */
+	quo_http_release(fetch->req);
+	fetch->req = NULL;
+	fetch->done = false;
+	fetch->reserved = false;
+	fetch->not_before = quo_monotonic_usecs() + wait_ms * 1000;
+}
+
+/*
+ * Run the fetcher until fetch has its final outcome (after any retries),
+ * and return it.  The awaited fetch is considered first for a slot in
+ * flight and for the rate limit; the others follow in submission order.
+ */
+const QuoHttpResult *
+quo_fetch_await(QuoFetcher *f, QuoFetch *fetch)
+{
+	for (;;)
+	{
+		int64		now = quo_monotonic_usecs();
+		int64		wake_at = PG_INT64_MAX;
+		bool		rate_wait = false;
+		dlist_iter	it;
+		uint32		event;
+
+		try_start(f, fetch, now, &wake_at, &rate_wait);
+		dlist_foreach(it, &f->fetches)
+			try_start(f, dlist_container(QuoFetch, node, it.cur), now, &wake_at, &rate_wait);
+
+		if (fetch->done)
+			return quo_http_result(fetch->req);
+
+		event = f->running > 0 ? wait_api : rate_wait ? wait_rate : wait_backoff;
+		quo_http_wait(wake_at == PG_INT64_MAX ? -1 : wake_at, event);
+
+		dlist_foreach(it, &f->fetches)
+		{
+			QuoFetch   *other = dlist_container(QuoFetch, node, it.cur);
+
+			if (other->running && quo_http_done(other->req))
+				attempt_finished(f, other);
+		}
+	}
+}
