@@ -43,6 +43,19 @@ EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT c.status FROM wanted w JOIN calls c ON c.id = w.call_id;
 SELECT mock_reset();
 
+-- an outer side with no rows: the nested loop never sets the join parameter,
+-- so EXPLAIN ANALYZE shows the request's shape and that none was made (it
+-- used to evaluate the unset parameter and crash the backend)
+DELETE FROM wanted;
+EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT c.status FROM wanted w JOIN calls c ON c.id = w.call_id;
+EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT a.name, c.id FROM accounts a
+  JOIN calls c ON c.phone_number_id = 'PNsales0001' AND a.phone = ANY (c.participants)
+ WHERE a.name = 'no such account';
+SELECT count(*) AS requests FROM mock_log();
+INSERT INTO wanted VALUES ('AC00000001'), ('AC00000004'), ('AC99999999');
+
 -- a join that cannot supply the required filters still says what is missing
 SELECT count(*) FROM accounts a JOIN calls c ON a.phone = ANY (c.participants);
 DROP TABLE wanted, accounts;
