@@ -30,30 +30,43 @@ PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(quo_fdw_validator);
 
-/* One valid option and where it may appear. */
+/* How an option's value is read. */
+typedef enum QuoOptionKind
+{
+	QUO_OPT_OTHER,				/* checked by its own code */
+	QUO_OPT_TIMEOUT,			/* seconds (fractions allowed), stored as ms */
+	QUO_OPT_INT					/* a whole number in [min, max] */
+} QuoOptionKind;
+
+/*
+ * One valid option: where it may appear and, for numbers, its range and
+ * default.  The validator and the reader both use this table.
+ */
 typedef struct QuoOptionDef
 {
 	const char *name;
 	Oid			context;		/* catalog the option belongs to */
+	QuoOptionKind kind;
+	int			min;			/* QUO_OPT_INT: smallest value */
+	int			max;			/* QUO_OPT_INT: largest value */
+	int			dflt;			/* default (ms for timeouts) */
+	size_t		offset;			/* where QuoFdwOptions keeps it */
 } QuoOptionDef;
 
-static const QuoOptionDef valid_options[] = {
-	{"base_url", ForeignServerRelationId},
-	{"connect_timeout", ForeignServerRelationId},
-	{"request_timeout", ForeignServerRelationId},
-	{"max_retries", ForeignServerRelationId},
-	{"rate_limit", ForeignServerRelationId},
-	{"api_key", UserMappingRelationId},
-	{"endpoint", ForeignTableRelationId},
-	{"user_id", ForeignTableRelationId},
-	{"exclude_inactive", ForeignTableRelationId},
-	{"column_name", AttributeRelationId},
-};
+#define OPT_FIELD(f) offsetof(QuoFdwOptions, f)
 
-#define DEFAULT_CONNECT_TIMEOUT_MS 10000
-#define DEFAULT_REQUEST_TIMEOUT_MS 60000
-#define DEFAULT_MAX_RETRIES 4
-#define DEFAULT_RATE_LIMIT 10
+static const QuoOptionDef valid_options[] = {
+	{"base_url", ForeignServerRelationId, QUO_OPT_OTHER, 0, 0, 0, 0},
+	{"connect_timeout", ForeignServerRelationId, QUO_OPT_TIMEOUT, 0, 0, 10000, OPT_FIELD(connect_timeout_ms)},
+	{"request_timeout", ForeignServerRelationId, QUO_OPT_TIMEOUT, 0, 0, 60000, OPT_FIELD(request_timeout_ms)},
+	{"max_retries", ForeignServerRelationId, QUO_OPT_INT, 0, 10, 4, OPT_FIELD(max_retries)},
+	{"rate_limit", ForeignServerRelationId, QUO_OPT_INT, 0, 100, 10, OPT_FIELD(rate_limit)},
+	{"api_key", UserMappingRelationId, QUO_OPT_OTHER, 0, 0, 0, 0},
+	{"endpoint", ForeignTableRelationId, QUO_OPT_OTHER, 0, 0, 0, 0},
+	{"user_id", ForeignTableRelationId, QUO_OPT_OTHER, 0, 0, 0, 0},
+	{"exclude_inactive", ForeignTableRelationId, QUO_OPT_OTHER, 0, 0, 0, 0},
+	{"column_name", AttributeRelationId, QUO_OPT_OTHER, 0, 0, 0, 0},
+};
 
 void		_PG_init(void);
 
@@ -160,6 +173,25 @@ parse_int_option(const char *name, const char *value, int min, int max)
 				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
 				 errdetail("The value must be a whole number from %d to %d.", min, max)));
 	return (int) v;
+}
+
+/* The definition of a numeric option, or NULL for any other name. */
+static const QuoOptionDef *
+number_option(const char *name)
+{
+	for (int i = 0; i < (int) lengthof(valid_options); i++)
+		if (valid_options[i].kind != QUO_OPT_OTHER && strcmp(valid_options[i].name, name) == 0)
+			return &valid_options[i];
+	return NULL;
+}
+
+/* Parse a numeric option's value within its range (ms for timeouts). */
+static int
+parse_number_option(const QuoOptionDef *def, const char *value)
+{
+	if (def->kind == QUO_OPT_TIMEOUT)
+		return parse_timeout(def->name, value);
+	return parse_int_option(def->name, value, def->min, def->max);
 }
 
 /* Whether host (as written in a URL) is a loopback address. */
@@ -323,13 +355,8 @@ quo_fdw_validator(PG_FUNCTION_ARGS)
 
 		if (strcmp(name, "base_url") == 0)
 			check_base_url(defGetString(def));
-		else if (strcmp(name, "connect_timeout") == 0 ||
-				 strcmp(name, "request_timeout") == 0)
-			(void) parse_timeout(name, defGetString(def));
-		else if (strcmp(name, "max_retries") == 0)
-			(void) parse_int_option(name, defGetString(def), 0, 10);
-		else if (strcmp(name, "rate_limit") == 0)
-			(void) parse_int_option(name, defGetString(def), 0, 100);
+		else if (number_option(name) != NULL)
+			(void) parse_number_option(number_option(name), defGetString(def));
 		else if (strcmp(name, "api_key") == 0)
 		{
 			const char *key = defGetString(def);
@@ -420,10 +447,9 @@ quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
 	memset(opts, 0, sizeof(*opts));
 	opts->server_name = server->servername;
 	opts->base_url = QUO_DEFAULT_BASE_URL;
-	opts->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
-	opts->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
-	opts->max_retries = DEFAULT_MAX_RETRIES;
-	opts->rate_limit = DEFAULT_RATE_LIMIT;
+	for (int i = 0; i < (int) lengthof(valid_options); i++)
+		if (valid_options[i].kind != QUO_OPT_OTHER)
+			*(int *) ((char *) opts + valid_options[i].offset) = valid_options[i].dflt;
 	opts->endpoint = quo_table_endpoint(foreigntableid);
 
 	foreach(lc, server->options)
@@ -439,14 +465,12 @@ quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
 				url[--len] = '\0';
 			opts->base_url = url;
 		}
-		else if (strcmp(def->defname, "connect_timeout") == 0)
-			opts->connect_timeout_ms = parse_timeout(def->defname, defGetString(def));
-		else if (strcmp(def->defname, "request_timeout") == 0)
-			opts->request_timeout_ms = parse_timeout(def->defname, defGetString(def));
-		else if (strcmp(def->defname, "max_retries") == 0)
-			opts->max_retries = parse_int_option(def->defname, defGetString(def), 0, 10);
-		else if (strcmp(def->defname, "rate_limit") == 0)
-			opts->rate_limit = parse_int_option(def->defname, defGetString(def), 0, 100);
+		else if (number_option(def->defname) != NULL)
+		{
+			const QuoOptionDef *d = number_option(def->defname);
+
+			*(int *) ((char *) opts + d->offset) = parse_number_option(d, defGetString(def));
+		}
 	}
 
 	foreach(lc, table->options)
