@@ -51,6 +51,13 @@ struct QuoFetcher
 	dlist_head	fetches;		/* QuoFetch, in submission order */
 };
 
+/*
+ * A request must go within this long of its rate-limit slot, or it takes a
+ * new slot: one sent late could share a second with the slots after it.
+ * Well inside the 50 ms margin of the limiter's window (rate.c).
+ */
+#define QUO_SLOT_LATE_USECS 20000
+
 /* Wait events: waiting for the API, for a rate-limit slot, for a backoff. */
 static uint32 wait_api = 0;
 static uint32 wait_rate = 0;
@@ -132,8 +139,8 @@ statement_time_left_ms(void)
 /*
  * Start fetch's next attempt if it may go now: a slot in flight is free,
  * its backoff is over, and its rate-limit slot has come (reserved here, in
- * the order fetches are considered).  Otherwise lower *wake_at to when it
- * could go.
+ * the order fetches are considered, and taken anew when it was missed).
+ * Otherwise lower *wake_at to when it could go.
  */
 static void
 try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_wait)
@@ -145,6 +152,8 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 		*wake_at = Min(*wake_at, fetch->not_before);
 		return;
 	}
+	if (fetch->reserved && fetch->start_at + QUO_SLOT_LATE_USECS < now)
+		fetch->reserved = false;	/* missed its slot: the stamp stays, unused */
 	if (!fetch->reserved)
 	{
 		fetch->start_at = quo_rate_reserve(f->opts->api_key, f->opts->rate_limit);
