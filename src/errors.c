@@ -109,139 +109,177 @@ status_hint(long status, const char *server)
 	}
 }
 
-/* Report a failed request: a transport failure or an HTTP error status. */
-void
-quo_report_http_failure(const QuoFdwOptions *opts, const char *target,
-						const QuoHttpResult *res)
+/* Start a DETAIL: the request, the attempts made, why retrying stopped. */
+static void
+append_request(StringInfo detail, const QuoFdwOptions *opts, const char *target,
+			   const QuoHttpResult *res)
 {
-	StringInfoData detail;
-	struct json_object *root = NULL;
-	struct json_object *err;
-	const char *title = NULL;
-
-	CHECK_FOR_INTERRUPTS();
-
-	initStringInfo(&detail);
-	appendStringInfo(&detail, "Request: GET ");
-	append_clean(&detail, target, strlen(target), 2000, opts->api_key);
-	appendStringInfoChar(&detail, '.');
+	appendStringInfoString(detail, "Request: GET ");
+	append_clean(detail, target, strlen(target), 2000, opts->api_key);
+	appendStringInfoChar(detail, '.');
 	if (res->attempts > 1)
-		appendStringInfo(&detail, " Attempts: %d.", res->attempts);
+		appendStringInfo(detail, " Attempts: %d.", res->attempts);
 	if (res->gave_up)
-		appendStringInfo(&detail, " %s", res->gave_up);
+		appendStringInfo(detail, " %s", res->gave_up);
+}
 
-	if (res->curl_code != CURLE_OK)
+/* Raise the error for a transport failure (res->curl_code is set). */
+static pg_attribute_noreturn() void
+report_transport_failure(const QuoFdwOptions *opts, const QuoHttpResult *res,
+						 StringInfo detail)
+{
+	appendStringInfo(detail, " libcurl: %s.", res->curl_error);
+	switch (res->curl_code)
 	{
-		appendStringInfo(&detail, " libcurl: %s.", res->curl_error);
-		switch (res->curl_code)
+		case CURLE_OPERATION_TIMEDOUT:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("Quo API request timed out"),
+					 errdetail_internal("%s", detail->data),
+					 errhint("Raise the request_timeout or connect_timeout option of server \"%s\".",
+							 opts->server_name)));
+			break;
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_RESOLVE_PROXY:
+		case CURLE_COULDNT_CONNECT:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("could not connect to the Quo API at %s", opts->base_url),
+					 errdetail_internal("%s", detail->data),
+					 errhint("Check the base_url option of server \"%s\" and the network.",
+							 opts->server_name)));
+			break;
+		case CURLE_PARTIAL_FILE:
+		case CURLE_GOT_NOTHING:
+		case CURLE_RECV_ERROR:
+		case CURLE_SEND_ERROR:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("connection to the Quo API was lost during a request"),
+					 errdetail_internal("%s", detail->data)));
+			break;
+		case CURLE_WRITE_ERROR:
+		case CURLE_BAD_CONTENT_ENCODING:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_REPLY),
+					 errmsg("invalid response from the Quo API"),
+					 errdetail_internal("%s", detail->data)));
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("Quo API request failed: %s", res->curl_error),
+					 errdetail_internal("%s", detail->data),
+					 errhint("Check the base_url option of server \"%s\" and the network.",
+							 opts->server_name)));
+	}
+	pg_unreachable();
+}
+
+/* Append the documented shape's fields; its title (palloc'd) or NULL. */
+static char *
+append_documented_error(StringInfo detail, struct json_object *root, const char *key)
+{
+	struct json_object *errors;
+	const char *title = member(root, "title");
+
+	append_field(detail, "Quo code", member(root, "code"), key);
+	append_field(detail, "Title", title, key);
+	append_field(detail, "Message", member(root, "message"), key);
+	if (json_object_object_get_ex(root, "errors", &errors) && errors &&
+		json_object_is_type(errors, json_type_array))
+	{
+		for (size_t i = 0; i < json_object_array_length(errors) && i < 5; i++)
 		{
-			case CURLE_OPERATION_TIMEDOUT:
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-						 errmsg("Quo API request timed out"),
-						 errdetail_internal("%s", detail.data),
-						 errhint("Raise the request_timeout or connect_timeout option of server \"%s\".",
-								 opts->server_name)));
-				break;
-			case CURLE_COULDNT_RESOLVE_HOST:
-			case CURLE_COULDNT_RESOLVE_PROXY:
-			case CURLE_COULDNT_CONNECT:
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-						 errmsg("could not connect to the Quo API at %s", opts->base_url),
-						 errdetail_internal("%s", detail.data),
-						 errhint("Check the base_url option of server \"%s\" and the network.",
-								 opts->server_name)));
-				break;
-			case CURLE_PARTIAL_FILE:
-			case CURLE_GOT_NOTHING:
-			case CURLE_RECV_ERROR:
-			case CURLE_SEND_ERROR:
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-						 errmsg("connection to the Quo API was lost during a request"),
-						 errdetail_internal("%s", detail.data)));
-				break;
-			case CURLE_WRITE_ERROR:
-			case CURLE_BAD_CONTENT_ENCODING:
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_REPLY),
-						 errmsg("invalid response from the Quo API"),
-						 errdetail_internal("%s", detail.data)));
-				break;
-			default:
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-						 errmsg("Quo API request failed: %s", res->curl_error),
-						 errdetail_internal("%s", detail.data),
-						 errhint("Check the base_url option of server \"%s\" and the network.",
-								 opts->server_name)));
+			struct json_object *e = json_object_array_get_idx(errors, i);
+			const char *path = member(e, "path");
+			const char *msg = member(e, "message");
+
+			if (msg)
+				append_field(detail, path ? psprintf("Error at %s", path) : "Error",
+							 msg, key);
 		}
 	}
+	append_field(detail, "Trace", member(root, "trace"), key);
+	return title ? pstrdup(title) : NULL;
+}
 
-	appendStringInfo(&detail, " HTTP status: %ld.", res->status);
+/* Append {"error": {"message", "key", "trace"}}'s fields; its key as title. */
+static char *
+append_alt_error(StringInfo detail, struct json_object *err, const char *key)
+{
+	const char *title = member(err, "key");
+
+	append_field(detail, "Quo code", title, key);
+	append_field(detail, "Message", member(err, "message"), key);
+	append_field(detail, "Trace", member(err, "trace"), key);
+	return title ? pstrdup(title) : NULL;
+}
+
+/*
+ * Append what an error response's body says: either documented shape's
+ * fields, or the start of a body that is not a JSON object.  Returns the
+ * title for the primary message (palloc'd, not yet cleaned) or NULL.
+ */
+static char *
+append_body(StringInfo detail, const QuoHttpResult *res, const char *key)
+{
+	struct json_object *root = NULL;
+	struct json_object *err;
+	char	   *title = NULL;
+
 	if (res->body_len > 0)
 		root = json_tokener_parse(res->body);
 	if (root && json_object_is_type(root, json_type_object))
 	{
 		if (json_object_object_get_ex(root, "error", &err) && err &&
 			json_object_is_type(err, json_type_object))
-		{
-			/* {"error": {"message", "key", "trace"}} */
-			append_field(&detail, "Quo code", member(err, "key"), opts->api_key);
-			append_field(&detail, "Message", member(err, "message"), opts->api_key);
-			append_field(&detail, "Trace", member(err, "trace"), opts->api_key);
-			title = member(err, "key");
-		}
+			title = append_alt_error(detail, err, key);
 		else
-		{
-			struct json_object *errors;
-
-			title = member(root, "title");
-			append_field(&detail, "Quo code", member(root, "code"), opts->api_key);
-			append_field(&detail, "Title", title, opts->api_key);
-			append_field(&detail, "Message", member(root, "message"), opts->api_key);
-			if (json_object_object_get_ex(root, "errors", &errors) && errors &&
-				json_object_is_type(errors, json_type_array))
-			{
-				for (size_t i = 0; i < json_object_array_length(errors) && i < 5; i++)
-				{
-					struct json_object *e = json_object_array_get_idx(errors, i);
-					const char *path = member(e, "path");
-					const char *msg = member(e, "message");
-
-					if (msg)
-						append_field(&detail, path ? psprintf("Error at %s", path) : "Error",
-									 msg, opts->api_key);
-				}
-			}
-			append_field(&detail, "Trace", member(root, "trace"), opts->api_key);
-		}
+			title = append_documented_error(detail, root, key);
 	}
 	else if (res->body_len > 0)
 	{
-		appendStringInfoString(&detail, " Body: ");
-		append_clean(&detail, res->body, res->body_len, QUOTE_MAX, opts->api_key);
+		appendStringInfoString(detail, " Body: ");
+		append_clean(detail, res->body, res->body_len, QUOTE_MAX, key);
 	}
-	/* copy what we print out of json-c's memory before freeing it */
-	title = title ? pstrdup(title) : NULL;
 	if (root)
 		json_object_put(root);
+	return title;
+}
 
-	{
-		StringInfoData t;
+/*
+ * Report a failed request: a transport failure, or an HTTP error status
+ * with what the API said about it.
+ */
+void
+quo_report_http_failure(const QuoFdwOptions *opts, const char *target,
+						const QuoHttpResult *res)
+{
+	StringInfoData detail;
+	StringInfoData title;
+	char	   *raw_title;
+	const char *hint;
 
-		initStringInfo(&t);
-		if (title)
-			append_clean(&t, title, strlen(title), 100, opts->api_key);
-		ereport(ERROR,
-				(errcode(status_sqlstate(res->status)),
-				 title ? errmsg("Quo API request failed with HTTP %ld: %s", res->status, t.data)
-				 : errmsg("Quo API request failed with HTTP %ld", res->status),
-				 errdetail_internal("%s", detail.data),
-				 status_hint(res->status, opts->server_name) ?
-				 errhint("%s", status_hint(res->status, opts->server_name)) : 0));
-	}
+	CHECK_FOR_INTERRUPTS();
+
+	initStringInfo(&detail);
+	append_request(&detail, opts, target, res);
+	if (res->curl_code != CURLE_OK)
+		report_transport_failure(opts, res, &detail);
+
+	appendStringInfo(&detail, " HTTP status: %ld.", res->status);
+	raw_title = append_body(&detail, res, opts->api_key);
+	initStringInfo(&title);
+	if (raw_title)
+		append_clean(&title, raw_title, strlen(raw_title), 100, opts->api_key);
+	hint = status_hint(res->status, opts->server_name);
+	ereport(ERROR,
+			(errcode(status_sqlstate(res->status)),
+			 raw_title ? errmsg("Quo API request failed with HTTP %ld: %s", res->status, title.data)
+			 : errmsg("Quo API request failed with HTTP %ld", res->status),
+			 errdetail_internal("%s", detail.data),
+			 hint ? errhint("%s", hint) : 0));
 	pg_unreachable();
 }
 
