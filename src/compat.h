@@ -54,4 +54,13 @@
 #define quo_random_fraction() ((double) random() / ((double) MAX_RANDOM_VALUE + 1))
 #endif
 
+/*
+ * Converting text without raising an error on a character the target
+ * encoding lacks (pg_do_encoding_conversion_buf's noError) is PG14+; before
+ * that, quoted API text keeps only ASCII in a non-UTF-8 encoding.
+ */
+#if PG_VERSION_NUM >= 140000
+#define QUO_HAVE_NOERROR_CONVERSION 1
+#endif
+
 #endif							/* QUO_COMPAT_H */

@@ -5,15 +5,18 @@
  *
  * Both documented error shapes are read: {message, code, status, title,
  * trace, errors[]} and {"error": {message, key, trace}}.  Text from the
- * response is cleaned of control characters and of the API key before it
- * is printed.
+ * response is quoted by whole characters, cleaned of control characters
+ * and of the API key, and kept to what the server and client encodings
+ * can hold: quoting the API must never turn its error into another one.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <curl/curl.h>
 
+#include "catalog/namespace.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 
 #include "quo_fdw.h"
@@ -21,34 +24,159 @@
 /* json-c last: its json_object type would clash with PostgreSQL's json_object() */
 #include <json-c/json.h>
 
-/* At most this much of a response is quoted in a message. */
+/* At most this many characters of a response are quoted in a message. */
 #define QUOTE_MAX 300
 
 /*
- * Append s to buf, at most max bytes, with control characters shown as
- * spaces and any occurrence of the key replaced.
+ * The encodings quoted API text (UTF-8, as the API speaks) must fit: the
+ * server's, in which the message is built, and the client's, to which it
+ * is converted on the way out; a character the client encoding lacks would
+ * replace the whole error with "character ... has no equivalent".  UTF8
+ * and SQL_ASCII take any UTF-8 as it is.
+ */
+typedef struct QuoteEncodings
+{
+	bool		convert;		/* the server encoding needs a conversion */
+	int			server;			/* the server encoding */
+	Oid			to_server;		/* conversion from UTF-8, or InvalidOid */
+	bool		check_client;	/* the client encoding must hold it too */
+	int			client;			/* the client encoding */
+	Oid			to_client;		/* conversion from UTF-8, or InvalidOid */
+} QuoteEncodings;
+
+/*
+ * The default conversion from UTF-8 to an encoding: the one json_row.c's
+ * pg_any_to_server(..., PG_UTF8) uses for row text.
+ */
+static Oid
+conversion_from_utf8(int encoding)
+{
+#ifdef QUO_HAVE_NOERROR_CONVERSION
+	return FindDefaultConversionProc(PG_UTF8, encoding);
+#else
+	(void) encoding;
+	return InvalidOid;
+#endif
+}
+
+/* Find what quoting must respect in this session. */
+static void
+quote_encodings(QuoteEncodings *enc)
+{
+	enc->server = GetDatabaseEncoding();
+	enc->client = pg_get_client_encoding();
+	enc->convert = enc->server != PG_UTF8 && enc->server != PG_SQL_ASCII;
+	enc->to_server = enc->convert ? conversion_from_utf8(enc->server) : InvalidOid;
+	/* from SQL_ASCII, or to the server's own encoding, nothing is converted */
+	enc->check_client = enc->server != PG_SQL_ASCII && enc->client != enc->server &&
+		enc->client != PG_UTF8 && enc->client != PG_SQL_ASCII;
+	enc->to_client = enc->check_client ? conversion_from_utf8(enc->client) : InvalidOid;
+}
+
+/*
+ * One valid UTF-8 character (l bytes) converted to encoding, into out:
+ * its length, or -1 when the encoding lacks it.  Never raises an error.
+ */
+static int
+convert_char(const unsigned char *c, int l, int encoding, Oid proc,
+			 unsigned char *out, int outsize)
+{
+#ifdef QUO_HAVE_NOERROR_CONVERSION
+	if (OidIsValid(proc) &&
+		pg_do_encoding_conversion_buf(proc, PG_UTF8, encoding,
+									  unconstify(unsigned char *, c), l,
+									  out, outsize, true) == l)
+		return (int) strlen((char *) out);
+#else
+	(void) c;
+	(void) l;
+	(void) encoding;
+	(void) proc;
+	(void) out;
+	(void) outsize;
+#endif
+	return -1;
+}
+
+/*
+ * Append one valid non-ASCII UTF-8 character (l bytes) in the server
+ * encoding; '?' when the server or client encoding lacks it, a space for a
+ * C1 control character.
  */
 static void
-append_clean(StringInfo buf, const char *s, size_t len, size_t max, const char *key)
+append_char(StringInfo buf, const unsigned char *c, int l, const QuoteEncodings *enc)
+{
+	unsigned char out[MAX_CONVERSION_GROWTH * 8 + 1];
+	int			n;
+
+	if (l == 2 && c[0] == 0xC2 && c[1] < 0xA0)
+		appendStringInfoChar(buf, ' ');
+	else if (enc->check_client &&
+			 convert_char(c, l, enc->client, enc->to_client, out, sizeof(out)) < 0)
+		appendStringInfoChar(buf, '?');
+	else if (!enc->convert)
+		appendBinaryStringInfo(buf, (const char *) c, l);
+	else if ((n = convert_char(c, l, enc->server, enc->to_server, out, sizeof(out))) >= 0)
+		appendBinaryStringInfo(buf, (const char *) out, n);
+	else
+		appendStringInfoChar(buf, '?');
+}
+
+/*
+ * Append the API's text s (len bytes, UTF-8 by the API's contract) to buf
+ * for a message: whole characters only, at most max of them, then "..."
+ * when cut; control characters as spaces; the key as [api_key]; '?' for a
+ * byte that does not start a valid UTF-8 character and for a character the
+ * server or client encoding lacks.  Never raises an error of its own.
+ */
+void
+quo_append_api_text(StringInfo buf, const char *s, size_t len, size_t max,
+					const char *key)
 {
 	size_t		keylen = key ? strlen(key) : 0;
-	size_t		start = buf->len;
+	size_t		i = 0;
+	size_t		nchars = 0;
+	QuoteEncodings enc;
+	bool		have_enc = false;
 
-	for (size_t i = 0; i < len && (size_t) buf->len - start < max; i++)
+	for (; i < len && nchars < max; nchars++)
 	{
-		if (keylen > 0 && i + keylen <= len && memcmp(s + i, key, keylen) == 0)
+		const unsigned char *c = (const unsigned char *) s + i;
+		int			l;
+
+		if (keylen > 0 && len - i >= keylen && memcmp(c, key, keylen) == 0)
 		{
 			appendStringInfoString(buf, "[api_key]");
-			i += keylen - 1;
+			i += keylen;
 			continue;
 		}
-		appendStringInfoChar(buf, ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) ? ' ' : s[i]);
+		if (*c < 0x80)
+		{
+			appendStringInfoChar(buf, (*c < 0x20 || *c == 0x7f) ? ' ' : (char) *c);
+			i++;
+			continue;
+		}
+		l = pg_utf_mblen(c);
+		if ((size_t) l > len - i || !pg_utf8_islegal(c, l))
+		{
+			/* not UTF-8: skip one byte and look again */
+			appendStringInfoChar(buf, '?');
+			i++;
+			continue;
+		}
+		if (!have_enc)
+		{
+			quote_encodings(&enc);
+			have_enc = true;
+		}
+		append_char(buf, c, l, &enc);
+		i += l;
 	}
-	if (len > max)
+	if (i < len)
 		appendStringInfoString(buf, "...");
 }
 
-/* A string member of obj, or NULL. */
+/* A scalar member of obj as a string, or NULL. */
 static const char *
 member(struct json_object *obj, const char *key)
 {
@@ -61,13 +189,14 @@ member(struct json_object *obj, const char *key)
 	return NULL;
 }
 
+/* Append " label: value." with value quoted from the API; nothing if empty. */
 static void
 append_field(StringInfo buf, const char *label, const char *value, const char *key)
 {
 	if (value == NULL || *value == '\0')
 		return;
 	appendStringInfo(buf, " %s: ", label);
-	append_clean(buf, value, strlen(value), QUOTE_MAX, key);
+	quo_append_api_text(buf, value, strlen(value), QUOTE_MAX, key);
 	appendStringInfoChar(buf, '.');
 }
 
@@ -115,12 +244,17 @@ append_request(StringInfo detail, const QuoFdwOptions *opts, const char *target,
 			   const QuoHttpResult *res)
 {
 	appendStringInfoString(detail, "Request: GET ");
-	append_clean(detail, target, strlen(target), 2000, opts->api_key);
+	quo_append_api_text(detail, target, strlen(target), 2000, opts->api_key);
 	appendStringInfoChar(detail, '.');
 	if (res->attempts > 1)
 		appendStringInfo(detail, " Attempts: %d.", res->attempts);
 	if (res->gave_up)
-		appendStringInfo(detail, " %s", res->gave_up);
+	{
+		/* it may quote a response header */
+		appendStringInfoChar(detail, ' ');
+		quo_append_api_text(detail, res->gave_up, strlen(res->gave_up), 2 * QUOTE_MAX,
+							opts->api_key);
+	}
 }
 
 /* Raise the error for a transport failure (res->curl_code is set). */
@@ -195,9 +329,17 @@ append_documented_error(StringInfo detail, struct json_object *root, const char 
 			const char *path = member(e, "path");
 			const char *msg = member(e, "message");
 
-			if (msg)
-				append_field(detail, path ? psprintf("Error at %s", path) : "Error",
-							 msg, key);
+			if (msg == NULL || *msg == '\0')
+				continue;
+			appendStringInfoString(detail, " Error");
+			if (path && *path)
+			{
+				appendStringInfoString(detail, " at ");
+				quo_append_api_text(detail, path, strlen(path), 100, key);
+			}
+			appendStringInfoString(detail, ": ");
+			quo_append_api_text(detail, msg, strlen(msg), QUOTE_MAX, key);
+			appendStringInfoChar(detail, '.');
 		}
 	}
 	append_field(detail, "Trace", member(root, "trace"), key);
@@ -241,7 +383,7 @@ append_body(StringInfo detail, const QuoHttpResult *res, const char *key)
 	else if (res->body_len > 0)
 	{
 		appendStringInfoString(detail, " Body: ");
-		append_clean(detail, res->body, res->body_len, QUOTE_MAX, key);
+		quo_append_api_text(detail, res->body, res->body_len, QUOTE_MAX, key);
 	}
 	if (root)
 		json_object_put(root);
@@ -272,7 +414,7 @@ quo_report_http_failure(const QuoFdwOptions *opts, const char *target,
 	raw_title = append_body(&detail, res, opts->api_key);
 	initStringInfo(&title);
 	if (raw_title)
-		append_clean(&title, raw_title, strlen(raw_title), 100, opts->api_key);
+		quo_append_api_text(&title, raw_title, strlen(raw_title), 100, opts->api_key);
 	hint = status_hint(res->status, opts->server_name);
 	ereport(ERROR,
 			(errcode(status_sqlstate(res->status)),
@@ -293,9 +435,9 @@ quo_report_bad_response(const QuoFdwOptions *opts, const char *target,
 	CHECK_FOR_INTERRUPTS();
 	initStringInfo(&detail);
 	appendStringInfoString(&detail, "Request: GET ");
-	append_clean(&detail, target, strlen(target), 2000, opts->api_key);
+	quo_append_api_text(&detail, target, strlen(target), 2000, opts->api_key);
 	appendStringInfoString(&detail, ". Problem: ");
-	append_clean(&detail, what, strlen(what), QUOTE_MAX, opts->api_key);
+	quo_append_api_text(&detail, what, strlen(what), QUOTE_MAX, opts->api_key);
 	appendStringInfoChar(&detail, '.');
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_REPLY),
