@@ -77,9 +77,45 @@ DROP FUNCTION error_detail(text);
 -- a page that fails mid-scan: an error, not 100 rows as if complete
 SELECT mock_fault('{"action": "status", "status": 500, "skip": 1}');
 SELECT count(*) FROM big;
--- a 500 on an id lookup is an error too (only 404 means no row)
+-- a 500 on an id lookup is an error too (only Quo's documented 404 means no row)
 SELECT mock_fault('{"action": "status", "status": 500, "match": "/v1/calls/AC00000002"}');
 SELECT id FROM calls WHERE id IN ('AC00000001', 'AC00000002');
+-- and so is a 404 that is not Quo's: a proxy's page, or no body at all
+SELECT mock_fault('{"action": "raw", "status": 404, "body": "<html>Not Found</html>", "match": "/v1/calls/AC00000002"}');
+SELECT id FROM calls WHERE id IN ('AC00000001', 'AC00000002');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_fault('{"action": "raw", "status": 404, "body": "", "match": "/v1/calls/AC00000002"}');
+SELECT id FROM calls WHERE id = 'AC00000002';
+
+-- a base_url with a wrong path: what answers there is not the Quo API, and
+-- its 404s are errors for id lookups and id joins as for list scans, never
+-- an empty result
+\set wrong_url :mock_url '/api'
+CREATE SERVER quo_wrongpath FOREIGN DATA WRAPPER quo_fdw
+  OPTIONS (base_url :'wrong_url', request_timeout '20', rate_limit '0', max_retries '0');
+CREATE USER MAPPING FOR CURRENT_USER SERVER quo_wrongpath OPTIONS (api_key :'api_key');
+CREATE SCHEMA wrongpath;
+IMPORT FOREIGN SCHEMA quo LIMIT TO (calls) FROM SERVER quo_wrongpath INTO wrongpath;
+CREATE TABLE wanted (call_id text);
+INSERT INTO wanted VALUES ('AC00000001'), ('AC00000004');
+ANALYZE wanted;
+SELECT mock_reset();
+SELECT id, status FROM wrongpath.calls WHERE id = 'AC00000001';
+\echo :LAST_ERROR_SQLSTATE
+EXPLAIN (COSTS OFF)
+SELECT w.call_id, c.status FROM wanted w JOIN wrongpath.calls c ON c.id = w.call_id;
+SELECT w.call_id, c.status FROM wanted w JOIN wrongpath.calls c ON c.id = w.call_id;
+SELECT w.call_id, c.status FROM wanted w LEFT JOIN wrongpath.calls c ON c.id = w.call_id;
+SELECT count(*) FROM wrongpath.calls
+ WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants);
+-- the right server: a missing id is still no row
+SELECT id FROM calls WHERE id = 'AC99999999';
+SELECT * FROM mock_log();
+SELECT mock_reset();
+DROP TABLE wanted;
+DROP SCHEMA wrongpath CASCADE;
+DROP USER MAPPING FOR CURRENT_USER SERVER quo_wrongpath;
+DROP SERVER quo_wrongpath;
 
 -- broken 200 responses
 SELECT mock_fault('{"action": "badjson"}');

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * errors.c
  *		The one mapping from Quo API and transport failures to PostgreSQL
- *		errors: SQLSTATE, message, DETAIL and HINT.
+ *		errors (SQLSTATE, message, DETAIL and HINT), and the one rule for
+ *		when a 404 is Quo saying an object does not exist.
  *
  * Both documented error shapes are read: {message, code, status, title,
  * trace, errors[]} and {"error": {message, key, trace}}.  Text from the
@@ -200,24 +201,79 @@ append_field(StringInfo buf, const char *label, const char *value, const char *k
 	appendStringInfoChar(buf, '.');
 }
 
-/* The SQLSTATE for an HTTP status. */
+/*
+ * Whether a parsed body is Quo's documented 404, the answer for an object
+ * that does not exist: "status" 404, a Quo "code" of seven digits ending
+ * in 404 (0100404 for calls, 0200404 for messages, ...) and a string
+ * "message".  "title" and "docs" are not compared: docs already changed
+ * with the rename (openphone.com to quo.com), and status and code are what
+ * tell Quo's answer from a web server's or a proxy's.
+ */
+static bool
+is_documented_404(struct json_object *root)
+{
+	struct json_object *v;
+	const char *code;
+
+	if (root == NULL || !json_object_is_type(root, json_type_object))
+		return false;
+	if (!json_object_object_get_ex(root, "status", &v) || v == NULL ||
+		!((json_object_is_type(v, json_type_int) && json_object_get_int64(v) == 404) ||
+		  (json_object_is_type(v, json_type_double) && json_object_get_double(v) == 404.0)))
+		return false;
+	if (!json_object_object_get_ex(root, "code", &v) || v == NULL ||
+		!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) != 7)
+		return false;
+	code = json_object_get_string(v);
+	for (int i = 0; i < 7; i++)
+		if (code[i] < '0' || code[i] > '9')
+			return false;
+	if (strcmp(code + 4, "404") != 0)
+		return false;
+	return json_object_object_get_ex(root, "message", &v) && v != NULL &&
+		json_object_is_type(v, json_type_string);
+}
+
+/*
+ * Whether a finished request is Quo saying the object asked for does not
+ * exist: a 404 whose body is the documented error shape.  Only then is a
+ * 404 on a get-by-id "no row"; any other 404 (another shape, no body, a
+ * web server's or a proxy's page) is a failure, so that a base_url with a
+ * wrong path cannot make id lookups silently empty.
+ */
+bool
+quo_is_missing_object(const QuoHttpResult *res)
+{
+	struct json_object *root;
+	const char *error = NULL;
+	bool		missing;
+
+	if (res->curl_code != CURLE_OK || res->status != 404 || res->body_len == 0)
+		return false;
+	root = quo_json_parse(res->body, res->body_len, &error);
+	missing = is_documented_404(root);
+	quo_json_free(root);
+	return missing;
+}
+
+/* The SQLSTATE for an HTTP status; quo_404: Quo's documented 404. */
 static int
-status_sqlstate(long status)
+status_sqlstate(long status, bool quo_404)
 {
 	if (status == 401 || status == 403)
 		return ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
 	if (status == 400)
 		return ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE;
-	if (status == 404)
+	if (status == 404 && quo_404)
 		return ERRCODE_FDW_TABLE_NOT_FOUND;
 	if (status >= 200 && status < 300)
 		return ERRCODE_FDW_UNABLE_TO_CREATE_REPLY;
 	return ERRCODE_FDW_ERROR;
 }
 
-/* What to tell the user to do about an HTTP status. */
+/* What to tell the user to do about an HTTP status; quo_404 as above. */
 static const char *
-status_hint(long status, const char *server)
+status_hint(long status, const char *server, bool quo_404)
 {
 	switch (status)
 	{
@@ -228,7 +284,10 @@ status_hint(long status, const char *server)
 		case 403:
 			return "The API key's workspace has no access to this phone number.";
 		case 404:
-			return "Check the base_url option of the server and the identifiers in the WHERE clause.";
+			if (quo_404)
+				return "Check the identifiers in the WHERE clause and in the foreign table's options.";
+			return psprintf("The answer is not the Quo API's documented 404 for a missing object: check that the base_url option of server \"%s\" points at the API.",
+							server);
 		case 429:
 			return "The Quo API allows 10 requests per second per API key; retry later.";
 		default:
@@ -361,32 +420,35 @@ append_alt_error(StringInfo detail, struct json_object *err, const char *key)
 /*
  * Append what an error response's body says: either documented shape's
  * fields, or the start of a body that is not a JSON object.  Returns the
- * title for the primary message (palloc'd, not yet cleaned) or NULL.
+ * title for the primary message (palloc'd, not yet cleaned) or NULL, and
+ * sets *quo_404 when the body is Quo's documented 404.
  */
 static char *
-append_body(StringInfo detail, const QuoHttpResult *res, const char *key)
+append_body(StringInfo detail, const QuoHttpResult *res, const char *key, bool *quo_404)
 {
-	struct json_object *root = NULL;
+	struct json_object *root;
 	struct json_object *err;
+	const char *error = NULL;
 	char	   *title = NULL;
 
-	if (res->body_len > 0)
-		root = json_tokener_parse(res->body);
-	if (root && json_object_is_type(root, json_type_object))
-	{
-		if (json_object_object_get_ex(root, "error", &err) && err &&
-			json_object_is_type(err, json_type_object))
-			title = append_alt_error(detail, err, key);
-		else
-			title = append_documented_error(detail, root, key);
-	}
-	else if (res->body_len > 0)
+	*quo_404 = false;
+	if (res->body_len == 0)
+		return NULL;
+	root = quo_json_parse(res->body, res->body_len, &error);
+	if (root == NULL || !json_object_is_type(root, json_type_object))
 	{
 		appendStringInfoString(detail, " Body: ");
 		quo_append_api_text(detail, res->body, res->body_len, QUOTE_MAX, key);
 	}
-	if (root)
-		json_object_put(root);
+	else if (json_object_object_get_ex(root, "error", &err) && err &&
+			 json_object_is_type(err, json_type_object))
+		title = append_alt_error(detail, err, key);
+	else
+	{
+		title = append_documented_error(detail, root, key);
+		*quo_404 = res->status == 404 && is_documented_404(root);
+	}
+	quo_json_free(root);
 	return title;
 }
 
@@ -402,6 +464,7 @@ quo_report_http_failure(const QuoFdwOptions *opts, const char *target,
 	StringInfoData title;
 	char	   *raw_title;
 	const char *hint;
+	bool		quo_404;
 
 	CHECK_FOR_INTERRUPTS();
 
@@ -411,13 +474,13 @@ quo_report_http_failure(const QuoFdwOptions *opts, const char *target,
 		report_transport_failure(opts, res, &detail);
 
 	appendStringInfo(&detail, " HTTP status: %ld.", res->status);
-	raw_title = append_body(&detail, res, opts->api_key);
+	raw_title = append_body(&detail, res, opts->api_key, &quo_404);
 	initStringInfo(&title);
 	if (raw_title)
 		quo_append_api_text(&title, raw_title, strlen(raw_title), 100, opts->api_key);
-	hint = status_hint(res->status, opts->server_name);
+	hint = status_hint(res->status, opts->server_name, quo_404);
 	ereport(ERROR,
-			(errcode(status_sqlstate(res->status)),
+			(errcode(status_sqlstate(res->status, quo_404)),
 			 raw_title ? errmsg("Quo API request failed with HTTP %ld: %s", res->status, title.data)
 			 : errmsg("Quo API request failed with HTTP %ld", res->status),
 			 errdetail_internal("%s", detail.data),

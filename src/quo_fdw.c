@@ -746,7 +746,7 @@ fetch_next_page(QuoFdwScanState *state)
 		res = quo_http_result(state->inflight);
 
 		/* a 404 on an id is no row */
-		if (is_item && res->curl_code == 0 && res->status == 404)
+		if (is_item && quo_is_missing_object(res))
 		{
 			quo_http_release(state->inflight);
 			state->inflight = NULL;
