@@ -7,6 +7,9 @@ SET timezone = 'UTC';
 SET search_path = quo, public;
 \set VERBOSITY default
 \set SHOW_CONTEXT never
+-- the mock's address and key, for servers of our own
+\getenv mock_url QUO_MOCK_URL
+\getenv api_key QUO_TEST_KEY
 SELECT mock_reset();
 -- one attempt each here: retries have their own test
 ALTER SERVER quo_mock OPTIONS (ADD max_retries '0');
@@ -44,12 +47,75 @@ SELECT * FROM c2;
 SELECT mock_fault('{"action": "raw", "status": 502, "body": "<html>Bad gateway</html>"}');
 SELECT * FROM c2;
 
+-- the API's text is quoted by whole characters (300 at most): a LATIN1
+-- client gets the API's 502, not an encoding error, and a character LATIN1
+-- lacks (the euro sign) is shown as '?' rather than failing the error
+CREATE FUNCTION error_detail(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE d text;
+BEGIN
+  EXECUTE q;
+  RETURN NULL;
+EXCEPTION WHEN others THEN
+  GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+  RETURN d;
+END $$;
+SET client_encoding = 'LATIN1';
+SELECT mock_fault('{"action": "status", "status": 502, "message": "x' || repeat('\u00e9', 400) || '"}');
+\set VERBOSITY terse
+SELECT * FROM c2;
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
+SELECT mock_fault('{"action": "status", "status": 502, "message": "x' || repeat('\u00e9', 400) || '"}');
+SELECT length(m) AS chars, length(replace(m, chr(233), '')) AS other_chars, right(m, 3) AS tail
+  FROM split_part(split_part(error_detail('SELECT * FROM c2'), 'Message: ', 2), '. Trace: ', 1) AS m;
+SELECT mock_fault('{"action": "status", "status": 502, "message": "price: 5 \u20ac", "title": "Bad \u20ac"}');
+SELECT * FROM c2;
+\echo :LAST_ERROR_SQLSTATE
+RESET client_encoding;
+DROP FUNCTION error_detail(text);
+
 -- a page that fails mid-scan: an error, not 100 rows as if complete
 SELECT mock_fault('{"action": "status", "status": 500, "skip": 1}');
 SELECT count(*) FROM big;
--- a 500 on an id lookup is an error too (only 404 means no row)
+-- a 500 on an id lookup is an error too (only Quo's documented 404 means no row)
 SELECT mock_fault('{"action": "status", "status": 500, "match": "/v1/calls/AC00000002"}');
 SELECT id FROM calls WHERE id IN ('AC00000001', 'AC00000002');
+-- and so is a 404 that is not Quo's: a proxy's page, or no body at all
+SELECT mock_fault('{"action": "raw", "status": 404, "body": "<html>Not Found</html>", "match": "/v1/calls/AC00000002"}');
+SELECT id FROM calls WHERE id IN ('AC00000001', 'AC00000002');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_fault('{"action": "raw", "status": 404, "body": "", "match": "/v1/calls/AC00000002"}');
+SELECT id FROM calls WHERE id = 'AC00000002';
+
+-- a base_url with a wrong path: what answers there is not the Quo API, and
+-- its 404s are errors for id lookups and id joins as for list scans, never
+-- an empty result
+\set wrong_url :mock_url '/api'
+CREATE SERVER quo_wrongpath FOREIGN DATA WRAPPER quo_fdw
+  OPTIONS (base_url :'wrong_url', request_timeout '20', rate_limit '0', max_retries '0');
+CREATE USER MAPPING FOR CURRENT_USER SERVER quo_wrongpath OPTIONS (api_key :'api_key');
+CREATE SCHEMA wrongpath;
+IMPORT FOREIGN SCHEMA quo LIMIT TO (calls) FROM SERVER quo_wrongpath INTO wrongpath;
+CREATE TABLE wanted (call_id text);
+INSERT INTO wanted VALUES ('AC00000001'), ('AC00000004');
+ANALYZE wanted;
+SELECT mock_reset();
+SELECT id, status FROM wrongpath.calls WHERE id = 'AC00000001';
+\echo :LAST_ERROR_SQLSTATE
+EXPLAIN (COSTS OFF)
+SELECT w.call_id, c.status FROM wanted w JOIN wrongpath.calls c ON c.id = w.call_id;
+SELECT w.call_id, c.status FROM wanted w JOIN wrongpath.calls c ON c.id = w.call_id;
+SELECT w.call_id, c.status FROM wanted w LEFT JOIN wrongpath.calls c ON c.id = w.call_id;
+SELECT count(*) FROM wrongpath.calls
+ WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants);
+-- the right server: a missing id is still no row
+SELECT id FROM calls WHERE id = 'AC99999999';
+SELECT * FROM mock_log();
+SELECT mock_reset();
+DROP TABLE wanted;
+DROP SCHEMA wrongpath CASCADE;
+DROP USER MAPPING FOR CURRENT_USER SERVER quo_wrongpath;
+DROP SERVER quo_wrongpath;
 
 -- broken 200 responses
 SELECT mock_fault('{"action": "badjson"}');
@@ -153,6 +219,26 @@ SELECT count(*) FROM c2;
 DROP FOREIGN TABLE dead_convs;
 DROP USER MAPPING FOR CURRENT_USER SERVER quo_dead;
 DROP SERVER quo_dead;
+SELECT mock_reset();
+
+-- a LATIN1 database: the API's UTF-8 is converted, and what LATIN1 lacks
+-- (the euro sign, Japanese) becomes '?' instead of an encoding error
+\set regress_db :DBNAME
+SELECT mock_fault('{"action": "status", "status": 502, "message": "caf\u00e9 5 \u20ac \u65e5\u672c"}');
+CREATE DATABASE regress_quo_latin1 TEMPLATE template0 ENCODING 'LATIN1' LOCALE 'C';
+\c regress_quo_latin1
+SET client_encoding = 'UTF8';
+CREATE EXTENSION quo_fdw;
+CREATE SERVER quo_latin1 FOREIGN DATA WRAPPER quo_fdw
+  OPTIONS (base_url :'mock_url', request_timeout '20', rate_limit '0', max_retries '0');
+CREATE USER MAPPING FOR CURRENT_USER SERVER quo_latin1 OPTIONS (api_key :'api_key');
+IMPORT FOREIGN SCHEMA quo LIMIT TO (calls) FROM SERVER quo_latin1 INTO public;
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants);
+\echo :LAST_ERROR_SQLSTATE
+\c :regress_db
+DROP DATABASE regress_quo_latin1 WITH (FORCE);
+SET timezone = 'UTC';
+SET search_path = quo, public;
 SELECT mock_reset();
 ALTER SERVER quo_mock OPTIONS (DROP max_retries);
 DROP VIEW c2, big;

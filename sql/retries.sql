@@ -75,6 +75,32 @@ RESET statement_timeout;
 SELECT count(*) AS requests FROM mock_log();
 SELECT mock_reset();
 
+-- Retry-After that is neither delta-seconds nor an HTTP-date (inf, nan, -1)
+-- is unreadable: quo_fdw backs off with jitter (250 ms or more) and the
+-- answer is complete
+SELECT mock_fault('{"action": "status", "status": 429, "retry_after": "inf"}');
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) FROM c2;
+SELECT clock_timestamp() - :'t0'::timestamptz >= interval '250 ms' AS backed_off;
+SELECT mock_fault('{"action": "status", "status": 429, "retry_after": "nan"}');
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) FROM c2;
+SELECT clock_timestamp() - :'t0'::timestamptz >= interval '250 ms' AS backed_off;
+SELECT mock_fault('{"action": "status", "status": 429, "retry_after": "-1"}');
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) FROM c2;
+SELECT clock_timestamp() - :'t0'::timestamptz >= interval '250 ms' AS backed_off;
+SELECT regexp_replace(l, '\?.*->', '?... ->') AS request FROM mock_log() l;
+SELECT mock_reset();
+-- a number too large for any clock (1e300 seconds, 20 digits) is a wait
+-- longer than quo_fdw's 60 s: the API's 429 at once, saying so
+SELECT mock_fault('{"action": "status", "status": 429, "retry_after": "1e300"}');
+SELECT count(*) FROM c2;
+SELECT mock_fault('{"action": "status", "status": 429, "retry_after": "99999999999999999999"}');
+SELECT count(*) FROM c2;
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+
 -- max_retries 0 turns retries off
 ALTER SERVER quo_mock OPTIONS (SET max_retries '0');
 SELECT mock_fault('{"action": "status", "status": 502}');

@@ -73,4 +73,13 @@
 #define quo_wait_event(name) ((void) (name), (uint32) PG_WAIT_EXTENSION)
 #endif
 
+/*
+ * Converting text without raising an error on a character the target
+ * encoding lacks (pg_do_encoding_conversion_buf's noError) is PG14+; before
+ * that, quoted API text keeps only ASCII in a non-UTF-8 encoding.
+ */
+#if PG_VERSION_NUM >= 140000
+#define QUO_HAVE_NOERROR_CONVERSION 1
+#endif
+
 #endif							/* QUO_COMPAT_H */

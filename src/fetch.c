@@ -203,7 +203,7 @@ attempt_finished(QuoFetcher *f, QuoFetch *fetch)
 		quo_retry_after_ms(res->retry_after, time(NULL)) : -1;
 	if (asked > QUO_RETRY_AFTER_MAX_MS)
 	{
-		res->gave_up = psprintf("The API asked to retry after %s seconds, longer than quo_fdw waits.",
+		res->gave_up = psprintf("The API asked to wait longer than quo_fdw does (60 s): Retry-After: %s.",
 								res->retry_after);
 		return;
 	}

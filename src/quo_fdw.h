@@ -314,6 +314,9 @@ extern void quo_rate_acquire(const char *api_key, int rate, int64 *waited_usecs)
 extern void quo_sleep_usecs(int64 usecs);
 
 /* in errors.c */
+extern bool quo_is_missing_object(const QuoHttpResult *res);
+extern void quo_append_api_text(StringInfo buf, const char *s, size_t len,
+								size_t max, const char *key);
 extern void quo_report_http_failure(const QuoFdwOptions *opts,
 									const char *target,
 									const QuoHttpResult *res) pg_attribute_noreturn();

@@ -9,6 +9,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include <curl/curl.h>
 
 #include "quo_fdw.h"
@@ -35,27 +37,97 @@ quo_retry_is_retryable(const QuoHttpResult *res)
 		res->status == 503 || res->status == 504;
 }
 
+/* An ASCII digit, whatever the locale. */
+static inline bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
 /*
- * Milliseconds a Retry-After header asks for (delta-seconds or an
- * HTTP-date, relative to now), or -1 when absent or unreadable.
+ * Whether s is a number of seconds quo_fdw reads: digits, as RFC 9110's
+ * delta-seconds, optionally with a fraction and an exponent ("1.5",
+ * "1e300"), which some servers send and which say more than a blind
+ * backoff would.  No sign, no "inf" or "nan", no hex; nothing after it
+ * but spaces and tabs.
+ */
+static bool
+is_seconds(const char *s)
+{
+	const char *p = s;
+
+	if (!is_digit(*p))
+		return false;
+	while (is_digit(*p))
+		p++;
+	if (*p == '.')
+	{
+		p++;
+		if (!is_digit(*p))
+			return false;
+		while (is_digit(*p))
+			p++;
+	}
+	if (*p == 'e' || *p == 'E')
+	{
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (!is_digit(*p))
+			return false;
+		while (is_digit(*p))
+			p++;
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p == '\0';
+}
+
+/*
+ * A wait in seconds as milliseconds: at least 0, rounded up, and
+ * QUO_RETRY_AFTER_MAX_MS + 1 for anything longer than quo_fdw waits (an
+ * infinity from an overflowing strtod included), so a huge value never
+ * reaches an integer conversion.  NaN, which the callers cannot produce,
+ * would be unreadable (-1).
+ */
+static int64
+seconds_to_ms(double secs)
+{
+	double		ms = secs * 1000.0;
+
+	if (isnan(ms))
+		return -1;
+	if (ms <= 0)
+		return 0;
+	if (ms > (double) QUO_RETRY_AFTER_MAX_MS)
+		return QUO_RETRY_AFTER_MAX_MS + 1;
+	return (int64) ceil(ms);
+}
+
+/*
+ * Milliseconds a Retry-After header asks to wait, relative to now: 0 for a
+ * date in the past, QUO_RETRY_AFTER_MAX_MS + 1 for any wait longer than
+ * quo_fdw honours, -1 when absent or unreadable (the caller then backs off
+ * with jitter).  Delta-seconds as is_seconds() reads them; an HTTP-date
+ * (all three RFC 9110 forms start with a day name) through curl_getdate.
  */
 int64
 quo_retry_after_ms(const char *value, time_t now)
 {
-	char	   *end;
-	double		secs;
 	time_t		when;
 
-	if (value == NULL || *value == '\0')
+	if (value == NULL)
 		return -1;
-	secs = strtod(value, &end);
-	if (end != value && *end == '\0')
-		return secs < 0 ? 0 : (int64) (secs * 1000.0);
+	while (*value == ' ' || *value == '\t')
+		value++;
+	if (is_digit(*value))
+		return is_seconds(value) ? seconds_to_ms(strtod(value, NULL)) : -1;
+	if (!((*value >= 'a' && *value <= 'z') || (*value >= 'A' && *value <= 'Z')))
+		return -1;
 	when = curl_getdate(value, NULL);
 	if (when == (time_t) -1)
 		return -1;
-	secs = difftime(when, now);
-	return secs < 0 ? 0 : (int64) (secs * 1000.0);
+	return seconds_to_ms(difftime(when, now));
 }
 
 /*

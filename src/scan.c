@@ -409,8 +409,8 @@ fetch_next_page(QuoFdwScanState *state)
 
 		res = quo_fetch_await(state->fetcher, fetch);
 
-		/* a 404 on an id is no row */
-		if (is_item && res->curl_code == 0 && res->status == 404)
+		/* an id the API says does not exist is no row */
+		if (is_item && quo_is_missing_object(res))
 		{
 			quo_fetch_release(state->fetcher, fetch);
 			state->current = NULL;

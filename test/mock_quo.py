@@ -10,7 +10,9 @@ strings are decoded as form-urlencoded (an unencoded '+' becomes a space and
 fails E.164); arrays are repeated keys; createdAfter/createdBefore/
 updatedAfter/updatedBefore are exclusive; page tokens are opaque and bound to
 their query; totalItems is wrong on purpose.  Unknown query parameters are
-rejected, so a client bug cannot hide.
+rejected, so a client bug cannot hide.  A path that is not an API route gets a
+generic web framework's 404 body, not Quo's documented error, as a base_url
+with a wrong path would.
 
 Control endpoints (no auth, never logged), used by test/mockctl.py:
   POST /_mock/reset            forget faults and the request log
@@ -655,7 +657,10 @@ class Handler(BaseHTTPRequestHandler):
             elif path.startswith("/v1/messages/"):
                 body = get_item(st.ws.msg_by_id, unquote(path[len("/v1/messages/"):]), "AC")
             else:
-                raise ApiError(404, "No route for %s" % path)
+                # not the API: a generic web framework's 404, not Quo's documented body
+                self.record(line, 404)
+                return self.send_body(404, json.dumps({
+                    "message": "Route GET:%s not found" % path, "error": "Not Found", "statusCode": 404}))
         except ApiError as e:
             status = e.status
             self.record(line, status)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Build the libFuzzer targets (clang, -fsanitize=fuzzer,address,undefined)
-# and run each for FUZZ_SECONDS (default 30) from the seed corpus in
-# test/fuzz/corpus.  Exit 1 on a crash, a sanitizer report or a hang.
+# Build the libFuzzer targets fuzz_json_row, fuzz_request and fuzz_headers
+# (clang, -fsanitize=fuzzer,address,undefined) and run each for FUZZ_SECONDS
+# (default 30) from the seed corpus in test/fuzz/corpus.  Exit 1 on a crash,
+# a sanitizer report or a hang.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -15,9 +16,19 @@ cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
         -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-prototypes)
 srcs=("$here/shim.c" "$here/shim_json.c" "$top/src/json_row.c" "$top/src/request.c"
       "$top/src/pushdown.c" "$top/src/endpoints.c")
+# fuzz_headers: retry.c and errors.c, with libcurl (curl_getdate) and
+# PostgreSQL's own UTF-8 validation from libpgcommon
+headers_srcs=("$here/shim.c" "$here/shim_json.c" "$here/shim_errors.c" "$top/src/json_row.c"
+              "$top/src/retry.c" "$top/src/errors.c")
+headers_libs=("$("$PG_CONFIG" --pkglibdir)/libpgcommon.a" $(pkg-config --libs libcurl 2>/dev/null || echo -lcurl))
 status=0
-for t in json_row request; do
-  clang "${cflags[@]}" -o "$out/fuzz_$t" "$here/fuzz_$t.c" "${srcs[@]}" $(pkg-config --libs json-c)
+for t in json_row request headers; do
+  if [ "$t" = headers ]; then
+    clang "${cflags[@]}" $(pkg-config --cflags libcurl 2>/dev/null) -o "$out/fuzz_$t" "$here/fuzz_$t.c" \
+      "${headers_srcs[@]}" $(pkg-config --libs json-c) "${headers_libs[@]}"
+  else
+    clang "${cflags[@]}" -o "$out/fuzz_$t" "$here/fuzz_$t.c" "${srcs[@]}" $(pkg-config --libs json-c)
+  fi
   work=$out/corpus_$t; rm -rf "$work"; mkdir -p "$work"
   seed=$here/corpus/${t%_row}
   if (cd "$out" && ASAN_OPTIONS=detect_leaks=1 "./fuzz_$t" -max_total_time="$seconds" -timeout=10 \
