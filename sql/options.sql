@@ -19,6 +19,9 @@ CREATE SERVER bad10 FOREIGN DATA WRAPPER quo_fdw OPTIONS (max_retries 'many');
 CREATE SERVER bad11 FOREIGN DATA WRAPPER quo_fdw OPTIONS (max_retries '-1');
 CREATE SERVER bad12 FOREIGN DATA WRAPPER quo_fdw OPTIONS (rate_limit '1000');
 CREATE SERVER bad13 FOREIGN DATA WRAPPER quo_fdw OPTIONS (rate_limit '2.5');
+CREATE SERVER bad13a FOREIGN DATA WRAPPER quo_fdw OPTIONS (max_concurrent_requests '0');
+CREATE SERVER bad13b FOREIGN DATA WRAPPER quo_fdw OPTIONS (max_concurrent_requests '17');
+CREATE SERVER bad13c FOREIGN DATA WRAPPER quo_fdw OPTIONS (fanout 'sometimes');
 -- plain http only for loopback hosts; anything else must be https
 CREATE SERVER bad14 FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url 'http://api.quo.com');
 CREATE SERVER bad15 FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url 'http://10.0.0.1:8080');
@@ -29,7 +32,8 @@ CREATE SERVER ok_lo2 FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url 'http://loca
 CREATE SERVER ok_lo3 FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url 'http://[::1]:9000');
 CREATE SERVER ok_lo4 FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url 'http://127.1.2.3');
 CREATE SERVER ok_https FOREIGN DATA WRAPPER quo_fdw
-  OPTIONS (base_url 'https://quo-proxy.example.com:8443', max_retries '0', rate_limit '5');
+  OPTIONS (base_url 'https://quo-proxy.example.com:8443', max_retries '0', rate_limit '5',
+           max_concurrent_requests '16', fanout 'off');
 DROP SERVER ok_lo1, ok_lo2, ok_lo3, ok_lo4, ok_https;
 CREATE SERVER ok1 FOREIGN DATA WRAPPER quo_fdw OPTIONS (connect_timeout '2.5', request_timeout '30');
 ALTER SERVER ok1 OPTIONS (ADD base_url 'https://api.quo.com/');
@@ -40,6 +44,9 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (api_key 'two
 lines');
 -- table options
 CREATE FOREIGN TABLE t_bad (id text) SERVER ok1 OPTIONS (endpoint 'cals');
+CREATE FOREIGN TABLE t_bad (id text) SERVER ok1 OPTIONS (endpoint 'calls', fanout 'perhaps');
+CREATE FOREIGN TABLE t_ok_fanout (id text) SERVER ok1 OPTIONS (endpoint 'calls', fanout 'false');
+DROP FOREIGN TABLE t_ok_fanout;
 CREATE FOREIGN TABLE t_bad (id text) SERVER ok1 OPTIONS (endpoint 'voicemails');
 CREATE FOREIGN TABLE t_bad (id text) SERVER ok1 OPTIONS (endpoint 'calls', user_id 'US1');
 CREATE FOREIGN TABLE t_bad (id text) SERVER ok1 OPTIONS (endpoint 'conversations', user_id 'bob');

@@ -82,4 +82,11 @@
 #define QUO_HAVE_NOERROR_CONVERSION 1
 #endif
 
+/* Reserving a GUC prefix: MarkGUCPrefixReserved from PG15. */
+#if PG_VERSION_NUM >= 150000
+#define quo_mark_guc_prefix_reserved(p) MarkGUCPrefixReserved(p)
+#else
+#define quo_mark_guc_prefix_reserved(p) EmitWarningsOnPlaceholders(p)
+#endif
+
 #endif							/* QUO_COMPAT_H */

@@ -20,6 +20,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/varlena.h"
@@ -35,7 +36,8 @@ typedef enum QuoOptionKind
 {
 	QUO_OPT_OTHER,				/* checked by its own code */
 	QUO_OPT_TIMEOUT,			/* seconds (fractions allowed), stored as ms */
-	QUO_OPT_INT					/* a whole number in [min, max] */
+	QUO_OPT_INT,				/* a whole number in [min, max] */
+	QUO_OPT_BOOL				/* a boolean, stored as 0 or 1 */
 } QuoOptionKind;
 
 /*
@@ -61,21 +63,39 @@ static const QuoOptionDef valid_options[] = {
 	{"request_timeout", ForeignServerRelationId, QUO_OPT_TIMEOUT, 0, 0, 60000, OPT_FIELD(request_timeout_ms)},
 	{"max_retries", ForeignServerRelationId, QUO_OPT_INT, 0, 10, 4, OPT_FIELD(max_retries)},
 	{"rate_limit", ForeignServerRelationId, QUO_OPT_INT, 0, 100, 10, OPT_FIELD(rate_limit)},
+	{"max_concurrent_requests", ForeignServerRelationId, QUO_OPT_INT, 1, 16, 4, OPT_FIELD(max_concurrent)},
+	{"fanout", ForeignServerRelationId, QUO_OPT_BOOL, 0, 1, 1, OPT_FIELD(fanout)},
 	{"api_key", UserMappingRelationId, QUO_OPT_OTHER, 0, 0, 0, 0},
 	{"endpoint", ForeignTableRelationId, QUO_OPT_OTHER, 0, 0, 0, 0},
 	{"user_id", ForeignTableRelationId, QUO_OPT_OTHER, 0, 0, 0, 0},
 	{"exclude_inactive", ForeignTableRelationId, QUO_OPT_OTHER, 0, 0, 0, 0},
+	{"fanout", ForeignTableRelationId, QUO_OPT_BOOL, 0, 1, 1, OPT_FIELD(fanout)},
 	{"column_name", AttributeRelationId, QUO_OPT_OTHER, 0, 0, 0, 0},
 };
 
 void		_PG_init(void);
 
+/* GUCs */
+int			quo_max_requests = 2000;
+bool		quo_progress = false;
+
 /*
- * Load-time setup: libcurl's global state, once per backend.
+ * Load-time setup: the GUCs, libcurl's global state, the rate limit's
+ * shared memory; once per backend.
  */
 void
 _PG_init(void)
 {
+	DefineCustomIntVariable("quo_fdw.max_requests",
+							"Most Quo API requests one foreign scan may make (0: no limit).",
+							"A scan that would need more stops with an error before it spends them.",
+							&quo_max_requests, 2000, 0, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("quo_fdw.progress",
+							 "Report the progress of long Quo scans as NOTICEs, at most every 5 seconds.",
+							 NULL, &quo_progress, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	quo_mark_guc_prefix_reserved("quo_fdw");
 	quo_http_init();
 	quo_rate_init();
 }
@@ -175,7 +195,7 @@ parse_int_option(const char *name, const char *value, int min, int max)
 	return (int) v;
 }
 
-/* The definition of a numeric option, or NULL for any other name. */
+/* The definition of a numeric or boolean option, or NULL for any other name. */
 static const QuoOptionDef *
 number_option(const char *name)
 {
@@ -185,12 +205,23 @@ number_option(const char *name)
 	return NULL;
 }
 
-/* Parse a numeric option's value within its range (ms for timeouts). */
+/* Parse a numeric or boolean option's value (ms for timeouts, 0/1 for booleans). */
 static int
 parse_number_option(const QuoOptionDef *def, const char *value)
 {
+	bool		b;
+
 	if (def->kind == QUO_OPT_TIMEOUT)
 		return parse_timeout(def->name, value);
+	if (def->kind == QUO_OPT_BOOL)
+	{
+		if (!parse_bool(value, &b))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"%s\": \"%s\"", def->name, value),
+					 errdetail("The value must be a boolean.")));
+		return b ? 1 : 0;
+	}
 	return parse_int_option(def->name, value, def->min, def->max);
 }
 
@@ -477,6 +508,10 @@ quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
 	{
 		DefElem    *def = lfirst(lc);
 
+		/* a table's own fanout overrides the server's */
+		if (number_option(def->defname) != NULL)
+			*(int *) ((char *) opts + number_option(def->defname)->offset) =
+				parse_number_option(number_option(def->defname), defGetString(def));
 		for (int i = 0; i < opts->endpoint->noptions; i++)
 		{
 			const QuoTableOption *opt = &opts->endpoint->options[i];

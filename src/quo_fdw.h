@@ -21,7 +21,7 @@
 #define QUO_FDW_VERSION "0.1.0"
 #define QUO_DEFAULT_BASE_URL "https://api.quo.com"
 #define QUO_MAX_PAGE_SIZE 100
-#define QUO_MAX_IN_FLIGHT 4		/* independent requests started ahead */
+#define QUO_MAX_CONCURRENT 16	/* the max_concurrent_requests option's maximum */
 
 struct json_object;
 
@@ -147,10 +147,18 @@ typedef struct QuoFdwOptions
 	int			request_timeout_ms; /* whole-request timeout */
 	int			max_retries;	/* retries of a failed GET after the first try */
 	int			rate_limit;		/* requests per second per key, 0 = none */
+	int			max_concurrent; /* most requests in flight at once */
+	int			fanout;			/* 1: list calls/messages through
+								 * conversations when no participants are
+								 * given */
 	const QuoEndpoint *endpoint;	/* the table's endpoint */
 	List	   *fixed_params;	/* table options as request parameters:
 								 * alternating param name, value (char *) */
 } QuoFdwOptions;
+
+/* GUCs (option.c) */
+extern int	quo_max_requests;
+extern bool quo_progress;
 
 extern void quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
 							QuoFdwOptions *opts);

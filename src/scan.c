@@ -59,7 +59,7 @@ typedef struct QuoFdwScanState
 	QuoFetcher *fetcher;
 	QuoFetch   *current;		/* the page being fetched, until parsed */
 	/* id lookups submitted ahead: ahead[i] is for specs[next_spec + i] */
-	QuoFetch   *ahead[QUO_MAX_IN_FLIGHT];
+	QuoFetch   *ahead[QUO_MAX_CONCURRENT];
 	int			nahead;
 	bool		may_start_ahead;	/* no LIMIT above: every series is needed */
 
@@ -157,7 +157,7 @@ quoBeginForeignScan(ForeignScanState *node, int eflags)
 											ALLOCSET_DEFAULT_SIZES);
 	state->row_cxt = AllocSetContextCreate(state->scan_cxt, "quo_fdw row",
 										   ALLOCSET_DEFAULT_SIZES);
-	state->fetcher = quo_fetcher_create(&state->opts, QUO_MAX_IN_FLIGHT,
+	state->fetcher = quo_fetcher_create(&state->opts, state->opts.max_concurrent,
 										&state->stats, state->scan_cxt);
 	cb = MemoryContextAlloc(state->scan_cxt, sizeof(MemoryContextCallback));
 	cb->func = scan_memory_gone;
@@ -264,15 +264,15 @@ token_is_new(QuoFdwScanState *state, const char *token)
 
 /*
  * Submit id lookups ahead of the one being read: each series after the
- * current one that is a single GET by id is queued, up to
- * QUO_MAX_IN_FLIGHT.  They are submitted after the request the scan needs
+ * current one that is a single GET by id is queued, up to the server's
+ * max_concurrent_requests.  They are submitted after the request the scan needs
  * now, so they never take its rate-limit slot; the fetcher runs them while
  * earlier answers are awaited.
  */
 static void
 submit_ahead(QuoFdwScanState *state)
 {
-	while (state->may_start_ahead && state->nahead < QUO_MAX_IN_FLIGHT &&
+	while (state->may_start_ahead && state->nahead < state->opts.max_concurrent &&
 		   state->next_spec + state->nahead < list_length(state->specs))
 	{
 		QuoRequestSpec *spec = list_nth(state->specs, state->next_spec + state->nahead);
