@@ -6,7 +6,7 @@
 #   make         just build (needs PostgreSQL server headers, libcurl, json-c)
 
 MODULE_big = quo_fdw
-OBJS = src/quo_fdw.o src/scan.o src/fetch.o src/option.o src/endpoints.o src/pushdown.o \
+OBJS = src/quo_fdw.o src/scan.o src/fanout.o src/fetch.o src/option.o src/endpoints.o src/pushdown.o \
        src/request.o src/http.o src/retry.o src/rate.o src/errors.o src/json_row.o
 
 EXTENSION = quo_fdw

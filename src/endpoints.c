@@ -56,7 +56,7 @@ static const QuoFilter call_filters[] = {
 static const QuoColumn message_columns[] = {
 	{"id", "id", QUO_TEXT, QUO_SRC_JSON},
 	{"phone_number_id", "phoneNumberId", QUO_TEXT, QUO_SRC_JSON_OR_PHONE},
-	{"conversation_id", "conversationId", QUO_TEXT, QUO_SRC_JSON},
+	{"conversation_id", "conversationId", QUO_TEXT, QUO_SRC_JSON_OR_CONVERSATION},
 	{"direction", "direction", QUO_TEXT, QUO_SRC_JSON},
 	{"from_number", "from", QUO_TEXT, QUO_SRC_JSON},
 	{"to_numbers", "to", QUO_TEXT_ARRAY, QUO_SRC_JSON},
@@ -115,22 +115,34 @@ static const QuoTableOption conversation_options[] = {
 	{"exclude_inactive", "excludeInactive", true, NULL},
 };
 
+/* calls and messages workspace-wide: through the conversations */
+static const QuoFanout call_fanout = {
+	"conversations", "phone_number_id", "participants", 1, "created_at", "last_activity_at",
+	"The Quo API lists calls only for conversations with one participant."
+};
+static const QuoFanout message_fanout = {
+	"conversations", "phone_number_id", "participants", 10, "created_at", "last_activity_at",
+	"The Quo API lists messages only for conversations of at most 10 participants."
+};
+
 static const QuoEndpoint endpoints[] = {
 	{"calls", "/v1/calls", "/v1/calls/",
 		call_columns, lengthof_(call_columns),
 		call_filters, lengthof_(call_filters),
 		NULL, 0,
-	"WHERE phone_number_id = 'PN123abc' AND '+15555550123' = ANY (participants)"},
+	"WHERE phone_number_id = 'PN123abc' AND '+15555550123' = ANY (participants)",
+	&call_fanout},
 	{"conversations", "/v1/conversations", NULL,
 		conversation_columns, lengthof_(conversation_columns),
 		conversation_filters, lengthof_(conversation_filters),
 		conversation_options, lengthof_(conversation_options),
-	NULL},
+	NULL, NULL},
 	{"messages", "/v1/messages", "/v1/messages/",
 		message_columns, lengthof_(message_columns),
 		message_filters, lengthof_(message_filters),
 		NULL, 0,
-	"WHERE phone_number_id = 'PN123abc' AND participants = ARRAY['+15555550123']"},
+	"WHERE phone_number_id = 'PN123abc' AND participants = ARRAY['+15555550123']",
+	&message_fanout},
 };
 
 /* The endpoint called name, or NULL. */

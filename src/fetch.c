@@ -47,6 +47,7 @@ struct QuoFetcher
 	int			max_in_flight;	/* most requests in flight at once */
 	int			running;		/* requests in flight now */
 	QuoFetchStats *stats;		/* the scan's counters */
+	const char *relname;		/* for the budget's error, or NULL: no budget */
 	MemoryContext cxt;			/* where fetches live */
 	dlist_head	fetches;		/* QuoFetch, in submission order */
 };
@@ -81,6 +82,38 @@ quo_fetcher_create(const QuoFdwOptions *opts, int max_in_flight,
 		wait_backoff = quo_wait_event("QuoRetryBackoff");
 	}
 	return f;
+}
+
+/* Hold the scan of relname to quo_fdw.max_requests from now on. */
+void
+quo_fetcher_set_budget(QuoFetcher *f, const char *relname)
+{
+	f->relname = relname;
+}
+
+/*
+ * ERROR when a scan that has made made requests needs at least needed more
+ * and that passes quo_fdw.max_requests: before it spends them.  what says
+ * what the requests are for, hint how to need fewer.
+ */
+void
+quo_check_budget(const char *relname, int64 made, int64 needed, int rate_limit,
+				 const char *what, const char *hint)
+{
+	int64		total = made + needed;
+
+	if (quo_max_requests <= 0 || total <= quo_max_requests)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("foreign table \"%s\" needs at least " INT64_FORMAT " Quo API requests, more than quo_fdw.max_requests (%d)",
+					relname, total, quo_max_requests),
+			 rate_limit > 0 ?
+			 errdetail("%s needs at least " INT64_FORMAT " requests after the " INT64_FORMAT " made, about " INT64_FORMAT " seconds at %d requests per second.",
+					   what, needed, made, (needed + rate_limit - 1) / rate_limit, rate_limit) :
+			 errdetail("%s needs at least " INT64_FORMAT " requests after the " INT64_FORMAT " made.",
+					   what, needed, made),
+			 errhint("%s", hint)));
 }
 
 /* Queue GET target; nothing is sent until a fetch is awaited. */
@@ -167,6 +200,9 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 		*rate_wait = true;
 		return;
 	}
+	if (f->relname != NULL && quo_max_requests > 0 && f->stats->requests >= quo_max_requests)
+		quo_check_budget(f->relname, f->stats->requests, 1, f->opts->rate_limit,
+						 "Paging on", "Narrow the query, or raise quo_fdw.max_requests.");
 	fetch->req = quo_http_start(f->opts, fetch->target);
 	fetch->running = true;
 	fetch->attempt++;

@@ -396,11 +396,18 @@ quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
 				continue;
 			case QUO_SRC_JSON:
 			case QUO_SRC_JSON_OR_PHONE:
+			case QUO_SRC_JSON_OR_CONVERSATION:
 				if (!json_object_object_get_ex(obj, col->json_key, &v) || v == NULL)
 				{
-					if (col->source == QUO_SRC_JSON_OR_PHONE && ctx->ctx_phone)
+					const char *fallback = NULL;
+
+					if (col->source == QUO_SRC_JSON_OR_PHONE)
+						fallback = ctx->ctx_phone;
+					else if (col->source == QUO_SRC_JSON_OR_CONVERSATION)
+						fallback = ctx->ctx_conversation;
+					if (fallback)
 					{
-						values[att] = CStringGetTextDatum(ctx->ctx_phone);
+						values[att] = CStringGetTextDatum(fallback);
 						nulls[att] = false;
 					}
 					continue;

@@ -242,6 +242,28 @@ count_kind(const QuoEndpoint *ep, List *remote_quals, QuoFilterKind kind)
 }
 
 /*
+ * Whether the endpoint's fan-out supplies every missing required filter
+ * (columns, char *): the parent's phone number and participants.
+ */
+bool
+quo_fanout_supplies(const QuoEndpoint *ep, List *missing)
+{
+	ListCell   *lc;
+
+	if (ep->fanout == NULL)
+		return false;
+	foreach(lc, missing)
+	{
+		const char *col = lfirst(lc);
+
+		if (strcmp(col, ep->fanout->phone_column) != 0 &&
+			strcmp(col, ep->fanout->participants_column) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
  * Whether the request built from remote_quals returns exactly the rows that
  * satisfy qual, so it need not be rechecked locally.
  */
@@ -253,6 +275,16 @@ quo_qual_is_exact(const QuoEndpoint *ep, List *remote_quals, const QuoQual *qual
 
 	/* With an id, only the id is sent: everything else is checked here. */
 	if (nid > 0 && f->kind != QUO_FILTER_ID)
+		return false;
+	/*
+	 * Listed through the parent (a required filter missing), the phone
+	 * number and participants sent are the parent's: quals on them are
+	 * checked here too.
+	 */
+	if (ep->fanout &&
+		(strcmp(f->column, ep->fanout->phone_column) == 0 ||
+		 strcmp(f->column, ep->fanout->participants_column) == 0) &&
+		quo_missing_required(ep, remote_quals) != NIL)
 		return false;
 	if ((f->exact_ops & QUO_OPBIT(qual->op)) == 0)
 		return false;
@@ -301,6 +333,7 @@ quo_classify_conds(PlannerInfo *root, RelOptInfo *baserel,
 				   QuoFdwRelationInfo *fpinfo, List *conds)
 {
 	List	   *pushed_rinfos = NIL;
+	List	   *missing;
 	ListCell   *lc,
 			   *lc2;
 
@@ -336,5 +369,8 @@ quo_classify_conds(PlannerInfo *root, RelOptInfo *baserel,
 	}
 
 	fpinfo->has_id = count_kind(fpinfo->endpoint, fpinfo->remote_quals, QUO_FILTER_ID) > 0;
-	fpinfo->has_required = quo_missing_required(fpinfo->endpoint, fpinfo->remote_quals) == NIL;
+	missing = quo_missing_required(fpinfo->endpoint, fpinfo->remote_quals);
+	fpinfo->has_required = (missing == NIL);
+	fpinfo->fanout = !fpinfo->has_required && fpinfo->fanout_enabled &&
+		quo_fanout_supplies(fpinfo->endpoint, missing);
 }

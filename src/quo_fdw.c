@@ -138,8 +138,12 @@ quoGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	QuoFdwRelationInfo *fpinfo = palloc0(sizeof(QuoFdwRelationInfo));
 	double		rows;
 
+	QuoFdwOptions opts;
+
 	fpinfo->endpoint = quo_table_endpoint(foreigntableid);
 	fpinfo->colmap = map_columns(foreigntableid, fpinfo->endpoint, &fpinfo->natts);
+	quo_get_options(foreigntableid, InvalidOid, false, &opts);
+	fpinfo->fanout_enabled = opts.fanout != 0;
 	baserel->fdw_private = fpinfo;
 
 	quo_classify_conds(root, baserel, fpinfo, baserel->baserestrictinfo);
@@ -183,14 +187,26 @@ pushable_limit(PlannerInfo *root, RelOptInfo *baserel, QuoFdwRelationInfo *fpinf
 	return root->limit_tuples;
 }
 
-/* Remote cost of a path expected to return rows rows. */
+/*
+ * Remote cost of a path expected to return rows rows: 100 per request.  A
+ * fan-out lists the conversations and then makes at least one request per
+ * conversation (QUO_FANOUT_EST_PARENTS, a guess: the count is not known
+ * before the listing), so a parameterized path with a few outer rows, or
+ * any direct request, is always cheaper.
+ */
+#define QUO_FANOUT_EST_PARENTS 200
+
 static Cost
-path_cost(double rows, bool has_required)
+path_cost(double rows, const QuoFdwRelationInfo *fpinfo)
 {
 	Cost		total = 100.0 + ceil(rows / QUO_MAX_PAGE_SIZE) * 100.0 + rows * cpu_tuple_cost;
 
+	if (fpinfo->has_required)
+		return total;
+	if (fpinfo->fanout)
+		return total + (1 + QUO_FANOUT_EST_PARENTS) * 100.0;
 	/* a path the API cannot serve is planned only if nothing else is */
-	return has_required ? total : total + disable_cost;
+	return total + disable_cost;
 }
 
 /* State for ec_member_matches: one equivalence class member at a time. */
@@ -280,7 +296,7 @@ quoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	fpinfo->limit = pushable_limit(root, baserel, fpinfo);
 	add_path(baserel, (Path *)
 			 quo_create_foreignscan_path(root, baserel, NULL, baserel->rows, 100.0,
-										 path_cost(baserel->tuples, fpinfo->has_required),
+										 path_cost(baserel->tuples, fpinfo),
 										 NIL, baserel->lateral_relids, NULL, NIL));
 
 	foreach(lc, join_clause_candidates(root, baserel))
@@ -314,11 +330,14 @@ quoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 		quo_classify_conds(root, baserel, &probe,
 						   list_concat(list_copy(baserel->baserestrictinfo), ppi->ppi_clauses));
+		/* per outer row, a precise request or nothing: never a fan-out */
+		if (!probe.has_required)
+			continue;
 		if (probe.has_id)
 			rows = Min(rows, 1);
 		add_path(baserel, (Path *)
 				 quo_create_foreignscan_path(root, baserel, NULL, rows, 100.0,
-											 path_cost(rows, probe.has_required),
+											 path_cost(rows, &probe),
 											 NIL, outer, NULL, NIL));
 	}
 }
@@ -372,7 +391,7 @@ quoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 			rinfos = lappend(rinfos, rinfo);
 	}
 	quo_classify_conds(root, baserel, &plan, rinfos);
-	if (!plan.has_required)
+	if (!plan.has_required && !plan.fanout)
 		quo_report_missing_required(plan.endpoint, get_rel_name(foreigntableid),
 								quo_missing_required(plan.endpoint, plan.remote_quals));
 	if (best_path->path.param_info != NULL)
@@ -391,11 +410,12 @@ quoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		fdw_exprs = lappend(fdw_exprs, q->value);
 	}
 
-	fdw_private = list_make4(qual_ints,
+	fdw_private = list_make5(qual_ints,
 							 fetched_columns(baserel, &plan, local_exprs),
 							 makeInteger((int) Min(limit, (double) PG_INT32_MAX)),
 	/* under a LIMIT, a request started ahead may be one nobody needs */
-							 makeBoolean(root->limit_tuples <= 0 && root->parse->limitCount == NULL));
+							 makeBoolean(root->limit_tuples <= 0 && root->parse->limitCount == NULL),
+							 makeBoolean(!plan.has_required && plan.fanout));
 
 	return make_foreignscan(tlist, local_exprs, baserel->relid, fdw_exprs,
 							fdw_private, NIL, NIL, outer_plan);

@@ -46,6 +46,8 @@ typedef enum QuoColSource
 	QUO_SRC_JSON,				/* the object's key json_key */
 	QUO_SRC_JSON_OR_PHONE,		/* json_key; when null, the phoneNumberId the
 								 * row was fetched with */
+	QUO_SRC_JSON_OR_CONVERSATION,	/* json_key; when null, the conversation
+									 * the row was fetched through */
 	QUO_SRC_PARTICIPANTS,		/* the participants the row was fetched for */
 	QUO_SRC_RAW					/* the whole object, as jsonb */
 } QuoColSource;
@@ -108,6 +110,27 @@ typedef struct QuoTableOption
 	const char *prefix;			/* value must start with this, or NULL */
 } QuoTableOption;
 
+/*
+ * How an endpoint that needs a phone number and participants is listed
+ * workspace-wide: its parent endpoint (conversations) is listed first, and
+ * each parent row becomes one request series of the child, with the
+ * parent's phone number and participants as the required parameters.
+ */
+typedef struct QuoFanout
+{
+	const char *parent;			/* endpoint listed first */
+	const char *phone_column;	/* child and parent column: the phone number
+								 * id (child quals on it filter the parent) */
+	const char *participants_column;	/* child and parent column: participants */
+	int			max_participants;	/* most participants one child request takes */
+	const char *prune_column;	/* child range column: a parent whose last
+								 * activity is before its lower bound is
+								 * not visited */
+	const char *activity_column;	/* parent column: time of last activity */
+	const char *why_unlistable; /* DETAIL for parents with too many
+								 * participants */
+} QuoFanout;
+
 typedef struct QuoEndpoint
 {
 	const char *name;			/* table and endpoint option name */
@@ -121,6 +144,7 @@ typedef struct QuoEndpoint
 	int			noptions;
 	const char *required_hint;	/* a WHERE clause that satisfies the
 								 * required filters */
+	const QuoFanout *fanout;	/* workspace-wide listing, or NULL */
 } QuoEndpoint;
 
 /* in endpoints.c */
@@ -191,6 +215,9 @@ typedef struct QuoFdwRelationInfo
 	int			natts;
 	bool		has_id;			/* an id filter: GET item by id */
 	bool		has_required;	/* every required filter is present */
+	bool		fanout_enabled; /* the fanout option is on */
+	bool		fanout;			/* required filters are missing, but the
+								 * endpoint's fan-out supplies them */
 	double		limit;			/* pushed LIMIT, or 0 */
 } QuoFdwRelationInfo;
 
@@ -212,6 +239,9 @@ typedef struct QuoRequestSpec
 								 * "" when none; NULL for an item GET */
 	char	   *ctx_phone;		/* phoneNumberId sent, for synthetic columns */
 	List	   *ctx_participants;	/* participants sent (char *) */
+	char	   *ctx_conversation;	/* conversation listed through, or NULL */
+	bool		lists_parents;	/* a fan-out's parent listing: its rows
+								 * become series, not result rows */
 } QuoRequestSpec;
 
 /* The slots of ForeignScan.fdw_private (made in quo_fdw.c, read in scan.c). */
@@ -222,7 +252,8 @@ enum QuoFdwScanPrivate
 	FdwPrivColmap,				/* IntList: endpoint column per attribute, -1
 								 * when not fetched */
 	FdwPrivLimit,				/* Integer: pushed LIMIT, 0 when none */
-	FdwPrivAhead				/* Boolean: requests may be started ahead */
+	FdwPrivAhead,				/* Boolean: requests may be started ahead */
+	FdwPrivFanout				/* Boolean: list through the parent endpoint */
 };
 
 /* in quo_fdw.c */
@@ -239,11 +270,14 @@ extern void quo_classify_conds(PlannerInfo *root, RelOptInfo *baserel,
 extern bool quo_qual_is_exact(const QuoEndpoint *ep, List *remote_quals,
 							  const QuoQual *qual);
 extern List *quo_missing_required(const QuoEndpoint *ep, List *remote_quals);
+extern bool quo_fanout_supplies(const QuoEndpoint *ep, List *missing);
 
 /* in request.c */
 extern List *quo_build_requests(const QuoEndpoint *ep, List *quals,
 								QuoQualValue *values, List *fixed_params,
 								List **missing);
+extern bool quo_range_lower(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
+							const char *column, TimestampTz *lower);
 extern char *quo_request_target(const QuoRequestSpec *spec, int max_results,
 								const char *page_token);
 extern void quo_append_encoded(StringInfo buf, const char *s);
@@ -305,6 +339,30 @@ extern const QuoHttpResult *quo_fetch_await(QuoFetcher *fetcher, QuoFetch *fetch
 extern const char *quo_fetch_target(const QuoFetch *fetch);
 extern void quo_fetch_release(QuoFetcher *fetcher, QuoFetch *fetch);
 extern void quo_fetcher_reset(QuoFetcher *fetcher);
+extern void quo_fetcher_set_budget(QuoFetcher *fetcher, const char *relname);
+extern void quo_check_budget(const char *relname, int64 made, int64 needed,
+							 int rate_limit, const char *what, const char *hint);
+
+/* The fan-out (fanout.c): calls and messages listed through conversations. */
+typedef struct QuoFanoutState QuoFanoutState;
+
+typedef struct QuoFanoutCounts
+{
+	int64		listed;			/* parents listed */
+	int64		visited;		/* parents whose children were requested */
+	int64		pruned;			/* skipped: last activity before the range */
+	int64		unlistable;		/* skipped: the child list cannot take them */
+} QuoFanoutCounts;
+
+extern QuoFanoutState *quo_fanout_begin(const QuoEndpoint *ep, List *quals,
+										QuoQualValue *values, List *fixed_params,
+										MemoryContext cxt);
+extern List *quo_fanout_parent_specs(QuoFanoutState *fs);
+extern void quo_fanout_add_parent(QuoFanoutState *fs, struct json_object *obj);
+extern List *quo_fanout_children(QuoFanoutState *fs, const char *relname,
+								 int64 requests_made, int rate_limit, bool *warned);
+extern const QuoFanoutCounts *quo_fanout_counts(QuoFanoutState *fs);
+extern List *quo_fanout_shape(QuoFanoutState *fs);
 
 /* in retry.c: backoff's first delay and cap, and the longest Retry-After honoured */
 #define QUO_BACKOFF_BASE_MS 500
@@ -348,6 +406,7 @@ typedef struct QuoRowContext
 	const char *ctx_phone;		/* the current request's phoneNumberId */
 	Datum		ctx_participants;	/* the current request's participants */
 	bool		ctx_participants_null;
+	const char *ctx_conversation;	/* the conversation listed through */
 } QuoRowContext;
 
 extern struct json_object *quo_json_parse(const char *body, size_t len,

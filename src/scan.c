@@ -40,6 +40,13 @@ typedef struct QuoFdwScanState
 
 	/* the request series, built at the first fetch after begin/rescan */
 	bool		built;
+	bool		fanout_planned; /* list through the parent endpoint */
+	QuoFanoutState *fanout;		/* this (re)scan's fan-out, or NULL */
+	bool		children_started;	/* the listing is done: specs are the
+									 * children */
+	bool		warned;			/* the fan-out's WARNING was given */
+	int64		started_at;		/* when the scan started (monotonic) */
+	int64		progress_at;	/* when progress was last reported */
 	List	   *specs;			/* QuoRequestSpec * */
 	int			next_spec;		/* index of the next series to start */
 	QuoRequestSpec *spec;		/* the current series */
@@ -58,7 +65,7 @@ typedef struct QuoFdwScanState
 	/* requests: every one is the fetcher's from submission to release */
 	QuoFetcher *fetcher;
 	QuoFetch   *current;		/* the page being fetched, until parsed */
-	/* id lookups submitted ahead: ahead[i] is for specs[next_spec + i] */
+	/* first pages submitted ahead: ahead[i] is for specs[next_spec + i] */
 	QuoFetch   *ahead[QUO_MAX_CONCURRENT];
 	int			nahead;
 	bool		may_start_ahead;	/* no LIMIT above: every series is needed */
@@ -123,6 +130,7 @@ quoBeginForeignScan(ForeignScanState *node, int eflags)
 	quo_get_options(relid, userid, (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0, &state->opts);
 	state->limit = intVal(list_nth(fsplan->fdw_private, FdwPrivLimit));
 	state->may_start_ahead = boolVal(list_nth(fsplan->fdw_private, FdwPrivAhead));
+	state->fanout_planned = boolVal(list_nth(fsplan->fdw_private, FdwPrivFanout));
 
 	for (i = 0; i + 1 < list_length(qual_ints); i += 2)
 	{
@@ -226,15 +234,23 @@ build_specs(ForeignScanState *node, QuoFdwScanState *state, bool explain,
 		v->value = ExecEvalExpr(lfirst(lc2), econtext, &v->isnull);
 		v->known = true;
 	}
+	if (state->fanout_planned)
+	{
+		/* the scan starts with the parent listing */
+		*missing = NIL;
+		state->fanout = quo_fanout_begin(state->opts.endpoint, state->quals, values,
+										 state->opts.fixed_params, CurrentMemoryContext);
+		return state->fanout ? quo_fanout_parent_specs(state->fanout) : NIL;
+	}
 	return quo_build_requests(state->opts.endpoint, state->quals, values,
 							  state->opts.fixed_params, missing);
 }
 
 /* Page size for a series: 100, or the pushed LIMIT when smaller. */
 static int
-page_size(QuoFdwScanState *state)
+page_size(QuoFdwScanState *state, const QuoRequestSpec *spec)
 {
-	if (state->limit > 0 && state->limit < QUO_MAX_PAGE_SIZE)
+	if (state->limit > 0 && state->limit < QUO_MAX_PAGE_SIZE && !spec->lists_parents)
 		return state->limit;
 	return QUO_MAX_PAGE_SIZE;
 }
@@ -263,11 +279,12 @@ token_is_new(QuoFdwScanState *state, const char *token)
 }
 
 /*
- * Submit id lookups ahead of the one being read: each series after the
- * current one that is a single GET by id is queued, up to the server's
- * max_concurrent_requests.  They are submitted after the request the scan needs
- * now, so they never take its rate-limit slot; the fetcher runs them while
- * earlier answers are awaited.
+ * Submit the first requests of the series after the current one (an id
+ * lookup, or a list's first page), so up to the server's
+ * max_concurrent_requests are in flight.  They are submitted after the
+ * request the scan needs now, so they never take its rate-limit slot; the
+ * fetcher runs them while earlier answers are awaited.  Not under a LIMIT,
+ * where a series may not be needed at all.
  */
 static void
 submit_ahead(QuoFdwScanState *state)
@@ -278,9 +295,7 @@ submit_ahead(QuoFdwScanState *state)
 		QuoRequestSpec *spec = list_nth(state->specs, state->next_spec + state->nahead);
 		char	   *target;
 
-		if (spec->query != NULL)
-			break;				/* a list series: its pages come one by one */
-		target = quo_request_target(spec, QUO_MAX_PAGE_SIZE, NULL);
+		target = quo_request_target(spec, page_size(state, spec), NULL);
 		state->ahead[state->nahead++] = quo_fetch_submit(state->fetcher, target);
 		pfree(target);
 	}
@@ -303,10 +318,26 @@ take_ahead(QuoFdwScanState *state)
 	return fetch;
 }
 
-/* Move on to the next request series; false when there is none. */
+/*
+ * Move on to the next request series; false when there is none.  After a
+ * fan-out's listing, its children are the series.
+ */
 static bool
 start_next_series(QuoFdwScanState *state)
 {
+	if (state->next_spec >= list_length(state->specs) &&
+		state->fanout != NULL && !state->children_started)
+	{
+		MemoryContext old = MemoryContextSwitchTo(state->series_cxt);
+
+		state->children_started = true;
+		state->specs = quo_fanout_children(state->fanout, RelationGetRelationName(state->rel),
+										   state->stats.requests, state->opts.rate_limit,
+										   &state->warned);
+		MemoryContextSwitchTo(old);
+		state->next_spec = 0;
+		Assert(state->nahead == 0);
+	}
 	if (state->next_spec >= list_length(state->specs))
 		return false;
 	state->spec = list_nth(state->specs, state->next_spec++);
@@ -369,6 +400,43 @@ take_response(QuoFdwScanState *state, const QuoHttpResult *res, bool is_item)
 }
 
 /*
+ * With quo_fdw.progress on, a NOTICE at most every 5 seconds: how far the
+ * scan is, and, for a fan-out, the time left at the current pace.
+ */
+static void
+report_progress(QuoFdwScanState *state)
+{
+	int64		now;
+	double		secs;
+
+	if (!quo_progress)
+		return;
+	now = quo_monotonic_usecs();
+	if (state->progress_at == 0)
+		state->progress_at = state->started_at = now;
+	if (now - state->progress_at < 5 * USECS_PER_SEC)
+		return;
+	state->progress_at = now;
+	secs = (double) (now - state->started_at) / USECS_PER_SEC;
+	if (state->fanout != NULL && state->children_started && state->next_spec > 1)
+	{
+		int			done = state->next_spec - 1;
+		int			total = list_length(state->specs);
+
+		ereport(NOTICE,
+				(errmsg("quo_fdw: \"%s\": %d of %d conversations, " INT64_FORMAT " rows, " INT64_FORMAT " requests, about %.0f s left",
+						RelationGetRelationName(state->rel), done, total,
+						state->rows_returned, state->stats.requests,
+						secs / done * (total - done))));
+	}
+	else
+		ereport(NOTICE,
+				(errmsg("quo_fdw: \"%s\": " INT64_FORMAT " rows, " INT64_FORMAT " requests in %.0f s",
+						RelationGetRelationName(state->rel), state->rows_returned,
+						state->stats.requests, secs)));
+}
+
+/*
  * Fetch the next page of the current series, or start the next series.
  * False when every series is done.
  */
@@ -390,13 +458,12 @@ fetch_next_page(QuoFdwScanState *state)
 			/* the current series is done: start the next one */
 			if (!start_next_series(state))
 				return false;
+			fetch = take_ahead(state);
 		}
 		is_item = (state->spec->query == NULL);
-		if (is_item)
-			fetch = take_ahead(state);
 		if (fetch == NULL)
 		{
-			char	   *target = quo_request_target(state->spec, page_size(state),
+			char	   *target = quo_request_target(state->spec, page_size(state, state->spec),
 													state->page_token);
 
 			fetch = quo_fetch_submit(state->fetcher, target);
@@ -404,8 +471,8 @@ fetch_next_page(QuoFdwScanState *state)
 		}
 		state->current = fetch;
 		state->target = MemoryContextStrdup(state->page_cxt, quo_fetch_target(fetch));
-		if (is_item)
-			submit_ahead(state);
+		submit_ahead(state);
+		report_progress(state);
 
 		res = quo_fetch_await(state->fetcher, fetch);
 
@@ -419,7 +486,8 @@ fetch_next_page(QuoFdwScanState *state)
 		take_response(state, res, is_item);
 
 		/* with a pushed LIMIT, no page past the one that reaches it */
-		if (state->limit > 0 && state->rows_returned + state->nrows >= state->limit)
+		if (state->limit > 0 && !state->spec->lists_parents &&
+			state->rows_returned + state->nrows >= state->limit)
 		{
 			if (state->page_token)
 				pfree(state->page_token);
@@ -460,6 +528,12 @@ quoIterateForeignScan(ForeignScanState *node)
 		if (missing != NIL)
 			quo_report_missing_required(state->opts.endpoint,
 										RelationGetRelationName(state->rel), missing);
+		/* every series costs a request at least: check before the first */
+		quo_check_budget(RelationGetRelationName(state->rel), 0, list_length(state->specs),
+						 state->opts.rate_limit,
+						 psprintf("Its %d request series", list_length(state->specs)),
+						 "Narrow the query (fewer values in its IN lists or joins), or raise quo_fdw.max_requests.");
+		quo_fetcher_set_budget(state->fetcher, RelationGetRelationName(state->rel));
 		state->built = true;
 	}
 
@@ -467,6 +541,24 @@ quoIterateForeignScan(ForeignScanState *node)
 	{
 		if (state->limit > 0 && state->rows_returned >= state->limit)
 			return slot;
+		if (state->page != NULL && state->next_row < state->nrows &&
+			state->spec->lists_parents)
+		{
+			ErrorContextCallback errcb;
+
+			/* a fan-out's listing: each row becomes child series */
+			errcb.callback = row_error_context;
+			errcb.arg = state;
+			errcb.previous = error_context_stack;
+			error_context_stack = &errcb;
+			for (; state->next_row < state->nrows; state->next_row++)
+			{
+				CHECK_FOR_INTERRUPTS();
+				quo_fanout_add_parent(state->fanout, quo_json_row(state->rows, state->next_row));
+			}
+			error_context_stack = errcb.previous;
+			continue;
+		}
 		if (state->page != NULL && state->next_row < state->nrows)
 		{
 			ErrorContextCallback errcb;
@@ -501,6 +593,8 @@ quoReScanForeignScan(ForeignScanState *node)
 
 	release_external(state);
 	state->built = false;
+	state->fanout = NULL;
+	state->children_started = false;
 	state->specs = NIL;
 	state->next_spec = 0;
 	state->spec = NULL;
@@ -532,7 +626,7 @@ explain_requests(QuoFdwScanState *state, List *specs)
 
 	foreach(lc, specs)
 		lines = lappend(lines, psprintf("GET %s",
-										quo_request_target(lfirst(lc), page_size(state), NULL)));
+										quo_request_target(lfirst(lc), page_size(state, lfirst(lc)), NULL)));
 	return lines;
 }
 
@@ -553,6 +647,18 @@ quoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 
 		if (!state->built)
 			specs = build_specs(node, state, true, &missing);
+		if (state->fanout != NULL)
+		{
+			/* the listing, then the shape of each conversation's series */
+			List	   *shape = quo_fanout_shape(state->fanout);
+
+			specs = quo_fanout_parent_specs(state->fanout);
+			if (list_length(specs) == 1)
+				ExplainPropertyText("Quo Fan-out", linitial(explain_requests(state, specs)), es);
+			else
+				ExplainPropertyList("Quo Fan-out", explain_requests(state, specs), es);
+			specs = shape;
+		}
 		if (missing != NIL)
 			ExplainPropertyText("Quo Request", "none: a required filter has no value", es);
 		else if (specs == NIL)
@@ -569,6 +675,17 @@ quoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("Quo Rows Fetched", NULL, state->n_rows_fetched, es);
 		ExplainPropertyInteger("Quo Retries", NULL, state->stats.retries, es);
 		ExplainPropertyInteger("Quo Bytes Received", NULL, state->stats.bytes, es);
+		if (state->fanout != NULL)
+		{
+			const QuoFanoutCounts *c = quo_fanout_counts(state->fanout);
+
+			ExplainPropertyInteger("Quo Conversations Listed", NULL, c->listed, es);
+			ExplainPropertyInteger("Quo Conversations Visited", NULL, c->visited, es);
+			ExplainPropertyInteger("Quo Conversations Skipped By Last Activity", NULL, c->pruned, es);
+			ExplainPropertyInteger("Quo Conversations Skipped As Unlistable", NULL, c->unlistable, es);
+			ExplainPropertyInteger("Quo Peak Requests In Flight", NULL, state->stats.peak_in_flight, es);
+			ExplainPropertyInteger("Quo Rate Limit Wait", "ms", state->stats.throttled_usecs / 1000, es);
+		}
 	}
 }
 

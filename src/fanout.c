@@ -1,0 +1,289 @@
+/*-------------------------------------------------------------------------
+ * fanout.c
+ *		Workspace-wide scans of an endpoint that the API lists only per phone
+ *		number and participants (calls, messages): list the parent endpoint
+ *		(conversations) first, then make one request series per parent.
+ *
+ * The scan runs both phases as request series (scan.c): the listing's
+ * series have lists_parents set, and their rows come here instead of to the
+ * executor.  Each parent is then visited, pruned (its last activity is
+ * before the lower bound of the child's created_at range, so it holds no
+ * matching row), or skipped as unlistable (more participants than the
+ * child's list operation takes).  Before any child request, the number of
+ * requests the scan needs is checked against quo_fdw.max_requests.
+ *
+ * Pruning assumes what the API documents lastActivityAt to be: the time of
+ * the conversation's latest call or message.  A parent without one is
+ * visited.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "quo_fdw.h"
+
+/* The parent columns read from each listed row, in this order. */
+enum
+{
+	PARENT_ID,
+	PARENT_PHONE,
+	PARENT_PARTICIPANTS,
+	PARENT_ACTIVITY,
+	PARENT_NCOLS
+};
+
+/* Margin on the prune bound, as on the range bounds sent (request.c). */
+#define PRUNE_MARGIN_USECS USECS_PER_SEC
+
+struct QuoFanoutState
+{
+	const QuoEndpoint *child;
+	const QuoEndpoint *parent;
+	const QuoFanout *desc;
+	MemoryContext cxt;			/* where specs and parents are kept */
+	List	   *parent_specs;	/* the listing (lists_parents set) */
+	List	   *templates;		/* child series without phone and
+								 * participants (QuoRequestSpec *) */
+	bool		has_lower;		/* the prune bound is known */
+	TimestampTz lower;
+	QuoRowContext prow;			/* converter of parent rows */
+	Datum		pvalues[PARENT_NCOLS];
+	bool		pnulls[PARENT_NCOLS];
+	List	   *children;		/* child series for the parents visited */
+	QuoFanoutCounts counts;
+};
+
+/* The parameter name a child filter on column sends. */
+static const char *
+child_param(const QuoEndpoint *ep, const char *column)
+{
+	int			f = quo_endpoint_filter(ep, column);
+
+	return f >= 0 ? ep->filters[f].param : column;
+}
+
+/*
+ * Set up a fan-out for the quals (QuoQual *) and values of a child scan:
+ * the parent listing (the child's quals on the phone number become the
+ * parent's filter on it) and the child series templates (every other
+ * qual).  NULL when no row can match.
+ */
+QuoFanoutState *
+quo_fanout_begin(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
+				 List *fixed_params, MemoryContext cxt)
+{
+	QuoFanoutState *fs;
+	const QuoFanout *desc = ep->fanout;
+	const QuoEndpoint *parent = quo_endpoint_by_name(desc->parent);
+	List	   *pquals = NIL;
+	List	   *cquals = NIL;
+	QuoQualValue *pvals = palloc0(sizeof(QuoQualValue) * Max(list_length(quals), 1));
+	QuoQualValue *cvals = palloc0(sizeof(QuoQualValue) * Max(list_length(quals), 1));
+	int			np = 0,
+				nc = 0,
+				i = 0;
+	List	   *missing = NIL;
+	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	fs = palloc0(sizeof(QuoFanoutState));
+	fs->child = ep;
+	fs->parent = parent;
+	fs->desc = desc;
+	fs->cxt = cxt;
+
+	foreach(lc, quals)
+	{
+		QuoQual    *q = lfirst(lc);
+		const char *col = ep->filters[q->filter].column;
+
+		if (strcmp(col, desc->phone_column) == 0)
+		{
+			QuoQual    *pq = palloc(sizeof(QuoQual));
+
+			*pq = *q;
+			pq->filter = quo_endpoint_filter(parent, col);
+			Assert(pq->filter >= 0);
+			pquals = lappend(pquals, pq);
+			pvals[np++] = values[i];
+		}
+		else if (strcmp(col, desc->participants_column) != 0)
+		{
+			cquals = lappend(cquals, q);
+			cvals[nc++] = values[i];
+		}
+		i++;
+	}
+
+	fs->parent_specs = quo_build_requests(parent, pquals, pvals, NIL, &missing);
+	foreach(lc, fs->parent_specs)
+		((QuoRequestSpec *) lfirst(lc))->lists_parents = true;
+	fs->templates = quo_build_requests(ep, cquals, cvals, fixed_params, &missing);
+	fs->has_lower = quo_range_lower(ep, cquals, cvals, desc->prune_column, &fs->lower);
+
+	/* the parent columns the fan-out reads, converted by the one converter */
+	fs->prow.endpoint = parent;
+	fs->prow.relname = parent->name;
+	fs->prow.natts = PARENT_NCOLS;
+	fs->prow.colmap = palloc(sizeof(int) * PARENT_NCOLS);
+	fs->prow.attnames = palloc(sizeof(char *) * PARENT_NCOLS);
+	fs->prow.colmap[PARENT_ID] = quo_endpoint_column(parent, "id");
+	fs->prow.colmap[PARENT_PHONE] = quo_endpoint_column(parent, desc->phone_column);
+	fs->prow.colmap[PARENT_PARTICIPANTS] = quo_endpoint_column(parent, desc->participants_column);
+	fs->prow.colmap[PARENT_ACTIVITY] = quo_endpoint_column(parent, desc->activity_column);
+	for (int c = 0; c < PARENT_NCOLS; c++)
+		fs->prow.attnames[c] = parent->columns[fs->prow.colmap[c]].name;
+	fs->prow.ctx_participants_null = true;
+	MemoryContextSwitchTo(old);
+
+	if (fs->parent_specs == NIL || fs->templates == NIL)
+		return NULL;
+	return fs;
+}
+
+/* The parent listing: the first series of the scan. */
+List *
+quo_fanout_parent_specs(QuoFanoutState *fs)
+{
+	return fs->parent_specs;
+}
+
+/* The child series of one parent, for each template. */
+static void
+add_children(QuoFanoutState *fs, const char *id, const char *phone, List *participants)
+{
+	ListCell   *lc,
+			   *lc2;
+
+	foreach(lc, fs->templates)
+	{
+		QuoRequestSpec *t = lfirst(lc);
+		QuoRequestSpec *s = palloc0(sizeof(QuoRequestSpec));
+		StringInfoData q;
+
+		initStringInfo(&q);
+		appendStringInfo(&q, "%s=", child_param(fs->child, fs->desc->phone_column));
+		quo_append_encoded(&q, phone);
+		foreach(lc2, participants)
+		{
+			appendStringInfo(&q, "&%s=", child_param(fs->child, fs->desc->participants_column));
+			quo_append_encoded(&q, lfirst(lc2));
+		}
+		if (t->query[0] != '\0')
+			appendStringInfo(&q, "&%s", t->query);
+		s->path = t->path;
+		s->query = q.data;
+		s->ctx_phone = (char *) phone;
+		s->ctx_participants = participants;
+		s->ctx_conversation = (char *) id;
+		fs->children = lappend(fs->children, s);
+	}
+}
+
+/*
+ * One row of the parent listing: count it, and visit it unless it is
+ * pruned by its last activity or cannot be listed.
+ */
+void
+quo_fanout_add_parent(QuoFanoutState *fs, struct json_object *obj)
+{
+	MemoryContext old = MemoryContextSwitchTo(fs->cxt);
+	List	   *participants = NIL;
+
+	fs->counts.listed++;
+	quo_json_to_row(&fs->prow, obj, fs->pvalues, fs->pnulls);
+
+	if (!fs->pnulls[PARENT_PARTICIPANTS])
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(fs->pvalues[PARENT_PARTICIPANTS]);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+		for (int i = 0; i < n; i++)
+			if (!nulls[i])
+				participants = lappend(participants, TextDatumGetCString(elems[i]));
+	}
+
+	if (fs->has_lower && !fs->pnulls[PARENT_ACTIVITY] &&
+		DatumGetTimestampTz(fs->pvalues[PARENT_ACTIVITY]) < fs->lower - PRUNE_MARGIN_USECS)
+		fs->counts.pruned++;
+	else if (fs->pnulls[PARENT_ID] || fs->pnulls[PARENT_PHONE] || participants == NIL ||
+			 list_length(participants) > fs->desc->max_participants)
+		fs->counts.unlistable++;
+	else
+	{
+		fs->counts.visited++;
+		add_children(fs, TextDatumGetCString(fs->pvalues[PARENT_ID]),
+					 TextDatumGetCString(fs->pvalues[PARENT_PHONE]), participants);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * After the listing: the child series to run.  Says once (warned) how
+ * many parents could not be listed, and stops with an ERROR when the
+ * requests the scan needs, at the least one per series, pass
+ * quo_fdw.max_requests.
+ */
+List *
+quo_fanout_children(QuoFanoutState *fs, const char *relname, int64 requests_made,
+					int rate_limit, bool *warned)
+{
+	int64		needed = list_length(fs->children);
+
+	if (fs->counts.unlistable > 0 && !*warned)
+	{
+		*warned = true;
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("foreign table \"%s\" skipped " INT64_FORMAT " of " INT64_FORMAT " %s",
+						relname, fs->counts.unlistable, fs->counts.listed, fs->parent->name),
+				 errdetail("%s Its rows in them are not in the result.", fs->desc->why_unlistable),
+				 errhint("Add a WHERE condition on participants to read one of them.")));
+	}
+	quo_check_budget(relname, requests_made, needed, rate_limit,
+					 psprintf("Visiting " INT64_FORMAT " of the " INT64_FORMAT " %s listed (" INT64_FORMAT " skipped by their last activity)",
+							  fs->counts.visited, fs->counts.listed, fs->parent->name, fs->counts.pruned),
+					 "Narrow the query with a created_at range, a phone_number_id condition or a join with a local table, or raise quo_fdw.max_requests.");
+	return fs->children;
+}
+
+/* The counters EXPLAIN ANALYZE shows. */
+const QuoFanoutCounts *
+quo_fanout_counts(QuoFanoutState *fs)
+{
+	return &fs->counts;
+}
+
+/*
+ * The child series as EXPLAIN shows them: the templates with the parent's
+ * values as {placeholders}.
+ */
+List *
+quo_fanout_shape(QuoFanoutState *fs)
+{
+	List	   *out = NIL;
+	ListCell   *lc;
+
+	foreach(lc, fs->templates)
+	{
+		QuoRequestSpec *t = lfirst(lc);
+		QuoRequestSpec *s = palloc0(sizeof(QuoRequestSpec));
+
+		*s = *t;
+		s->query = psprintf("%s={conversation}&%s={participant%s}%s%s",
+							child_param(fs->child, fs->desc->phone_column),
+							child_param(fs->child, fs->desc->participants_column),
+							fs->desc->max_participants > 1 ? "s" : "",
+							t->query[0] ? "&" : "", t->query);
+		out = lappend(out, s);
+	}
+	return out;
+}
