@@ -28,6 +28,12 @@ Control endpoints (no auth, never logged), used by test/mockctl.py:
                                {"bulk_conversations": 1000, "bulk_messages": 100,
                                 "big_group": true}; {} switches them off.
                                Answers what it made, as "name value" lines.
+  GET  /_mock/truth?kind=calls|messages[&phone=PN..|+1..]...[&after=ISO]
+                  [&before=ISO][&user=US..]
+                               the exact answer over the whole workspace, as
+                               lines "count N", "ids_md5 X", "conversations N",
+                               "unlistable_count N", "unlistable_conversations N"
+                               (see truth() below)
 """
 import argparse
 import base64
@@ -431,6 +437,16 @@ class BulkConversation:
             r = [j for j in r if self.msg_user(j) == user]
         return LazyRows(r, self.msg)
 
+    def truth_rows(self, kind, after, before):
+        """(id, created_at us, userId) of the rows within [after, before]."""
+        if kind == "calls":
+            for j, t in enumerate(self.call_ts):
+                if (after is None or t >= after) and (before is None or t <= before):
+                    yield self.call_id(j), t, self.user
+        else:
+            for j in self.msg_range(after, before, True):
+                yield self.msg_id(j), self.msg_t(j), self.msg_user(j)
+
 
 class BigGroup:
     """One conversation on PNsales0001 with 12 participants: the API lists it,
@@ -472,6 +488,13 @@ class BigGroup:
     def list_messages(self, user, after, before):
         return [m for m in self.messages
                 if (user is None or m["userId"] == user) and in_range(m["_t"], after, before)]
+
+    def truth_rows(self, kind, after, before):
+        if kind == "messages":
+            for m in self.messages:
+                t = us_of(m["_t"])
+                if (after is None or t >= after) and (before is None or t <= before):
+                    yield m["id"], t, m["userId"]
 
 
 BULK_MSG_ID = re.compile(r"^ACB(\d{6})M(\d{6})$")
@@ -536,6 +559,102 @@ class Extras:
                 lines += ["bulk_first %s" % iso(dt_of(min(ts))), "bulk_last %s" % iso(dt_of(max(te)))]
         lines.append("big_group_messages %d" % (len(self.group.messages) if self.group else 0))
         return "".join(l + "\n" for l in lines)
+
+
+# ---------------------------------------------------------------------------
+# Ground truth: GET /_mock/truth, the exact answer over the whole workspace.
+# ---------------------------------------------------------------------------
+
+class TruthError(Exception):
+    pass
+
+
+def truth_ts(q, name):
+    vals = q.get(name)
+    if not vals:
+        return None
+    if len(vals) > 1:
+        raise TruthError("%s given twice" % name)
+    dt = parse_ts(vals[0])
+    if dt is None:
+        raise TruthError("%s is not an ISO 8601 date-time: %r" % (name, vals[0]))
+    return us_of(dt)
+
+
+def default_truth_rows(ws, kind):
+    """(id, created_at us as rendered, phoneNumberId, userId, conversation id,
+    listable) of the default workspace; made once.  created_at is the time the
+    row's createdAt says (what SQL compares), which may have lost the
+    milliseconds the API filters on."""
+    cache = ws.__dict__.setdefault("_truth", {})
+    if kind not in cache:
+        by_key = {(c["phoneNumberId"], tuple(sorted(c["participants"]))): c["id"] for c in ws.conversations}
+        rows = []
+        if kind == "calls":
+            for c in ws.calls:
+                cid = by_key[(c["phoneNumberId"], tuple(sorted(c["participants"])))]
+                rows.append((c["id"], us_of(parse_ts(c["createdAt"])), c["phoneNumberId"], c["userId"], cid,
+                             len(c["participants"]) == 1))
+        else:
+            for m in ws.messages:
+                rows.append((m["id"], us_of(parse_ts(m["createdAt"])), m["phoneNumberId"], m["userId"],
+                             m["conversationId"], len(m["_parts"]) <= 10))
+        cache[kind] = rows
+    return cache[kind]
+
+
+def truth(ws, ex, q):
+    check = {"kind", "phone", "after", "before", "user"}
+    for k in q:
+        if k not in check:
+            raise TruthError("unknown parameter %s (known: %s)" % (k, ", ".join(sorted(check))))
+    kind = q.get("kind", [None])
+    if len(kind) != 1 or kind[0] not in ("calls", "messages"):
+        raise TruthError("kind must be calls or messages")
+    kind = kind[0]
+    phones = None
+    if q.get("phone"):
+        phones = set()
+        for v in q["phone"]:
+            for pn, num, _ in PHONES + [BULK_PHONE]:
+                if v == num:
+                    v = pn
+            if not v.startswith("PN"):
+                raise TruthError("phone must be a PN id or a Quo number: %r" % v)
+            phones.add(v)
+    after, before = truth_ts(q, "after"), truth_ts(q, "before")
+    users = q.get("user", [])
+    if len(users) > 1:
+        raise TruthError("user given twice")
+    user = users[0] if users else None
+
+    ids, convs, lost, lost_convs = [], set(), 0, set()
+    for rid, t, pn, uid, cid, ok in default_truth_rows(ws, kind):
+        if ((phones is None or pn in phones) and (user is None or uid == user)
+                and (after is None or t >= after) and (before is None or t <= before)):
+            if ok:
+                ids.append(rid)
+                convs.add(cid)
+            else:
+                lost += 1
+                lost_convs.add(cid)
+    if ex is not None:
+        for c in ex.bulk + ([ex.group] if ex.group else []):
+            if phones is not None and c.pn not in phones:
+                continue
+            ok = len(c.parts) == 1 if kind == "calls" else len(c.parts) <= 10
+            for rid, t, uid in c.truth_rows(kind, after, before):
+                if user is not None and uid != user:
+                    continue
+                if ok:
+                    ids.append(rid)
+                    convs.add(c.cid)
+                else:
+                    lost += 1
+                    lost_convs.add(c.cid)
+    ids.sort()
+    return ("count %d\nids_md5 %s\nconversations %d\nunlistable_count %d\nunlistable_conversations %d\n"
+            % (len(ids), hashlib.md5(",".join(ids).encode()).hexdigest(), len(convs), lost, len(lost_convs)))
 
 
 def public(obj):
@@ -908,6 +1027,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def api_get(self):
         st = self.server.state
+        if self.path.startswith("/_mock/truth"):
+            path, _, query = self.path.partition("?")
+            if path == "/_mock/truth":
+                try:
+                    return self.send_text(200, truth(st.ws, st.extras, parse_qs(query, keep_blank_values=True)))
+                except TruthError as e:
+                    return self.send_text(400, "truth: %s\n" % e)
         if self.path == "/_mock/flight":
             with st.lock:
                 text = "max in flight %d\n" % st.max_in_flight
