@@ -23,6 +23,17 @@ Control endpoints (no auth, never logged), used by test/mockctl.py:
   GET  /_mock/flight           the most API requests answered at once
   GET  /_mock/stats            API connections opened, and the distinct
                                User-Agent / gzip accepted / key forms seen
+  POST /_mock/workspace        extra conversations beside the default workspace
+                               (off by default, off again after reset):
+                               {"bulk_conversations": 1000, "bulk_messages": 100,
+                                "big_group": true}; {} switches them off.
+                               Answers what it made, as "name value" lines.
+  GET  /_mock/truth?kind=calls|messages[&phone=PN..|+1..]...[&after=ISO]
+                  [&before=ISO][&user=US..]
+                               the exact answer over the whole workspace, as
+                               lines "count N", "ids_md5 X", "conversations N",
+                               "unlistable_count N", "unlistable_conversations N"
+                               (see truth() below)
 """
 import argparse
 import base64
@@ -233,6 +244,419 @@ class HugeConversation:
                 "status": "received", "createdAt": iso(t), "updatedAt": iso(t)}
 
 
+# ---------------------------------------------------------------------------
+# Workspace extras: off by default and after reset, switched on by
+# POST /_mock/workspace.  They only add conversations (and their rows) beside
+# the default workspace, which is never touched, so every default answer stays
+# the same.  Bulk rows are made on demand from their indexes.
+# ---------------------------------------------------------------------------
+
+BULK_PHONE = ("PNbulk00003", "+15550004000", "Bulk")
+BULK_START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+BULK_SPREAD_DAYS = 300          # conversation k starts k/N of the way through these days
+BULK_MAX_CONVERSATIONS = 20000
+BULK_MAX_ROWS = 1000000         # bulk_conversations * bulk_messages
+BIG_GROUP = ["+155503%05d" % i for i in range(1, 13)]   # 12: more than list messages accepts
+BIG_GROUP_MESSAGES = 6
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+US = timedelta(microseconds=1)
+
+
+def us_of(dt):
+    return (dt - EPOCH) // US
+
+
+def dt_of(us):
+    return EPOCH + timedelta(microseconds=us)
+
+
+def first_index(n, pred):
+    """The least i in 0..n with pred(i), for pred monotone false..true; n if none."""
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if pred(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+class LazyRows:
+    """Rows made on demand: len() and slices, what page() uses."""
+
+    def __init__(self, indexes, make):
+        self.indexes, self.make = indexes, make
+
+    def __len__(self):
+        return len(self.indexes)
+
+    def __getitem__(self, sl):
+        return [self.make(i) for i in self.indexes[sl]]
+
+
+def conversation_dict(k, cid, pn, parts, user, ct, last_t, last_id, name):
+    """A conversation as the default workspace makes them (same fields, same rules)."""
+    u = (last_t or ct) + timedelta(minutes=1)
+    return {
+        "assignedTo": user if k % 4 else None,
+        "createdAt": iso(ct) if k % 10 != 9 else None,
+        "deletedAt": None,
+        "id": cid,
+        "lastActivityAt": iso(last_t) if last_t else None,
+        "lastActivityId": last_id,
+        "mutedUntil": iso(ct + timedelta(days=30)) if k % 12 == 3 else None,
+        "name": name,
+        "participants": list(parts),
+        "phoneNumberId": pn,
+        "snoozedUntil": None,
+        "updatedAt": iso(u),
+        "_t": ct,
+        "_u": u,
+        "_user": user,
+        "_active": k % 5 != 4,
+    }
+
+
+class BulkConversation:
+    """Bulk conversation k of n: PNbulk00003 with one contact, m messages and
+    0..4 calls.  Its activity window (1..60 days) starts k/n of the way through
+    BULK_SPREAD_DAYS from BULK_START.  Times are whole milliseconds, strictly
+    increasing with the message index, and every createdAt renders its time
+    exactly (the no-milliseconds style only where the milliseconds are 0)."""
+
+    def __init__(self, k, n, m):
+        self.k, self.nmsgs = k, m
+        self.pn, self.own = BULK_PHONE[0], BULK_PHONE[1]
+        self.contact = "+1555%07d" % (2000000 + k)
+        self.parts = [self.contact]
+        self.cid = "CNB%06d" % k
+        self.user = USERS[k % len(USERS)]
+        window = (1 + (k * 37) % 60) * 86400000                      # ms
+        self.start = us_of(BULK_START) + (k * BULK_SPREAD_DAYS * 86400000 // n) * 1000
+        self.step = max(1000, window // max(m, 1)) * 1000            # us, at least 1 s
+        ncalls = (k * 7) % 5
+        self.call_ts = [self.start + (window * (2 * j + 1) // (2 * ncalls) + 777) * 1000 for j in range(ncalls)]
+        if ncalls and m and k % 6 == 0:
+            # here the latest activity is a call
+            self.call_ts[-1] = max(self.call_ts[-1], self.msg_t(m - 1) + 90000000)
+        last = None
+        if m:
+            last = (self.msg_t(m - 1), self.msg_id(m - 1))
+        if ncalls and (last is None or self.call_ts[-1] > last[0]):
+            last = (self.call_ts[-1], self.call_id(ncalls - 1))
+        ct = dt_of(self.start) - timedelta(minutes=5)
+        self.conv = conversation_dict(k, self.cid, self.pn, self.parts, self.user, ct,
+                                      dt_of(last[0]) if last else None, last[1] if last else None,
+                                      None if k % 3 else "Bulk customer %d" % k)
+
+    # messages: chronological, index j
+    def msg_t(self, j):
+        jitter = 0 if j % 11 == 5 else (j * 7919 + self.k * 104729) % 1000
+        return self.start + j * self.step + jitter * 1000
+
+    def msg_id(self, j):
+        return "ACB%06dM%06d" % (self.k, j)
+
+    def msg_user(self, j):
+        return None if (j + self.k) % 3 else self.user
+
+    def msg(self, j):
+        k = self.k
+        t = dt_of(self.msg_t(j))
+        incoming = (j + k) % 3 != 0
+        style = 1 if j % 11 == 5 else (2 if j % 13 == 7 else 0)
+        return {
+            "id": self.msg_id(j),
+            "to": [self.own] if incoming else [self.contact],
+            "from": self.contact if incoming else self.own,
+            "text": TEXTS[(j + k) % len(TEXTS)],
+            "phoneNumberId": self.pn,
+            "conversationId": self.cid,
+            "direction": "incoming" if incoming else "outgoing",
+            "userId": self.msg_user(j),
+            "status": "received" if incoming else ("delivered" if j % 4 else "sent"),
+            "createdAt": iso(t, style),
+            "updatedAt": iso(t + timedelta(seconds=2), style),
+        }
+
+    def msg_range(self, after, before, inclusive):
+        """Indexes [lo, hi) of the messages between after and before (us or None)."""
+        n = self.nmsgs
+        if inclusive:
+            lo = 0 if after is None else first_index(n, lambda j: self.msg_t(j) >= after)
+            hi = n if before is None else first_index(n, lambda j: self.msg_t(j) > before)
+        else:
+            lo = 0 if after is None else first_index(n, lambda j: self.msg_t(j) > after)
+            hi = n if before is None else first_index(n, lambda j: self.msg_t(j) >= before)
+        return range(lo, max(lo, hi))
+
+    # calls: index j, listed newest first
+    def call_id(self, j):
+        return "ACB%06dC%02d" % (self.k, j)
+
+    def call(self, j):
+        k = self.k
+        t = dt_of(self.call_ts[j])
+        st = STATUSES[(j + k) % len(STATUSES)]
+        incoming = (j + k) % 2 == 0
+        answered = st in ("completed", "forwarded")
+        dur = (k * 31 + j * 17) % 1800 + 5 if answered else 0
+        style = 2 if j == 1 else 0
+        return {
+            "answeredAt": iso(t + timedelta(seconds=8), style) if answered else None,
+            "answeredBy": self.user if answered and incoming else None,
+            "initiatedBy": None if incoming else self.user,
+            "direction": "incoming" if incoming else "outgoing",
+            "status": st,
+            "completedAt": iso(t + timedelta(seconds=8 + dur), style) if answered else None,
+            "createdAt": iso(t, style),
+            "callRoute": ("phone-menu" if j % 4 == 1 else "phone-number") if incoming else None,
+            "duration": dur,
+            "forwardedFrom": None,
+            "forwardedTo": "+15550003000" if st == "forwarded" else None,
+            "aiHandled": "ai-agent" if j % 3 == 2 else None,
+            "id": self.call_id(j),
+            "phoneNumberId": self.pn,
+            "participants": list(self.parts),
+            "updatedAt": iso(t + timedelta(seconds=9 + dur), style) if j % 5 else None,
+            "userId": self.user,
+        }
+
+    def list_calls(self, user, after, before):
+        if user is not None and user != self.user:
+            return []
+        a = None if after is None else us_of(after)
+        b = None if before is None else us_of(before)
+        return [self.call(j) for j in reversed(range(len(self.call_ts)))
+                if (a is None or self.call_ts[j] > a) and (b is None or self.call_ts[j] < b)]
+
+    def list_messages(self, user, after, before):
+        r = self.msg_range(None if after is None else us_of(after), None if before is None else us_of(before), False)
+        if user is not None:
+            r = [j for j in r if self.msg_user(j) == user]
+        return LazyRows(r, self.msg)
+
+    def truth_rows(self, kind, after, before):
+        """(id, created_at us, userId) of the rows within [after, before]."""
+        if kind == "calls":
+            for j, t in enumerate(self.call_ts):
+                if (after is None or t >= after) and (before is None or t <= before):
+                    yield self.call_id(j), t, self.user
+        else:
+            for j in self.msg_range(after, before, True):
+                yield self.msg_id(j), self.msg_t(j), self.msg_user(j)
+
+
+class BigGroup:
+    """One conversation on PNsales0001 with 12 participants: the API lists it,
+    but list messages refuses more than 10 participants, and list calls more
+    than one, so none of its rows can be listed."""
+
+    def __init__(self):
+        self.pn, self.own = PHONES[0][0], PHONES[0][1]
+        self.parts = list(BIG_GROUP)
+        self.cid = "CNG0000001"
+        self.user = USERS[0]
+        base = datetime(2025, 6, 15, 14, 0, 0, tzinfo=timezone.utc)
+        self.messages = []
+        for j in range(BIG_GROUP_MESSAGES):
+            t = base + timedelta(minutes=41 * j, milliseconds=123 * j + 45)
+            incoming = j % 3 != 0
+            self.messages.append({
+                "id": "ACG%07d" % j,
+                "to": [self.own] if incoming else list(self.parts),
+                "from": self.parts[(5 * j) % len(self.parts)] if incoming else self.own,
+                "text": TEXTS[(j + 4) % len(TEXTS)],
+                "phoneNumberId": self.pn,
+                "conversationId": self.cid,
+                "direction": "incoming" if incoming else "outgoing",
+                "userId": None if incoming else self.user,
+                "status": "received" if incoming else "delivered",
+                "createdAt": iso(t),
+                "updatedAt": iso(t + timedelta(seconds=2)),
+                "_t": t,
+            })
+        last = self.messages[-1]
+        self.conv = conversation_dict(1, self.cid, self.pn, self.parts, self.user, base - timedelta(minutes=5),
+                                      last["_t"], last["id"], "Group: all hands")
+        self.by_id = {m["id"]: m for m in self.messages}
+
+    def list_calls(self, user, after, before):
+        return []
+
+    def list_messages(self, user, after, before):
+        return [m for m in self.messages
+                if (user is None or m["userId"] == user) and in_range(m["_t"], after, before)]
+
+    def truth_rows(self, kind, after, before):
+        if kind == "messages":
+            for m in self.messages:
+                t = us_of(m["_t"])
+                if (after is None or t >= after) and (before is None or t <= before):
+                    yield m["id"], t, m["userId"]
+
+
+BULK_MSG_ID = re.compile(r"^ACB(\d{6})M(\d{6})$")
+BULK_CALL_ID = re.compile(r"^ACB(\d{6})C(\d{2})$")
+
+
+class Extras:
+    """The extra conversations of one POST /_mock/workspace; read-only once built."""
+
+    KEYS = {"bulk_conversations", "bulk_messages", "big_group"}
+
+    def __init__(self, ws, spec):
+        if not isinstance(spec, dict) or set(spec) - self.KEYS:
+            raise ValueError("workspace takes a JSON object with keys %s" % ", ".join(sorted(self.KEYS)))
+        n, m = spec.get("bulk_conversations", 0), spec.get("bulk_messages", 0)
+        big = spec.get("big_group", False)
+        if type(n) is not int or type(m) is not int or not isinstance(big, bool):
+            raise ValueError("bulk_conversations and bulk_messages are integers, big_group a boolean")
+        if not 0 <= n <= BULK_MAX_CONVERSATIONS or m < 0 or n * m > BULK_MAX_ROWS:
+            raise ValueError("at most %d bulk conversations and %d bulk messages in all"
+                             % (BULK_MAX_CONVERSATIONS, BULK_MAX_ROWS))
+        self.spec = {"bulk_conversations": n, "bulk_messages": m, "big_group": big}
+        self.bulk = [BulkConversation(k, n, m) for k in range(n)]
+        self.group = BigGroup() if big else None
+        convs = self.bulk + ([self.group] if self.group else [])
+        self.by_key = {(c.pn, tuple(sorted(c.parts))): c for c in convs}
+        self.phones = PHONES + ([BULK_PHONE] if n else [])
+        self.conversations = sorted(ws.conversations + [c.conv for c in convs],
+                                    key=lambda c: (c["_u"], c["id"]), reverse=True)
+
+    def conversation(self, pn, parts):
+        return self.by_key.get((pn, tuple(sorted(set(parts)))))
+
+    def call_by_id(self, item_id):
+        mt = BULK_CALL_ID.match(item_id)
+        if mt:
+            k, j = int(mt.group(1)), int(mt.group(2))
+            if k < len(self.bulk) and j < len(self.bulk[k].call_ts):
+                return self.bulk[k].call(j)
+        return None
+
+    def msg_by_id(self, item_id):
+        mt = BULK_MSG_ID.match(item_id)
+        if mt:
+            k, j = int(mt.group(1)), int(mt.group(2))
+            if k < len(self.bulk) and j < self.bulk[k].nmsgs:
+                return self.bulk[k].msg(j)
+        if self.group:
+            return self.group.by_id.get(item_id)
+        return None
+
+    def summary(self):
+        s = self.spec
+        lines = ["bulk_conversations %d" % s["bulk_conversations"]]
+        if self.bulk:
+            ts = [b.msg_t(0) for b in self.bulk if b.nmsgs] + [t for b in self.bulk for t in b.call_ts[:1]]
+            te = [b.msg_t(b.nmsgs - 1) for b in self.bulk if b.nmsgs] + [t for b in self.bulk for t in b.call_ts[-1:]]
+            lines += ["bulk_phone %s %s" % BULK_PHONE[:2],
+                      "bulk_messages %d" % sum(b.nmsgs for b in self.bulk),
+                      "bulk_calls %d" % sum(len(b.call_ts) for b in self.bulk)]
+            if ts:
+                lines += ["bulk_first %s" % iso(dt_of(min(ts))), "bulk_last %s" % iso(dt_of(max(te)))]
+        lines.append("big_group_messages %d" % (len(self.group.messages) if self.group else 0))
+        return "".join(l + "\n" for l in lines)
+
+
+# ---------------------------------------------------------------------------
+# Ground truth: GET /_mock/truth, the exact answer over the whole workspace.
+# ---------------------------------------------------------------------------
+
+class TruthError(Exception):
+    pass
+
+
+def truth_ts(q, name):
+    vals = q.get(name)
+    if not vals:
+        return None
+    if len(vals) > 1:
+        raise TruthError("%s given twice" % name)
+    dt = parse_ts(vals[0])
+    if dt is None:
+        raise TruthError("%s is not an ISO 8601 date-time: %r" % (name, vals[0]))
+    return us_of(dt)
+
+
+def default_truth_rows(ws, kind):
+    """(id, created_at us as rendered, phoneNumberId, userId, conversation id,
+    listable) of the default workspace; made once.  created_at is the time the
+    row's createdAt says (what SQL compares), which may have lost the
+    milliseconds the API filters on."""
+    cache = ws.__dict__.setdefault("_truth", {})
+    if kind not in cache:
+        by_key = {(c["phoneNumberId"], tuple(sorted(c["participants"]))): c["id"] for c in ws.conversations}
+        rows = []
+        if kind == "calls":
+            for c in ws.calls:
+                cid = by_key[(c["phoneNumberId"], tuple(sorted(c["participants"])))]
+                rows.append((c["id"], us_of(parse_ts(c["createdAt"])), c["phoneNumberId"], c["userId"], cid,
+                             len(c["participants"]) == 1))
+        else:
+            for m in ws.messages:
+                rows.append((m["id"], us_of(parse_ts(m["createdAt"])), m["phoneNumberId"], m["userId"],
+                             m["conversationId"], len(m["_parts"]) <= 10))
+        cache[kind] = rows
+    return cache[kind]
+
+
+def truth(ws, ex, q):
+    check = {"kind", "phone", "after", "before", "user"}
+    for k in q:
+        if k not in check:
+            raise TruthError("unknown parameter %s (known: %s)" % (k, ", ".join(sorted(check))))
+    kind = q.get("kind", [None])
+    if len(kind) != 1 or kind[0] not in ("calls", "messages"):
+        raise TruthError("kind must be calls or messages")
+    kind = kind[0]
+    phones = None
+    if q.get("phone"):
+        phones = set()
+        for v in q["phone"]:
+            for pn, num, _ in PHONES + [BULK_PHONE]:
+                if v == num:
+                    v = pn
+            if not v.startswith("PN"):
+                raise TruthError("phone must be a PN id or a Quo number: %r" % v)
+            phones.add(v)
+    after, before = truth_ts(q, "after"), truth_ts(q, "before")
+    users = q.get("user", [])
+    if len(users) > 1:
+        raise TruthError("user given twice")
+    user = users[0] if users else None
+
+    ids, convs, lost, lost_convs = [], set(), 0, set()
+    for rid, t, pn, uid, cid, ok in default_truth_rows(ws, kind):
+        if ((phones is None or pn in phones) and (user is None or uid == user)
+                and (after is None or t >= after) and (before is None or t <= before)):
+            if ok:
+                ids.append(rid)
+                convs.add(cid)
+            else:
+                lost += 1
+                lost_convs.add(cid)
+    if ex is not None:
+        for c in ex.bulk + ([ex.group] if ex.group else []):
+            if phones is not None and c.pn not in phones:
+                continue
+            ok = len(c.parts) == 1 if kind == "calls" else len(c.parts) <= 10
+            for rid, t, uid in c.truth_rows(kind, after, before):
+                if user is not None and uid != user:
+                    continue
+                if ok:
+                    ids.append(rid)
+                    convs.add(c.cid)
+                else:
+                    lost += 1
+                    lost_convs.add(c.cid)
+    ids.sort()
+    return ("count %d\nids_md5 %s\nconversations %d\nunlistable_count %d\nunlistable_conversations %d\n"
+            % (len(ids), hashlib.md5(",".join(ids).encode()).hexdigest(), len(convs), lost, len(lost_convs)))
+
+
 def public(obj):
     return {k: v for k, v in obj.items() if not k.startswith("_")}
 
@@ -275,6 +699,7 @@ class State:
         self.in_flight = 0    # API requests being answered now
         self.max_in_flight = 0
         self.headers = []     # (User-Agent, Accept-Encoding, auth ok) per request
+        self.extras = None    # Extras of POST /_mock/workspace; None: the default workspace only
 
     def take_fault(self, line):
         with self.lock:
@@ -421,7 +846,7 @@ def page(q, rows, fault):
     return {"data": [public(r) for r in chunk], "totalItems": len(rows) + 7, "nextPageToken": token}
 
 
-def list_calls(ws, q, fault):
+def list_calls(ws, q, fault, extras=None):
     check_known(q, {"phoneNumberId", "userId", "participants", "since", "createdAfter", "createdBefore",
                     "maxResults", "pageToken"})
     pn = one(q, "phoneNumberId", True, r"^PN(.*)$")
@@ -429,12 +854,15 @@ def list_calls(ws, q, fault):
     parts = phone_list(q, "participants", True, 1)
     after, before = ts_param(q, "createdAfter"), ts_param(q, "createdBefore")
     max_results(q)
+    conv = extras.conversation(pn, parts) if extras is not None else None
+    if conv is not None:
+        return page(q, conv.list_calls(user, after, before), fault)
     rows = [c for c in ws.calls if c["phoneNumberId"] == pn and c["participants"] == parts
             and (user is None or c["userId"] == user) and in_range(c["_t"], after, before)]
     return page(q, rows, fault)
 
 
-def list_messages(ws, q, fault):
+def list_messages(ws, q, fault, extras=None):
     check_known(q, {"phoneNumberId", "userId", "participants", "since", "createdAfter", "createdBefore",
                     "maxResults", "pageToken"})
     pn = one(q, "phoneNumberId", True, r"^PN(.*)$")
@@ -445,12 +873,15 @@ def list_messages(ws, q, fault):
     want = sorted(set(parts))
     if want == [HUGE] and pn == "PNsales0001" and user is None and after is None and before is None:
         return page(q, HugeConversation(HUGE_COUNT), fault)
+    conv = extras.conversation(pn, parts) if extras is not None else None
+    if conv is not None:
+        return page(q, conv.list_messages(user, after, before), fault)
     rows = [m for m in ws.messages if m["phoneNumberId"] == pn and sorted(m["_parts"]) == want
             and (user is None or m["userId"] == user) and in_range(m["_t"], after, before)]
     return page(q, rows, fault)
 
 
-def list_conversations(ws, q, fault):
+def list_conversations(ws, q, fault, extras=None):
     check_known(q, {"phoneNumber", "phoneNumbers", "userId", "createdAfter", "createdBefore", "excludeInactive",
                     "updatedAfter", "updatedBefore", "maxResults", "pageToken"})
     nums = q.get("phoneNumbers") or q.get("phoneNumber") or []
@@ -474,10 +905,10 @@ def list_conversations(ws, q, fault):
     max_results(q)
     ids = set()
     for v in nums:
-        for pn, num, _ in PHONES:
+        for pn, num, _ in (extras.phones if extras is not None else PHONES):
             if v in (pn, num):
                 ids.add(pn)
-    rows = [c for c in ws.conversations
+    rows = [c for c in (extras.conversations if extras is not None else ws.conversations)
             if (not nums or c["phoneNumberId"] in ids)
             and (user is None or c["_user"] == user)
             and (ex != "true" or c["_active"])
@@ -486,12 +917,14 @@ def list_conversations(ws, q, fault):
     return page(q, rows, fault)
 
 
-def get_item(table, item_id, prefix):
+def get_item(table, item_id, prefix, extra=None):
     if not item_id.startswith(prefix):
         raise ApiError(400, "id does not match ^%s(.*)$" % prefix,
                        [{"path": "/id", "message": "Expected string to match '^%s(.*)$'" % prefix,
                          "value": item_id, "schema": {"type": "string"}}])
     row = table.get(item_id)
+    if row is None and extra is not None:
+        row = extra(item_id)
     if row is None:
         raise ApiError(404, "Not found: %s" % item_id)
     return {"data": public(row)}
@@ -551,7 +984,16 @@ class Handler(BaseHTTPRequestHandler):
                 st.generation += 1
                 st.rate_rps, st.arrivals = 0, []
                 st.max_in_flight = st.in_flight
+                st.extras = None
             return self.send_body(200, "{}", raw=b"{}")
+        if self.path == "/_mock/workspace":
+            try:
+                ex = Extras(self.server.state.ws, json.loads(payload or b"{}"))
+            except ValueError as e:     # bad JSON too
+                return self.send_text(400, "workspace: %s\n" % e)
+            with st.lock:
+                st.extras = ex if ex.bulk or ex.group else None
+            return self.send_text(200, ex.summary())
         if self.path == "/_mock/faults":
             spec = json.loads(payload)
             with st.lock:
@@ -575,8 +1017,23 @@ class Handler(BaseHTTPRequestHandler):
                     st.in_flight -= 1
         return self.api_get()
 
+    def send_text(self, status, text):
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def api_get(self):
         st = self.server.state
+        if self.path.startswith("/_mock/truth"):
+            path, _, query = self.path.partition("?")
+            if path == "/_mock/truth":
+                try:
+                    return self.send_text(200, truth(st.ws, st.extras, parse_qs(query, keep_blank_values=True)))
+                except TruthError as e:
+                    return self.send_text(400, "truth: %s\n" % e)
         if self.path == "/_mock/flight":
             with st.lock:
                 text = "max in flight %d\n" % st.max_in_flight
@@ -646,16 +1103,19 @@ class Handler(BaseHTTPRequestHandler):
             # form-urlencoded: '+' is a space, arrays are repeated keys
             q = parse_qs(query, keep_blank_values=True)
             pf = fault if fault is not None and fault.action in ("short_pages", "same_token", "cycle") else None
+            ex = st.extras
             if path == "/v1/calls":
-                body = list_calls(st.ws, q, pf)
+                body = list_calls(st.ws, q, pf, ex)
             elif path == "/v1/messages":
-                body = list_messages(st.ws, q, pf)
+                body = list_messages(st.ws, q, pf, ex)
             elif path == "/v1/conversations":
-                body = list_conversations(st.ws, q, pf)
+                body = list_conversations(st.ws, q, pf, ex)
             elif path.startswith("/v1/calls/"):
-                body = get_item(st.ws.call_by_id, unquote(path[len("/v1/calls/"):]), "AC")
+                body = get_item(st.ws.call_by_id, unquote(path[len("/v1/calls/"):]), "AC",
+                                ex.call_by_id if ex is not None else None)
             elif path.startswith("/v1/messages/"):
-                body = get_item(st.ws.msg_by_id, unquote(path[len("/v1/messages/"):]), "AC")
+                body = get_item(st.ws.msg_by_id, unquote(path[len("/v1/messages/"):]), "AC",
+                                ex.msg_by_id if ex is not None else None)
             else:
                 # not the API: a generic web framework's 404, not Quo's documented body
                 self.record(line, 404)

@@ -1,29 +1,56 @@
 #!/usr/bin/env python3
-"""Drive the mock Quo API from tests: mockctl.py URL reset | log | stats | flight | fault JSON.
+"""Drive the mock Quo API from tests:
+  mockctl.py URL reset | log | stats | flight | fault JSON | workspace JSON | truth QUERY
 
 Used from SQL through COPY ... FROM PROGRAM (see sql/setup.sql), so each
 output line becomes a row.  Talks to 127.0.0.1 only.
+
+truth QUERY: "kind=calls&phone=PNsales0001&after=2024-03-01 09:00:00+00";
+the values are taken literally (this encodes them), so a timestamptz's text
+form can be passed as it is.
 """
 import sys
+import urllib.error
 import urllib.request
+from urllib.parse import quote
+
+
+def literal_query(arg):
+    parts = []
+    for item in arg.split("&"):
+        if item:
+            k, _, v = item.partition("=")
+            parts.append(quote(k, safe="") + "=" + quote(v, safe=""))
+    return "&".join(parts)
 
 
 def main():
     if len(sys.argv) < 3:
-        sys.exit("usage: mockctl.py URL reset|log|stats|flight|fault JSON")
+        sys.exit("usage: mockctl.py URL reset|log|stats|flight|fault JSON|workspace JSON|truth QUERY")
     base, cmd = sys.argv[1].rstrip("/"), sys.argv[2]
     if not base.startswith("http://127.0.0.1:"):
         sys.exit("mockctl: refusing a non-loopback address")
-    if cmd in ("log", "stats", "flight"):
-        with urllib.request.urlopen(base + "/_mock/" + cmd, timeout=10) as r:
-            sys.stdout.write(r.read().decode())
-    elif cmd == "reset":
-        urllib.request.urlopen(urllib.request.Request(base + "/_mock/reset", data=b"", method="POST"), timeout=10)
-    elif cmd == "fault":
-        urllib.request.urlopen(urllib.request.Request(base + "/_mock/faults", data=sys.argv[3].encode(),
-                                                      method="POST"), timeout=10)
-    else:
-        sys.exit("mockctl: unknown command " + cmd)
+    try:
+        if cmd in ("log", "stats", "flight"):
+            with urllib.request.urlopen(base + "/_mock/" + cmd, timeout=10) as r:
+                sys.stdout.write(r.read().decode())
+        elif cmd == "reset":
+            urllib.request.urlopen(urllib.request.Request(base + "/_mock/reset", data=b"", method="POST"),
+                                   timeout=10)
+        elif cmd == "fault":
+            urllib.request.urlopen(urllib.request.Request(base + "/_mock/faults", data=sys.argv[3].encode(),
+                                                          method="POST"), timeout=10)
+        elif cmd == "workspace":
+            req = urllib.request.Request(base + "/_mock/workspace", data=sys.argv[3].encode(), method="POST")
+            with urllib.request.urlopen(req, timeout=60) as r:
+                sys.stdout.write(r.read().decode())
+        elif cmd == "truth":
+            with urllib.request.urlopen(base + "/_mock/truth?" + literal_query(sys.argv[3]), timeout=60) as r:
+                sys.stdout.write(r.read().decode())
+        else:
+            sys.exit("mockctl: unknown command " + cmd)
+    except urllib.error.HTTPError as e:
+        sys.exit("mockctl: " + e.read().decode(errors="replace").strip())
 
 
 if __name__ == "__main__":
