@@ -95,24 +95,31 @@ as_timestamptz(Datum d, Oid type)
 	return DatumGetTimestampTz(d);
 }
 
-/* The elements of a text[] value; false when one is NULL. */
-static bool
-text_array_values(Datum d, List **out)
+/*
+ * The non-NULL elements of a text[] value, in order; *had_null says whether
+ * some element was NULL.
+ */
+static List *
+text_array_values(Datum d, bool *had_null)
 {
 	ArrayType  *arr = DatumGetArrayTypeP(d);
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
+	List	   *out = NIL;
 
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	*out = NIL;
+	*had_null = false;
 	for (int i = 0; i < n; i++)
 	{
 		if (nulls[i])
-			return false;
-		*out = lappend(*out, TextDatumGetCString(elems[i]));
+			*had_null = true;
+		else
+			out = lappend(out, TextDatumGetCString(elems[i]));
 	}
-	return true;
+	pfree(elems);
+	pfree(nulls);
+	return out;
 }
 
 static bool
@@ -140,15 +147,37 @@ intersect_strings(List *a, List *b)
 }
 
 /*
- * Fold one qual into its filter's values.  Returns false when the qual can
- * be true for no row (a NULL, a value outside the documented id pattern).
+ * Whether the text[] column f filters on can hold NULL elements.  A column
+ * read from JSON can (json_row.c makes a JSON null element a NULL); the
+ * participants a row was fetched for are the values sent, never NULL.
  */
 static bool
-apply_qual(const QuoFilter *f, const QuoQual *q, const QuoQualValue *v,
-		   FilterValues *fv, bool merge_elements)
+elements_may_be_null(const QuoEndpoint *ep, const QuoFilter *f)
+{
+	int			col = quo_endpoint_column(ep, f->column);
+
+	return col < 0 || ep->columns[col].source != QUO_SRC_PARTICIPANTS;
+}
+
+/*
+ * Fold one qual into its filter's values.  Returns false when the qual can
+ * be true for no row (a NULL, a value outside the documented id pattern).
+ * exact says the qual is not rechecked locally.
+ *
+ * NULL elements, as SQL treats them: in "col = ANY (array)" a NULL equals
+ * nothing, so the other values are sent; "col @> array" is never true when
+ * the array holds a NULL; "col = array" is true when col has NULLs at the
+ * same places, which only a column that can hold NULL elements can match:
+ * then the other values are sent and the qual is rechecked.
+ */
+static bool
+apply_qual(const QuoEndpoint *ep, const QuoFilter *f, const QuoQual *q,
+		   const QuoQualValue *v, FilterValues *fv, bool merge_elements,
+		   bool exact)
 {
 	List	   *vals = NIL;
 	ListCell   *lc;
+	bool		had_null = false;
 
 	fv->constrained = true;
 	if (!v->known)
@@ -167,7 +196,7 @@ apply_qual(const QuoFilter *f, const QuoQual *q, const QuoQualValue *v,
 				List	   *ok = NIL;
 
 				if (q->op == QUO_OP_IN)
-					(void) text_array_values(v->value, &vals);	/* NULLs match nothing */
+					vals = text_array_values(v->value, &had_null);
 				else
 					vals = list_make1(TextDatumGetCString(v->value));
 				foreach(lc, vals)
@@ -186,8 +215,19 @@ apply_qual(const QuoFilter *f, const QuoQual *q, const QuoQualValue *v,
 		case QUO_FILTER_ELEMENTS:
 			if (q->op == QUO_OP_HAS)
 				vals = list_make1(TextDatumGetCString(v->value));
-			else if (!text_array_values(v->value, &vals))
-				return false;
+			else
+			{
+				vals = text_array_values(v->value, &had_null);
+				if (had_null && q->op == QUO_OP_CONTAINS)
+					return false;
+				if (had_null && !elements_may_be_null(ep, f))
+					return false;
+				if (had_null && exact)
+					ereport(ERROR,
+							(errcode(ERRCODE_INTERNAL_ERROR),
+							 errmsg_internal("an array with NULL elements on column \"%s\" of endpoint \"%s\" needs a local recheck",
+											 f->column, ep->name)));
+			}
 			foreach(lc, vals)
 			{
 				if (merge_elements && list_has_string(fv->values, lfirst(lc)))
@@ -337,8 +377,9 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 	{
 		QuoQual    *q = lfirst(lc);
 
-		if (!apply_qual(&ep->filters[q->filter], q, &values[qi++],
-						&fvs[q->filter], nelements_quals > 1))
+		if (!apply_qual(ep, &ep->filters[q->filter], q, &values[qi++],
+						&fvs[q->filter], nelements_quals > 1,
+						quo_qual_is_exact(ep, quals, q)))
 			return NIL;
 	}
 
