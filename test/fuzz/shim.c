@@ -343,8 +343,9 @@ construct_md_array(Datum *elems, bool *nulls, int ndims, int *dims, int *lbs,
 	SET_VARSIZE(a, sz);
 	a->elemtype = elmtype;
 	memcpy(p, &n, sizeof(int));
-	memcpy(p + sizeof(int), elems, n * sizeof(Datum));
-	if (nulls)
+	if (n > 0)					/* an empty array may come with elems NULL */
+		memcpy(p + sizeof(int), elems, n * sizeof(Datum));
+	if (n > 0 && nulls)
 		memcpy(p + sizeof(int) + n * sizeof(Datum), nulls, n * sizeof(bool));
 	return a;
 }
