@@ -9,12 +9,17 @@
  * collapsed to one after/before pair, widened by a second on both sides so
  * the result is exact whatever the API's inclusivity; the rows are
  * rechecked locally.  A value that can match no row costs no request.
+ *
+ * Lists of values may be long (an "= ANY" of tens of thousands of ids):
+ * repeats are removed and lists intersected by sorting, never by searching
+ * a list in a loop, and every long loop checks for interrupts.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -42,6 +47,13 @@ typedef struct FilterValues
 	List	   *placeholders;	/* EXPLAIN only: values not yet known,
 								 * rendered as param=text */
 } FilterValues;
+
+/* A value and where it was first seen, for sorting without losing order. */
+typedef struct SeenValue
+{
+	const char *s;				/* the value */
+	int			pos;			/* its position in the list it came from */
+} SeenValue;
 
 /* Percent-encode s (everything but RFC 3986 unreserved characters). */
 void
@@ -97,7 +109,7 @@ as_timestamptz(Datum d, Oid type)
 
 /*
  * The non-NULL elements of a text[] value, in order; *had_null says whether
- * some element was NULL.
+ * some element was NULL.  The array may be long: the loop is interruptible.
  */
 static List *
 text_array_values(Datum d, bool *had_null)
@@ -112,6 +124,7 @@ text_array_values(Datum d, bool *had_null)
 	*had_null = false;
 	for (int i = 0; i < n; i++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		if (nulls[i])
 			*had_null = true;
 		else
@@ -122,28 +135,100 @@ text_array_values(Datum d, bool *had_null)
 	return out;
 }
 
-static bool
-list_has_string(List *l, const char *s)
+/* qsort order of SeenValues: by value, then by position. */
+static int
+seen_value_cmp(const void *a, const void *b)
 {
-	ListCell   *lc;
+	const SeenValue *x = a;
+	const SeenValue *y = b;
+	int			c = strcmp(x->s, y->s);
 
-	foreach(lc, l)
-		if (strcmp(lfirst(lc), s) == 0)
-			return true;
-	return false;
+	if (c != 0)
+		return c;
+	return (x->pos > y->pos) - (x->pos < y->pos);
 }
 
-/* Values of a, in order, that are also in b. */
+/* qsort and bsearch order of strings (char * elements). */
+static int
+string_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * The values of vals (char *) without repeats, each where it was first
+ * seen.  Sorting (value, position) pairs makes this O(n log n): the first
+ * pair of each run of equal values is the one to keep.
+ */
+static List *
+unique_strings(List *vals)
+{
+	int			n = list_length(vals);
+	SeenValue  *seen;
+	bool	   *keep;
+	List	   *out = NIL;
+	ListCell   *lc;
+	int			i = 0;
+
+	if (n < 2)
+		return vals;
+	seen = palloc(sizeof(SeenValue) * n);
+	foreach(lc, vals)
+	{
+		seen[i].s = lfirst(lc);
+		seen[i].pos = i;
+		i++;
+	}
+	CHECK_FOR_INTERRUPTS();
+	qsort(seen, n, sizeof(SeenValue), seen_value_cmp);
+	keep = palloc0(sizeof(bool) * n);
+	for (i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (i == 0 || strcmp(seen[i].s, seen[i - 1].s) != 0)
+			keep[seen[i].pos] = true;
+	}
+	i = 0;
+	foreach(lc, vals)
+	{
+		if (keep[i++])
+			out = lappend(out, lfirst(lc));
+	}
+	pfree(seen);
+	pfree(keep);
+	return out;
+}
+
+/*
+ * The values of a (char *, no repeats), in order, that are also in b:
+ * b sorted once and searched, O((n + m) log m).
+ */
 static List *
 intersect_strings(List *a, List *b)
 {
-	List	   *r = NIL;
+	int			nb = list_length(b);
+	char	  **sorted;
+	List	   *out = NIL;
 	ListCell   *lc;
+	int			i = 0;
 
+	if (a == NIL || b == NIL)
+		return NIL;
+	sorted = palloc(sizeof(char *) * nb);
+	foreach(lc, b)
+		sorted[i++] = lfirst(lc);
+	CHECK_FOR_INTERRUPTS();
+	qsort(sorted, nb, sizeof(char *), string_ptr_cmp);
 	foreach(lc, a)
-		if (list_has_string(b, lfirst(lc)) && !list_has_string(r, lfirst(lc)))
-			r = lappend(r, lfirst(lc));
-	return r;
+	{
+		char	   *s = lfirst(lc);
+
+		CHECK_FOR_INTERRUPTS();
+		if (bsearch(&s, sorted, nb, sizeof(char *), string_ptr_cmp) != NULL)
+			out = lappend(out, s);
+	}
+	pfree(sorted);
+	return out;
 }
 
 /*
@@ -172,8 +257,7 @@ elements_may_be_null(const QuoEndpoint *ep, const QuoFilter *f)
  */
 static bool
 apply_qual(const QuoEndpoint *ep, const QuoFilter *f, const QuoQual *q,
-		   const QuoQualValue *v, FilterValues *fv, bool merge_elements,
-		   bool exact)
+		   const QuoQualValue *v, FilterValues *fv, bool exact)
 {
 	List	   *vals = NIL;
 	ListCell   *lc;
@@ -203,11 +287,12 @@ apply_qual(const QuoEndpoint *ep, const QuoFilter *f, const QuoQual *q,
 				{
 					char	   *s = lfirst(lc);
 
+					CHECK_FOR_INTERRUPTS();
 					if (f->prefix && strncmp(s, f->prefix, strlen(f->prefix)) != 0)
 						continue;
-					if (!list_has_string(ok, s))
-						ok = lappend(ok, s);
+					ok = lappend(ok, s);
 				}
+				ok = unique_strings(ok);
 				fv->values = fv->has_values ? intersect_strings(fv->values, ok) : ok;
 				fv->has_values = true;
 				return fv->values != NIL;
@@ -228,12 +313,7 @@ apply_qual(const QuoEndpoint *ep, const QuoFilter *f, const QuoQual *q,
 							 errmsg_internal("an array with NULL elements on column \"%s\" of endpoint \"%s\" needs a local recheck",
 											 f->column, ep->name)));
 			}
-			foreach(lc, vals)
-			{
-				if (merge_elements && list_has_string(fv->values, lfirst(lc)))
-					continue;
-				fv->values = lappend(fv->values, lfirst(lc));
-			}
+			fv->values = list_concat(fv->values, vals);
 			return true;
 		case QUO_FILTER_RANGE:
 			{
@@ -282,6 +362,7 @@ range_possible(FilterValues *fv)
 	return true;
 }
 
+/* Append name=value to a query fragment, percent-encoding the value if asked. */
 static void
 append_param(StringInfo buf, const char *name, const char *value, bool encode)
 {
@@ -313,26 +394,28 @@ append_bound(StringInfo frag, const char *param, TimestampTz t, int64 delta)
 	pfree(ts.data);
 }
 
-/* Each spec in specs, extended by the parameters in ext (a query fragment). */
+/*
+ * Append to out each spec of specs extended by fragment (a query
+ * fragment), and by the phone number and participants it fetches rows for
+ * when given.  Each query is allocated to its size: there may be tens of
+ * thousands.
+ */
 static List *
-extend_specs(List *specs, const char *fragment, const char *phone, List *participants)
+extend_specs(List *out, List *specs, const char *fragment, const char *phone,
+			 List *participants)
 {
 	ListCell   *lc;
-	List	   *out = NIL;
 
 	foreach(lc, specs)
 	{
 		QuoRequestSpec *s = lfirst(lc);
 		QuoRequestSpec *n = palloc(sizeof(QuoRequestSpec));
-		StringInfoData q;
 
+		CHECK_FOR_INTERRUPTS();
 		*n = *s;
-		initStringInfo(&q);
-		appendStringInfoString(&q, s->query);
-		if (q.len > 0 && fragment[0] != '\0')
-			appendStringInfoChar(&q, '&');
-		appendStringInfoString(&q, fragment);
-		n->query = q.data;
+		n->query = psprintf("%s%s%s", s->query,
+							(s->query[0] != '\0' && fragment[0] != '\0') ? "&" : "",
+							fragment);
 		if (phone)
 			n->ctx_phone = (char *) phone;
 		if (participants)
@@ -378,10 +461,14 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 		QuoQual    *q = lfirst(lc);
 
 		if (!apply_qual(ep, &ep->filters[q->filter], q, &values[qi++],
-						&fvs[q->filter], nelements_quals > 1,
-						quo_qual_is_exact(ep, quals, q)))
+						&fvs[q->filter], quo_qual_is_exact(ep, quals, q)))
 			return NIL;
 	}
+	/* several participants quals are merged, without repeats */
+	if (nelements_quals > 1)
+		for (int i = 0; i < ep->nfilters; i++)
+			if (ep->filters[i].kind == QUO_FILTER_ELEMENTS)
+				fvs[i].values = unique_strings(fvs[i].values);
 
 	/* An id: one GET per id, nothing else is sent. */
 	for (int i = 0; i < ep->nfilters; i++)
@@ -399,14 +486,16 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 			s->path = psprintf("%s{%s}", ep->item_path, (char *) lfirst(lc));
 			specs = lappend(specs, s);
 		}
+		initStringInfo(&path);
 		foreach(lc, fvs[i].values)
 		{
 			QuoRequestSpec *s = palloc0(sizeof(QuoRequestSpec));
 
-			initStringInfo(&path);
+			CHECK_FOR_INTERRUPTS();
+			resetStringInfo(&path);
 			appendStringInfoString(&path, ep->item_path);
 			quo_append_encoded(&path, lfirst(lc));
-			s->path = path.data;
+			s->path = pstrdup(path.data);
 			specs = lappend(specs, s);
 		}
 		return specs;
@@ -450,16 +539,17 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 				if (f->chunk == 0 && fv->values != NIL)
 				{
 					List	   *out = NIL;
+					StringInfoData one;
 
+					initStringInfo(&one);
 					foreach(vc, fv->values)
 					{
-						StringInfoData one;
-
-						initStringInfo(&one);
+						CHECK_FOR_INTERRUPTS();
+						resetStringInfo(&one);
 						appendStringInfoString(&one, frag.data);
 						append_param(&one, f->param, lfirst(vc), true);
-						out = list_concat(out, extend_specs(specs, one.data,
-															is_phone ? lfirst(vc) : NULL, NIL));
+						out = extend_specs(out, specs, one.data,
+										   is_phone ? lfirst(vc) : NULL, NIL);
 					}
 					specs = out;
 				}
@@ -472,17 +562,18 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 					initStringInfo(&chunk);
 					foreach(vc, fv->values)
 					{
+						CHECK_FOR_INTERRUPTS();
 						append_param(&chunk, f->param, lfirst(vc), true);
 						if (++n % f->chunk == 0 || lnext(fv->values, vc) == NULL)
 						{
-							out = list_concat(out, extend_specs(specs, chunk.data, NULL, NIL));
+							out = extend_specs(out, specs, chunk.data, NULL, NIL);
 							resetStringInfo(&chunk);
 						}
 					}
 					specs = out;
 				}
 				else
-					specs = extend_specs(specs, frag.data, NULL, NIL);
+					specs = extend_specs(NIL, specs, frag.data, NULL, NIL);
 				break;
 			case QUO_FILTER_ELEMENTS:
 				if (fv->values == NIL && fv->placeholders == NIL)
@@ -504,7 +595,7 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 				}
 				foreach(vc, fv->values)
 					append_param(&frag, f->param, lfirst(vc), true);
-				specs = extend_specs(specs, frag.data, NULL, fv->values);
+				specs = extend_specs(NIL, specs, frag.data, NULL, fv->values);
 				break;
 			case QUO_FILTER_RANGE:
 				if (!range_possible(fv))
@@ -513,7 +604,7 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 					append_bound(&frag, f->param, fv->lower, -RANGE_WIDEN_USECS);
 				if (fv->have_upper)
 					append_bound(&frag, f->param_before, fv->upper, RANGE_WIDEN_USECS);
-				specs = extend_specs(specs, frag.data, NULL, NIL);
+				specs = extend_specs(NIL, specs, frag.data, NULL, NIL);
 				break;
 			case QUO_FILTER_ID:
 				break;
@@ -527,7 +618,7 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 		initStringInfo(&frag);
 		for (int i = 0; i + 1 < list_length(fixed_params); i += 2)
 			append_param(&frag, list_nth(fixed_params, i), list_nth(fixed_params, i + 1), true);
-		specs = extend_specs(specs, frag.data, NULL, NIL);
+		specs = extend_specs(NIL, specs, frag.data, NULL, NIL);
 	}
 	return *missing != NIL ? NIL : specs;
 }

@@ -5,9 +5,9 @@
  *
  * palloc is malloc into a per-input arena (so AddressSanitizer sees every
  * allocation, which palloc inside a server hides), ereport(ERROR) is a
- * longjmp back to the target, and arrays use a private layout only this
- * file reads.  Functions of the planner that the fuzzed paths never call
- * are left unresolved at link time.
+ * longjmp back to the target, no interrupt ever arrives, and arrays use a
+ * private layout only this file reads.  Functions of the planner that the
+ * fuzzed paths never call are left unresolved at link time.
  *-------------------------------------------------------------------------
  */
 #define _GNU_SOURCE 1
@@ -16,11 +16,13 @@
 #include <limits.h>
 #include <malloc.h>
 #include <setjmp.h>
+#include <signal.h>
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -163,6 +165,14 @@ errfinish(const char *filename, int lineno, const char *funcname)
 		siglongjmp(*fuzz_error_jmp, 1);
 	if (cur_elevel >= ERROR)
 		abort();
+}
+
+/* CHECK_FOR_INTERRUPTS(): no interrupt ever arrives here. */
+volatile sig_atomic_t InterruptPending = false;
+
+void
+ProcessInterrupts(void)
+{
 }
 
 int
@@ -596,6 +606,14 @@ bms_is_member(int x, const Bitmapset *a)
 	(void) a;
 	fprintf(stderr, "fuzz shim: bms_is_member called\n");
 	abort();
+}
+
+/* PostgreSQL's qsort is libc's here */
+#undef qsort
+void
+pg_qsort(void *base, size_t nel, size_t elsize, int (*cmp) (const void *, const void *))
+{
+	qsort(base, nel, elsize, cmp);
 }
 
 /* PostgreSQL's snprintf is libc's here */
