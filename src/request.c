@@ -36,14 +36,17 @@ typedef struct FilterValues
 {
 	bool		constrained;	/* some qual applies */
 	bool		has_values;		/* EQ/ID: values holds a first set */
-	List	   *values;			/* EQ/ID: allowed values; ELEMENTS: values
-								 * to send (char *) */
-	bool		have_lower,
-				have_upper;
-	TimestampTz lower,
-				upper;
-	bool		lower_strict,
-				upper_strict;
+	bool		exact;			/* ELEMENTS: some qual on it is not
+								 * rechecked locally */
+	List	   *values;			/* EQ/ID: allowed values, without repeats,
+								 * in first-seen order; ELEMENTS: values to
+								 * send (char *) */
+	bool		have_lower,		/* RANGE: a lower bound applies */
+				have_upper;		/* RANGE: an upper bound applies */
+	TimestampTz lower,			/* RANGE: the tightest lower bound */
+				upper;			/* RANGE: the tightest upper bound */
+	bool		lower_strict,	/* RANGE: lower is excluded (>) */
+				upper_strict;	/* RANGE: upper is excluded (<) */
 	List	   *placeholders;	/* EXPLAIN only: values not yet known,
 								 * rendered as param=text */
 } FilterValues;
@@ -426,24 +429,18 @@ extend_specs(List *out, List *specs, const char *fragment, const char *phone,
 }
 
 /*
- * Build the request series for quals (QuoQual *) with values (one per
- * qual).  NIL means no row can match, so no request is made; or, with
- * *missing set to their columns, that required parameters have no value (as in
- * "participants @> '{}'").  Values not known yet (EXPLAIN without ANALYZE
- * of a join parameter) are printed as {placeholders}.
+ * Step 1: fold every qual into its filter's values (fvs, one per filter).
+ * False when no row can match.  Several quals on the participants are
+ * merged, without repeats, and rechecked.
  */
-List *
-quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
-				   List *fixed_params, List **missing)
+static bool
+fold_quals(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
+		   FilterValues *fvs)
 {
-	FilterValues *fvs = palloc0(sizeof(FilterValues) * ep->nfilters);
-	List	   *specs;
 	ListCell   *lc;
 	int			qi = 0;
 	int			nelements_quals = 0;
-	bool		elements_exact = false;
 
-	*missing = NIL;
 	foreach(lc, quals)
 	{
 		QuoQual    *q = lfirst(lc);
@@ -452,7 +449,7 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 		{
 			nelements_quals++;
 			if (quo_qual_is_exact(ep, quals, q))
-				elements_exact = true;
+				fvs[q->filter].exact = true;
 		}
 	}
 
@@ -462,29 +459,38 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 
 		if (!apply_qual(ep, &ep->filters[q->filter], q, &values[qi++],
 						&fvs[q->filter], quo_qual_is_exact(ep, quals, q)))
-			return NIL;
+			return false;
 	}
-	/* several participants quals are merged, without repeats */
+
 	if (nelements_quals > 1)
 		for (int i = 0; i < ep->nfilters; i++)
 			if (ep->filters[i].kind == QUO_FILTER_ELEMENTS)
 				fvs[i].values = unique_strings(fvs[i].values);
+	return true;
+}
 
-	/* An id: one GET per id, nothing else is sent. */
+/*
+ * Step 2: with a qual on an id, one GET per id and nothing else is sent.
+ * False when there is no such qual.
+ */
+static bool
+id_requests(const QuoEndpoint *ep, FilterValues *fvs, List **specs)
+{
 	for (int i = 0; i < ep->nfilters; i++)
 	{
 		const QuoFilter *f = &ep->filters[i];
 		StringInfoData path;
+		ListCell   *lc;
 
 		if (f->kind != QUO_FILTER_ID || !fvs[i].constrained)
 			continue;
-		specs = NIL;
+		*specs = NIL;
 		foreach(lc, fvs[i].placeholders)
 		{
 			QuoRequestSpec *s = palloc0(sizeof(QuoRequestSpec));
 
 			s->path = psprintf("%s{%s}", ep->item_path, (char *) lfirst(lc));
-			specs = lappend(specs, s);
+			*specs = lappend(*specs, s);
 		}
 		initStringInfo(&path);
 		foreach(lc, fvs[i].values)
@@ -496,25 +502,120 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 			appendStringInfoString(&path, ep->item_path);
 			quo_append_encoded(&path, lfirst(lc));
 			s->path = pstrdup(path.data);
-			specs = lappend(specs, s);
+			*specs = lappend(*specs, s);
 		}
+		pfree(path.data);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Step 3, an EQ filter: one series per value (each specs times each
+ * value), or values in chunks of f->chunk repeated keys.  frag holds the
+ * placeholders.
+ */
+static List *
+multiply_eq(const QuoFilter *f, FilterValues *fv, List *specs, StringInfo frag)
+{
+	bool		is_phone = strcmp(f->column, "phone_number_id") == 0;
+	List	   *out = NIL;
+	StringInfoData buf;
+	ListCell   *vc;
+	int			n = 0;
+
+	if (fv->values == NIL)
+		return extend_specs(NIL, specs, frag->data, NULL, NIL);
+
+	initStringInfo(&buf);
+	foreach(vc, fv->values)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (f->chunk == 0)
+		{
+			resetStringInfo(&buf);
+			appendStringInfoString(&buf, frag->data);
+			append_param(&buf, f->param, lfirst(vc), true);
+			out = extend_specs(out, specs, buf.data, is_phone ? lfirst(vc) : NULL, NIL);
+			continue;
+		}
+		append_param(&buf, f->param, lfirst(vc), true);
+		if (++n % f->chunk == 0 || lnext(fv->values, vc) == NULL)
+		{
+			out = extend_specs(out, specs, buf.data, NULL, NIL);
+			resetStringInfo(&buf);
+		}
+	}
+	pfree(buf.data);
+	return out;
+}
+
+/*
+ * Step 3, an ELEMENTS filter: every value as a repeated key, in each
+ * series.  More values than one request takes is an ERROR when the filter
+ * is exact, else the first ones are sent (the rows are rechecked).  NIL,
+ * with the column added to *missing, when a required filter has no value.
+ */
+static List *
+multiply_elements(const QuoEndpoint *ep, const QuoFilter *f, FilterValues *fv,
+				  List *specs, StringInfo frag, List **missing)
+{
+	ListCell   *vc;
+
+	if (fv->values == NIL && fv->placeholders == NIL)
+	{
+		if (f->required)
+			*missing = lappend(*missing, (char *) f->column);
 		return specs;
 	}
-
-	/* Start from one series with no parameters, and multiply. */
+	if (list_length(fv->values) > f->max_items)
 	{
-		QuoRequestSpec *s = palloc0(sizeof(QuoRequestSpec));
-
-		s->path = (char *) ep->list_path;
-		s->query = "";
-		specs = list_make1(s);
+		if (fv->exact)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("Quo endpoint \"%s\" accepts at most %d %s per request, not %d",
+							ep->name, f->max_items, f->param,
+							list_length(fv->values))));
+		/* the rows are rechecked: fetch for the first ones */
+		fv->values = list_truncate(fv->values, f->max_items);
 	}
+	foreach(vc, fv->values)
+		append_param(frag, f->param, lfirst(vc), true);
+	return extend_specs(NIL, specs, frag->data, NULL, fv->values);
+}
+
+/* Step 3, a RANGE filter: one after/before pair, widened.  NIL when empty. */
+static List *
+multiply_range(const QuoFilter *f, FilterValues *fv, List *specs, StringInfo frag)
+{
+	if (!range_possible(fv))
+		return NIL;
+	if (fv->have_lower)
+		append_bound(frag, f->param, fv->lower, -RANGE_WIDEN_USECS);
+	if (fv->have_upper)
+		append_bound(frag, f->param_before, fv->upper, RANGE_WIDEN_USECS);
+	return extend_specs(NIL, specs, frag->data, NULL, NIL);
+}
+
+/*
+ * Step 3: the list series, starting from one with no parameters and
+ * multiplied filter by filter, in the endpoint's parameter order.  NIL when
+ * no row can match or (with *missing set) a required filter has no value.
+ */
+static List *
+list_requests(const QuoEndpoint *ep, FilterValues *fvs, List **missing)
+{
+	QuoRequestSpec *start = palloc0(sizeof(QuoRequestSpec));
+	List	   *specs;
+
+	start->path = (char *) ep->list_path;
+	start->query = "";
+	specs = list_make1(start);
 
 	for (int i = 0; i < ep->nfilters; i++)
 	{
 		const QuoFilter *f = &ep->filters[i];
 		FilterValues *fv = &fvs[i];
-		bool		is_phone = strcmp(f->column, "phone_number_id") == 0;
 		StringInfoData frag;
 		ListCell   *vc;
 
@@ -536,91 +637,64 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 		switch (f->kind)
 		{
 			case QUO_FILTER_EQ:
-				if (f->chunk == 0 && fv->values != NIL)
-				{
-					List	   *out = NIL;
-					StringInfoData one;
-
-					initStringInfo(&one);
-					foreach(vc, fv->values)
-					{
-						CHECK_FOR_INTERRUPTS();
-						resetStringInfo(&one);
-						appendStringInfoString(&one, frag.data);
-						append_param(&one, f->param, lfirst(vc), true);
-						out = extend_specs(out, specs, one.data,
-										   is_phone ? lfirst(vc) : NULL, NIL);
-					}
-					specs = out;
-				}
-				else if (fv->values != NIL)
-				{
-					List	   *out = NIL;
-					int			n = 0;
-					StringInfoData chunk;
-
-					initStringInfo(&chunk);
-					foreach(vc, fv->values)
-					{
-						CHECK_FOR_INTERRUPTS();
-						append_param(&chunk, f->param, lfirst(vc), true);
-						if (++n % f->chunk == 0 || lnext(fv->values, vc) == NULL)
-						{
-							out = extend_specs(out, specs, chunk.data, NULL, NIL);
-							resetStringInfo(&chunk);
-						}
-					}
-					specs = out;
-				}
-				else
-					specs = extend_specs(NIL, specs, frag.data, NULL, NIL);
+				specs = multiply_eq(f, fv, specs, &frag);
 				break;
 			case QUO_FILTER_ELEMENTS:
-				if (fv->values == NIL && fv->placeholders == NIL)
-				{
-					if (f->required)
-						*missing = lappend(*missing, (char *) f->column);
-					break;
-				}
-				if (list_length(fv->values) > f->max_items)
-				{
-					if (elements_exact)
-						ereport(ERROR,
-								(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-								 errmsg("Quo endpoint \"%s\" accepts at most %d %s per request, not %d",
-										ep->name, f->max_items, f->param,
-										list_length(fv->values))));
-					/* the rows are rechecked: fetch for the first ones */
-					fv->values = list_truncate(fv->values, f->max_items);
-				}
-				foreach(vc, fv->values)
-					append_param(&frag, f->param, lfirst(vc), true);
-				specs = extend_specs(NIL, specs, frag.data, NULL, fv->values);
+				specs = multiply_elements(ep, f, fv, specs, &frag, missing);
 				break;
 			case QUO_FILTER_RANGE:
-				if (!range_possible(fv))
+				specs = multiply_range(f, fv, specs, &frag);
+				if (specs == NIL)
 					return NIL;
-				if (fv->have_lower)
-					append_bound(&frag, f->param, fv->lower, -RANGE_WIDEN_USECS);
-				if (fv->have_upper)
-					append_bound(&frag, f->param_before, fv->upper, RANGE_WIDEN_USECS);
-				specs = extend_specs(NIL, specs, frag.data, NULL, NIL);
 				break;
 			case QUO_FILTER_ID:
 				break;
 		}
+		pfree(frag.data);
 	}
+	return specs;
+}
 
-	if (fixed_params != NIL)
-	{
-		StringInfoData frag;
+/* Step 4: the table options' fixed parameters, in every series. */
+static List *
+add_fixed_params(List *specs, List *fixed_params)
+{
+	StringInfoData frag;
 
-		initStringInfo(&frag);
-		for (int i = 0; i + 1 < list_length(fixed_params); i += 2)
-			append_param(&frag, list_nth(fixed_params, i), list_nth(fixed_params, i + 1), true);
-		specs = extend_specs(NIL, specs, frag.data, NULL, NIL);
-	}
-	return *missing != NIL ? NIL : specs;
+	if (fixed_params == NIL)
+		return specs;
+	initStringInfo(&frag);
+	for (int i = 0; i + 1 < list_length(fixed_params); i += 2)
+		append_param(&frag, list_nth(fixed_params, i), list_nth(fixed_params, i + 1), true);
+	return extend_specs(NIL, specs, frag.data, NULL, NIL);
+}
+
+/*
+ * Build the request series for quals (QuoQual *) with values (one per
+ * qual).  NIL means no row can match, so no request is made; or, with
+ * *missing set to their columns, that required parameters have no value (as in
+ * "participants @> '{}'").  Values not known yet (EXPLAIN without ANALYZE
+ * of a join parameter) are printed as {placeholders}.
+ *
+ * Every step is O(n log n) or linear in what it builds, and checks for
+ * interrupts: an IN list can hold tens of thousands of values.
+ */
+List *
+quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
+				   List *fixed_params, List **missing)
+{
+	FilterValues *fvs = palloc0(sizeof(FilterValues) * ep->nfilters);
+	List	   *specs;
+
+	*missing = NIL;
+	if (!fold_quals(ep, quals, values, fvs))
+		return NIL;
+	if (id_requests(ep, fvs, &specs))
+		return specs;
+	specs = list_requests(ep, fvs, missing);
+	if (*missing != NIL || specs == NIL)
+		return NIL;
+	return add_fixed_params(specs, fixed_params);
 }
 
 /* The request target (path and query) of one page of a series. */
