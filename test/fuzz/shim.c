@@ -5,9 +5,10 @@
  *
  * palloc is malloc into a per-input arena (so AddressSanitizer sees every
  * allocation, which palloc inside a server hides), ereport(ERROR) is a
- * longjmp back to the target, no interrupt ever arrives, and arrays use a
- * private layout only this file reads.  Functions of the planner that the
- * fuzzed paths never call are left unresolved at link time.
+ * longjmp to the innermost PG_TRY or back to the target, no interrupt ever
+ * arrives, and arrays use a private layout only this file reads.
+ * Functions of the planner that the fuzzed paths never call are left
+ * unresolved at link time.
  *-------------------------------------------------------------------------
  */
 #define _GNU_SOURCE 1
@@ -155,16 +156,27 @@ errstart_cold(int elevel, const char *domain)
 	return errstart(elevel, domain);
 }
 
+/* PG_TRY's handler when one is set, else the target's; abort when neither is. */
+sigjmp_buf *PG_exception_stack = NULL;
+
+void
+pg_re_throw(void)
+{
+	if (PG_exception_stack)
+		siglongjmp(*PG_exception_stack, 1);
+	if (fuzz_error_jmp)
+		siglongjmp(*fuzz_error_jmp, 1);
+	abort();
+}
+
 void
 errfinish(const char *filename, int lineno, const char *funcname)
 {
 	(void) filename;
 	(void) lineno;
 	(void) funcname;
-	if (cur_elevel >= ERROR && fuzz_error_jmp)
-		siglongjmp(*fuzz_error_jmp, 1);
 	if (cur_elevel >= ERROR)
-		abort();
+		pg_re_throw();
 }
 
 /* CHECK_FOR_INTERRUPTS(): no interrupt ever arrives here. */
