@@ -40,6 +40,49 @@
 #endif
 
 /*
+ * Most JSON values a body may hold.  json-c mallocs each value (an empty
+ * object costs it some 750 bytes), so a hostile 64 MB body of "{}," would
+ * take gigabytes; a page of 100 API objects holds a few thousand.
+ */
+#define QUO_JSON_MAX_VALUES 200000	/* in the error below too */
+
+/*
+ * Whether body holds more than QUO_JSON_MAX_VALUES values: objects and
+ * arrays opened, and values separated by commas, outside strings.  Checks
+ * for interrupts between chunks.
+ */
+static bool
+too_many_values(const char *body, size_t len)
+{
+	size_t		values = 1;
+	bool		in_string = false;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = body[i];
+
+		if (i % QUO_JSON_CHUNK == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c == '"')
+			in_string = true;
+		else if (c == '{' || c == '[' || c == ',')
+		{
+			if (++values > QUO_JSON_MAX_VALUES)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
  * Parse a whole response body; NULL with *error set when it is not JSON.
  * The body (up to 64 MB) is fed to json-c's tokener in chunks with a check
  * for interrupts before each, so a cancel is seen within milliseconds; the
@@ -48,17 +91,24 @@
 struct json_object *
 quo_json_parse(const char *body, size_t len, const char **error)
 {
-	struct json_tokener *tok = json_tokener_new_ex(QUO_JSON_MAX_DEPTH);
+	struct json_tokener *tok;
 	struct json_object *obj = NULL;
 	enum json_tokener_error jerr = json_tokener_continue;
 	size_t		used = 0;
 
 	*error = NULL;
+	if (too_many_values(body, len))
+	{
+		*error = "the body holds more than 200,000 JSON values";
+		return NULL;
+	}
+	tok = json_tokener_new_ex(QUO_JSON_MAX_DEPTH);
 	if (tok == NULL)
 	{
 		*error = "out of memory";
 		return NULL;
 	}
+
 	PG_TRY();
 	{
 		size_t		off = 0;
