@@ -89,6 +89,56 @@ SELECT id, text FROM messages WHERE id = 'AC00000006';
 SELECT * FROM mock_log() ORDER BY 1;
 SELECT mock_reset();
 
+-- NULL elements.  In "col IN (...)" and "col = ANY (array)" a NULL equals
+-- nothing: every other value is still sent, and the answer is exact
+-- (AC00000001 and AC00000004 exist; PNsales0001 and PNsupport02 have
+-- 28 and 27 conversations)
+SELECT id FROM calls WHERE id IN ('AC00000001', NULL, 'AC00000004') ORDER BY id;
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+SELECT count(*) FROM conversations WHERE phone_number_id IN ('PNsales0001', NULL, 'PNsupport02');
+SELECT * FROM mock_log();
+SELECT mock_reset();
+-- the same with the NULL in a parameter of a generic plan, as the array
+-- or inside ARRAY[...]
+SET plan_cache_mode = force_generic_plan;
+PREPARE ids(text[]) AS SELECT id FROM calls WHERE id = ANY ($1) ORDER BY id;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE ids(ARRAY['AC00000004', NULL, 'AC00000001', NULL]);
+EXECUTE ids(ARRAY['AC00000004', NULL, 'AC00000001', NULL]);
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+PREPARE phones(text) AS
+  SELECT phone_number_id, count(*) FROM conversations
+   WHERE phone_number_id = ANY (ARRAY['PNsupport02', $1, 'PNsales0001']) GROUP BY 1 ORDER BY 1;
+EXECUTE phones(NULL);
+SELECT * FROM mock_log();
+SELECT mock_reset();
+-- only NULLs: no row can match, no request
+EXECUTE ids(ARRAY[NULL, NULL]::text[]);
+SELECT count(*) FROM conversations WHERE phone_number_id = ANY (ARRAY[NULL, NULL]::text[]);
+SELECT count(*) AS requests FROM mock_log();
+DEALLOCATE ids;
+DEALLOCATE phones;
+RESET plan_cache_mode;
+SELECT mock_reset();
+
+-- NULL elements and participants (text[]).  "col @> array" is never true
+-- when the array holds a NULL: no request.  "col = array" is true when the
+-- row's array has NULLs at the same places: a calls row read from JSON can
+-- (a null in its JSON array is a NULL element), so the other values are
+-- sent and the rows rechecked; the participants of a messages row are the
+-- values that were sent, never NULL, so no messages row can match.
+SELECT mock_fault('{"action": "raw", "match": "participants=%2B15550100002", "body": "{\"data\": [{\"id\": \"AC77777701\", \"participants\": [\"+15550100002\", null]}, {\"id\": \"AC77777702\", \"participants\": [\"+15550100002\"]}], \"nextPageToken\": null, \"totalItems\": 2}"}');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id, participants FROM calls WHERE phone_number_id = 'PNsales0001' AND participants = ARRAY['+15550100002', NULL];
+SELECT id, participants FROM calls WHERE phone_number_id = 'PNsales0001' AND participants = ARRAY['+15550100002', NULL];
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND participants @> ARRAY['+15550100002', NULL];
+SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND ARRAY[NULL, '+15550100002'] <@ participants;
+SELECT id FROM messages WHERE phone_number_id = 'PNsales0001' AND participants = ARRAY['+15550100001', NULL];
+SELECT id FROM messages WHERE phone_number_id = 'PNsales0001' AND participants @> ARRAY['+15550100001', NULL];
+SELECT * FROM mock_log();
+SELECT mock_reset();
+
 -- independent id lookups are in flight together (up to 4 ahead of the one
 -- being read); under a LIMIT none is started ahead, so none is wasted
 SELECT mock_fault('{"action": "latency", "seconds": 0.3, "times": -1}');

@@ -13,6 +13,7 @@
 
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/datetime.h"
 #include "utils/jsonb.h"
@@ -29,23 +30,107 @@
 /* Deepest nesting accepted in a response. */
 #define QUO_JSON_MAX_DEPTH 64
 
-/* Parse a whole response body; NULL with *error set when it is not JSON. */
+/*
+ * Bytes parsed between two checks for interrupts: a few milliseconds of
+ * json-c's time, some tens on the costliest input (empty objects).  A
+ * build may set a smaller one to exercise the chunk boundaries.
+ */
+#ifndef QUO_JSON_CHUNK
+#define QUO_JSON_CHUNK (1024 * 1024)
+#endif
+
+/*
+ * Most JSON values a body may hold.  json-c mallocs each value (an empty
+ * object costs it some 750 bytes), so a hostile 64 MB body of "{}," would
+ * take gigabytes; a page of 100 API objects holds a few thousand.
+ */
+#define QUO_JSON_MAX_VALUES 200000	/* in the error below too */
+
+/*
+ * Whether body holds more than QUO_JSON_MAX_VALUES values: objects and
+ * arrays opened, and values separated by commas, outside strings.  Checks
+ * for interrupts between chunks.
+ */
+static bool
+too_many_values(const char *body, size_t len)
+{
+	size_t		values = 1;
+	bool		in_string = false;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = body[i];
+
+		if (i % QUO_JSON_CHUNK == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c == '"')
+			in_string = true;
+		else if (c == '{' || c == '[' || c == ',')
+		{
+			if (++values > QUO_JSON_MAX_VALUES)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Parse a whole response body; NULL with *error set when it is not JSON.
+ * The body (up to 64 MB) is fed to json-c's tokener in chunks with a check
+ * for interrupts before each, so a cancel is seen within milliseconds; the
+ * tokener, and the partial value it holds, is freed on that error too.
+ */
 struct json_object *
 quo_json_parse(const char *body, size_t len, const char **error)
 {
-	struct json_tokener *tok = json_tokener_new_ex(QUO_JSON_MAX_DEPTH);
-	struct json_object *obj;
-	enum json_tokener_error jerr;
-	size_t		used;
+	struct json_tokener *tok;
+	struct json_object *obj = NULL;
+	enum json_tokener_error jerr = json_tokener_continue;
+	size_t		used = 0;
 
+	*error = NULL;
+	if (too_many_values(body, len))
+	{
+		*error = "the body holds more than 200,000 JSON values";
+		return NULL;
+	}
+	tok = json_tokener_new_ex(QUO_JSON_MAX_DEPTH);
 	if (tok == NULL)
 	{
 		*error = "out of memory";
 		return NULL;
 	}
-	obj = json_tokener_parse_ex(tok, body, (int) len);
-	jerr = json_tokener_get_error(tok);
-	used = json_tokener_get_parse_end(tok);
+
+	PG_TRY();
+	{
+		size_t		off = 0;
+
+		do
+		{
+			size_t		n = Min(len - off, (size_t) QUO_JSON_CHUNK);
+
+			CHECK_FOR_INTERRUPTS();
+			obj = json_tokener_parse_ex(tok, body + off, (int) n);
+			jerr = json_tokener_get_error(tok);
+			used = off + json_tokener_get_parse_end(tok);
+			off += n;
+		} while (jerr == json_tokener_continue && off < len);
+	}
+	PG_CATCH();
+	{
+		json_tokener_free(tok);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
 	if (jerr == json_tokener_continue)
 	{
 		*error = "the body ends in the middle of a JSON value";

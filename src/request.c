@@ -9,12 +9,17 @@
  * collapsed to one after/before pair, widened by a second on both sides so
  * the result is exact whatever the API's inclusivity; the rows are
  * rechecked locally.  A value that can match no row costs no request.
+ *
+ * Lists of values may be long (an "= ANY" of tens of thousands of ids):
+ * repeats are removed and lists intersected by sorting, never by searching
+ * a list in a loop, and every long loop checks for interrupts.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -31,17 +36,27 @@ typedef struct FilterValues
 {
 	bool		constrained;	/* some qual applies */
 	bool		has_values;		/* EQ/ID: values holds a first set */
-	List	   *values;			/* EQ/ID: allowed values; ELEMENTS: values
-								 * to send (char *) */
-	bool		have_lower,
-				have_upper;
-	TimestampTz lower,
-				upper;
-	bool		lower_strict,
-				upper_strict;
+	bool		exact;			/* ELEMENTS: some qual on it is not
+								 * rechecked locally */
+	List	   *values;			/* EQ/ID: allowed values, without repeats,
+								 * in first-seen order; ELEMENTS: values to
+								 * send (char *) */
+	bool		have_lower,		/* RANGE: a lower bound applies */
+				have_upper;		/* RANGE: an upper bound applies */
+	TimestampTz lower,			/* RANGE: the tightest lower bound */
+				upper;			/* RANGE: the tightest upper bound */
+	bool		lower_strict,	/* RANGE: lower is excluded (>) */
+				upper_strict;	/* RANGE: upper is excluded (<) */
 	List	   *placeholders;	/* EXPLAIN only: values not yet known,
 								 * rendered as param=text */
 } FilterValues;
+
+/* A value and where it was first seen, for sorting without losing order. */
+typedef struct SeenValue
+{
+	const char *s;				/* the value */
+	int			pos;			/* its position in the list it came from */
+} SeenValue;
 
 /* Percent-encode s (everything but RFC 3986 unreserved characters). */
 void
@@ -95,60 +110,161 @@ as_timestamptz(Datum d, Oid type)
 	return DatumGetTimestampTz(d);
 }
 
-/* The elements of a text[] value; false when one is NULL. */
-static bool
-text_array_values(Datum d, List **out)
+/*
+ * The non-NULL elements of a text[] value, in order; *had_null says whether
+ * some element was NULL.  The array may be long: the loop is interruptible.
+ */
+static List *
+text_array_values(Datum d, bool *had_null)
 {
 	ArrayType  *arr = DatumGetArrayTypeP(d);
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
+	List	   *out = NIL;
 
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	*out = NIL;
+	*had_null = false;
 	for (int i = 0; i < n; i++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		if (nulls[i])
-			return false;
-		*out = lappend(*out, TextDatumGetCString(elems[i]));
+			*had_null = true;
+		else
+			out = lappend(out, TextDatumGetCString(elems[i]));
 	}
-	return true;
+	pfree(elems);
+	pfree(nulls);
+	return out;
 }
 
-static bool
-list_has_string(List *l, const char *s)
+/* qsort order of SeenValues: by value, then by position. */
+static int
+seen_value_cmp(const void *a, const void *b)
 {
-	ListCell   *lc;
+	const SeenValue *x = a;
+	const SeenValue *y = b;
+	int			c = strcmp(x->s, y->s);
 
-	foreach(lc, l)
-		if (strcmp(lfirst(lc), s) == 0)
-			return true;
-	return false;
+	if (c != 0)
+		return c;
+	return (x->pos > y->pos) - (x->pos < y->pos);
 }
 
-/* Values of a, in order, that are also in b. */
+/* qsort and bsearch order of strings (char * elements). */
+static int
+string_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * The values of vals (char *) without repeats, each where it was first
+ * seen.  Sorting (value, position) pairs makes this O(n log n): the first
+ * pair of each run of equal values is the one to keep.
+ */
+static List *
+unique_strings(List *vals)
+{
+	int			n = list_length(vals);
+	SeenValue  *seen;
+	bool	   *keep;
+	List	   *out = NIL;
+	ListCell   *lc;
+	int			i = 0;
+
+	if (n < 2)
+		return vals;
+	seen = palloc(sizeof(SeenValue) * n);
+	foreach(lc, vals)
+	{
+		seen[i].s = lfirst(lc);
+		seen[i].pos = i;
+		i++;
+	}
+	CHECK_FOR_INTERRUPTS();
+	qsort(seen, n, sizeof(SeenValue), seen_value_cmp);
+	keep = palloc0(sizeof(bool) * n);
+	for (i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (i == 0 || strcmp(seen[i].s, seen[i - 1].s) != 0)
+			keep[seen[i].pos] = true;
+	}
+	i = 0;
+	foreach(lc, vals)
+	{
+		if (keep[i++])
+			out = lappend(out, lfirst(lc));
+	}
+	pfree(seen);
+	pfree(keep);
+	return out;
+}
+
+/*
+ * The values of a (char *, no repeats), in order, that are also in b:
+ * b sorted once and searched, O((n + m) log m).
+ */
 static List *
 intersect_strings(List *a, List *b)
 {
-	List	   *r = NIL;
+	int			nb = list_length(b);
+	char	  **sorted;
+	List	   *out = NIL;
 	ListCell   *lc;
+	int			i = 0;
 
+	if (a == NIL || b == NIL)
+		return NIL;
+	sorted = palloc(sizeof(char *) * nb);
+	foreach(lc, b)
+		sorted[i++] = lfirst(lc);
+	CHECK_FOR_INTERRUPTS();
+	qsort(sorted, nb, sizeof(char *), string_ptr_cmp);
 	foreach(lc, a)
-		if (list_has_string(b, lfirst(lc)) && !list_has_string(r, lfirst(lc)))
-			r = lappend(r, lfirst(lc));
-	return r;
+	{
+		char	   *s = lfirst(lc);
+
+		CHECK_FOR_INTERRUPTS();
+		if (bsearch(&s, sorted, nb, sizeof(char *), string_ptr_cmp) != NULL)
+			out = lappend(out, s);
+	}
+	pfree(sorted);
+	return out;
+}
+
+/*
+ * Whether the text[] column f filters on can hold NULL elements.  A column
+ * read from JSON can (json_row.c makes a JSON null element a NULL); the
+ * participants a row was fetched for are the values sent, never NULL.
+ */
+static bool
+elements_may_be_null(const QuoEndpoint *ep, const QuoFilter *f)
+{
+	int			col = quo_endpoint_column(ep, f->column);
+
+	return col < 0 || ep->columns[col].source != QUO_SRC_PARTICIPANTS;
 }
 
 /*
  * Fold one qual into its filter's values.  Returns false when the qual can
  * be true for no row (a NULL, a value outside the documented id pattern).
+ * exact says the qual is not rechecked locally.
+ *
+ * NULL elements, as SQL treats them: in "col = ANY (array)" a NULL equals
+ * nothing, so the other values are sent; "col @> array" is never true when
+ * the array holds a NULL; "col = array" is true when col has NULLs at the
+ * same places, which only a column that can hold NULL elements can match:
+ * then the other values are sent and the qual is rechecked.
  */
 static bool
-apply_qual(const QuoFilter *f, const QuoQual *q, const QuoQualValue *v,
-		   FilterValues *fv, bool merge_elements)
+apply_qual(const QuoEndpoint *ep, const QuoFilter *f, const QuoQual *q,
+		   const QuoQualValue *v, FilterValues *fv, bool exact)
 {
 	List	   *vals = NIL;
 	ListCell   *lc;
+	bool		had_null = false;
 
 	fv->constrained = true;
 	if (!v->known)
@@ -167,18 +283,19 @@ apply_qual(const QuoFilter *f, const QuoQual *q, const QuoQualValue *v,
 				List	   *ok = NIL;
 
 				if (q->op == QUO_OP_IN)
-					(void) text_array_values(v->value, &vals);	/* NULLs match nothing */
+					vals = text_array_values(v->value, &had_null);
 				else
 					vals = list_make1(TextDatumGetCString(v->value));
 				foreach(lc, vals)
 				{
 					char	   *s = lfirst(lc);
 
+					CHECK_FOR_INTERRUPTS();
 					if (f->prefix && strncmp(s, f->prefix, strlen(f->prefix)) != 0)
 						continue;
-					if (!list_has_string(ok, s))
-						ok = lappend(ok, s);
+					ok = lappend(ok, s);
 				}
+				ok = unique_strings(ok);
 				fv->values = fv->has_values ? intersect_strings(fv->values, ok) : ok;
 				fv->has_values = true;
 				return fv->values != NIL;
@@ -186,14 +303,20 @@ apply_qual(const QuoFilter *f, const QuoQual *q, const QuoQualValue *v,
 		case QUO_FILTER_ELEMENTS:
 			if (q->op == QUO_OP_HAS)
 				vals = list_make1(TextDatumGetCString(v->value));
-			else if (!text_array_values(v->value, &vals))
-				return false;
-			foreach(lc, vals)
+			else
 			{
-				if (merge_elements && list_has_string(fv->values, lfirst(lc)))
-					continue;
-				fv->values = lappend(fv->values, lfirst(lc));
+				vals = text_array_values(v->value, &had_null);
+				if (had_null && q->op == QUO_OP_CONTAINS)
+					return false;
+				if (had_null && !elements_may_be_null(ep, f))
+					return false;
+				if (had_null && exact)
+					ereport(ERROR,
+							(errcode(ERRCODE_INTERNAL_ERROR),
+							 errmsg_internal("an array with NULL elements on column \"%s\" of endpoint \"%s\" needs a local recheck",
+											 f->column, ep->name)));
 			}
+			fv->values = list_concat(fv->values, vals);
 			return true;
 		case QUO_FILTER_RANGE:
 			{
@@ -242,6 +365,7 @@ range_possible(FilterValues *fv)
 	return true;
 }
 
+/* Append name=value to a query fragment, percent-encoding the value if asked. */
 static void
 append_param(StringInfo buf, const char *name, const char *value, bool encode)
 {
@@ -273,26 +397,28 @@ append_bound(StringInfo frag, const char *param, TimestampTz t, int64 delta)
 	pfree(ts.data);
 }
 
-/* Each spec in specs, extended by the parameters in ext (a query fragment). */
+/*
+ * Append to out each spec of specs extended by fragment (a query
+ * fragment), and by the phone number and participants it fetches rows for
+ * when given.  Each query is allocated to its size: there may be tens of
+ * thousands.
+ */
 static List *
-extend_specs(List *specs, const char *fragment, const char *phone, List *participants)
+extend_specs(List *out, List *specs, const char *fragment, const char *phone,
+			 List *participants)
 {
 	ListCell   *lc;
-	List	   *out = NIL;
 
 	foreach(lc, specs)
 	{
 		QuoRequestSpec *s = lfirst(lc);
 		QuoRequestSpec *n = palloc(sizeof(QuoRequestSpec));
-		StringInfoData q;
 
+		CHECK_FOR_INTERRUPTS();
 		*n = *s;
-		initStringInfo(&q);
-		appendStringInfoString(&q, s->query);
-		if (q.len > 0 && fragment[0] != '\0')
-			appendStringInfoChar(&q, '&');
-		appendStringInfoString(&q, fragment);
-		n->query = q.data;
+		n->query = psprintf("%s%s%s", s->query,
+							(s->query[0] != '\0' && fragment[0] != '\0') ? "&" : "",
+							fragment);
 		if (phone)
 			n->ctx_phone = (char *) phone;
 		if (participants)
@@ -303,24 +429,18 @@ extend_specs(List *specs, const char *fragment, const char *phone, List *partici
 }
 
 /*
- * Build the request series for quals (QuoQual *) with values (one per
- * qual).  NIL means no row can match, so no request is made; or, with
- * *missing set to their columns, that required parameters have no value (as in
- * "participants @> '{}'").  Values not known yet (EXPLAIN without ANALYZE
- * of a join parameter) are printed as {placeholders}.
+ * Step 1: fold every qual into its filter's values (fvs, one per filter).
+ * False when no row can match.  Several quals on the participants are
+ * merged, without repeats, and rechecked.
  */
-List *
-quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
-				   List *fixed_params, List **missing)
+static bool
+fold_quals(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
+		   FilterValues *fvs)
 {
-	FilterValues *fvs = palloc0(sizeof(FilterValues) * ep->nfilters);
-	List	   *specs;
 	ListCell   *lc;
 	int			qi = 0;
 	int			nelements_quals = 0;
-	bool		elements_exact = false;
 
-	*missing = NIL;
 	foreach(lc, quals)
 	{
 		QuoQual    *q = lfirst(lc);
@@ -329,7 +449,7 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 		{
 			nelements_quals++;
 			if (quo_qual_is_exact(ep, quals, q))
-				elements_exact = true;
+				fvs[q->filter].exact = true;
 		}
 	}
 
@@ -337,54 +457,165 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 	{
 		QuoQual    *q = lfirst(lc);
 
-		if (!apply_qual(&ep->filters[q->filter], q, &values[qi++],
-						&fvs[q->filter], nelements_quals > 1))
-			return NIL;
+		if (!apply_qual(ep, &ep->filters[q->filter], q, &values[qi++],
+						&fvs[q->filter], quo_qual_is_exact(ep, quals, q)))
+			return false;
 	}
 
-	/* An id: one GET per id, nothing else is sent. */
+	if (nelements_quals > 1)
+		for (int i = 0; i < ep->nfilters; i++)
+			if (ep->filters[i].kind == QUO_FILTER_ELEMENTS)
+				fvs[i].values = unique_strings(fvs[i].values);
+	return true;
+}
+
+/*
+ * Step 2: with a qual on an id, one GET per id and nothing else is sent.
+ * False when there is no such qual.
+ */
+static bool
+id_requests(const QuoEndpoint *ep, FilterValues *fvs, List **specs)
+{
 	for (int i = 0; i < ep->nfilters; i++)
 	{
 		const QuoFilter *f = &ep->filters[i];
 		StringInfoData path;
+		ListCell   *lc;
 
 		if (f->kind != QUO_FILTER_ID || !fvs[i].constrained)
 			continue;
-		specs = NIL;
+		*specs = NIL;
 		foreach(lc, fvs[i].placeholders)
 		{
 			QuoRequestSpec *s = palloc0(sizeof(QuoRequestSpec));
 
 			s->path = psprintf("%s{%s}", ep->item_path, (char *) lfirst(lc));
-			specs = lappend(specs, s);
+			*specs = lappend(*specs, s);
 		}
+		initStringInfo(&path);
 		foreach(lc, fvs[i].values)
 		{
 			QuoRequestSpec *s = palloc0(sizeof(QuoRequestSpec));
 
-			initStringInfo(&path);
+			CHECK_FOR_INTERRUPTS();
+			resetStringInfo(&path);
 			appendStringInfoString(&path, ep->item_path);
 			quo_append_encoded(&path, lfirst(lc));
-			s->path = path.data;
-			specs = lappend(specs, s);
+			s->path = pstrdup(path.data);
+			*specs = lappend(*specs, s);
 		}
+		pfree(path.data);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Step 3, an EQ filter: one series per value (each specs times each
+ * value), or values in chunks of f->chunk repeated keys.  frag holds the
+ * placeholders.
+ */
+static List *
+multiply_eq(const QuoFilter *f, FilterValues *fv, List *specs, StringInfo frag)
+{
+	bool		is_phone = strcmp(f->column, "phone_number_id") == 0;
+	List	   *out = NIL;
+	StringInfoData buf;
+	ListCell   *vc;
+	int			n = 0;
+
+	if (fv->values == NIL)
+		return extend_specs(NIL, specs, frag->data, NULL, NIL);
+
+	initStringInfo(&buf);
+	foreach(vc, fv->values)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (f->chunk == 0)
+		{
+			resetStringInfo(&buf);
+			appendStringInfoString(&buf, frag->data);
+			append_param(&buf, f->param, lfirst(vc), true);
+			out = extend_specs(out, specs, buf.data, is_phone ? lfirst(vc) : NULL, NIL);
+			continue;
+		}
+		append_param(&buf, f->param, lfirst(vc), true);
+		if (++n % f->chunk == 0 || lnext(fv->values, vc) == NULL)
+		{
+			out = extend_specs(out, specs, buf.data, NULL, NIL);
+			resetStringInfo(&buf);
+		}
+	}
+	pfree(buf.data);
+	return out;
+}
+
+/*
+ * Step 3, an ELEMENTS filter: every value as a repeated key, in each
+ * series.  More values than one request takes is an ERROR when the filter
+ * is exact, else the first ones are sent (the rows are rechecked).  NIL,
+ * with the column added to *missing, when a required filter has no value.
+ */
+static List *
+multiply_elements(const QuoEndpoint *ep, const QuoFilter *f, FilterValues *fv,
+				  List *specs, StringInfo frag, List **missing)
+{
+	ListCell   *vc;
+
+	if (fv->values == NIL && fv->placeholders == NIL)
+	{
+		if (f->required)
+			*missing = lappend(*missing, (char *) f->column);
 		return specs;
 	}
-
-	/* Start from one series with no parameters, and multiply. */
+	if (list_length(fv->values) > f->max_items)
 	{
-		QuoRequestSpec *s = palloc0(sizeof(QuoRequestSpec));
-
-		s->path = (char *) ep->list_path;
-		s->query = "";
-		specs = list_make1(s);
+		if (fv->exact)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("Quo endpoint \"%s\" accepts at most %d %s per request, not %d",
+							ep->name, f->max_items, f->param,
+							list_length(fv->values))));
+		/* the rows are rechecked: fetch for the first ones */
+		fv->values = list_truncate(fv->values, f->max_items);
 	}
+	foreach(vc, fv->values)
+		append_param(frag, f->param, lfirst(vc), true);
+	return extend_specs(NIL, specs, frag->data, NULL, fv->values);
+}
+
+/* Step 3, a RANGE filter: one after/before pair, widened.  NIL when empty. */
+static List *
+multiply_range(const QuoFilter *f, FilterValues *fv, List *specs, StringInfo frag)
+{
+	if (!range_possible(fv))
+		return NIL;
+	if (fv->have_lower)
+		append_bound(frag, f->param, fv->lower, -RANGE_WIDEN_USECS);
+	if (fv->have_upper)
+		append_bound(frag, f->param_before, fv->upper, RANGE_WIDEN_USECS);
+	return extend_specs(NIL, specs, frag->data, NULL, NIL);
+}
+
+/*
+ * Step 3: the list series, starting from one with no parameters and
+ * multiplied filter by filter, in the endpoint's parameter order.  NIL when
+ * no row can match or (with *missing set) a required filter has no value.
+ */
+static List *
+list_requests(const QuoEndpoint *ep, FilterValues *fvs, List **missing)
+{
+	QuoRequestSpec *start = palloc0(sizeof(QuoRequestSpec));
+	List	   *specs;
+
+	start->path = (char *) ep->list_path;
+	start->query = "";
+	specs = list_make1(start);
 
 	for (int i = 0; i < ep->nfilters; i++)
 	{
 		const QuoFilter *f = &ep->filters[i];
 		FilterValues *fv = &fvs[i];
-		bool		is_phone = strcmp(f->column, "phone_number_id") == 0;
 		StringInfoData frag;
 		ListCell   *vc;
 
@@ -406,89 +637,64 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 		switch (f->kind)
 		{
 			case QUO_FILTER_EQ:
-				if (f->chunk == 0 && fv->values != NIL)
-				{
-					List	   *out = NIL;
-
-					foreach(vc, fv->values)
-					{
-						StringInfoData one;
-
-						initStringInfo(&one);
-						appendStringInfoString(&one, frag.data);
-						append_param(&one, f->param, lfirst(vc), true);
-						out = list_concat(out, extend_specs(specs, one.data,
-															is_phone ? lfirst(vc) : NULL, NIL));
-					}
-					specs = out;
-				}
-				else if (fv->values != NIL)
-				{
-					List	   *out = NIL;
-					int			n = 0;
-					StringInfoData chunk;
-
-					initStringInfo(&chunk);
-					foreach(vc, fv->values)
-					{
-						append_param(&chunk, f->param, lfirst(vc), true);
-						if (++n % f->chunk == 0 || lnext(fv->values, vc) == NULL)
-						{
-							out = list_concat(out, extend_specs(specs, chunk.data, NULL, NIL));
-							resetStringInfo(&chunk);
-						}
-					}
-					specs = out;
-				}
-				else
-					specs = extend_specs(specs, frag.data, NULL, NIL);
+				specs = multiply_eq(f, fv, specs, &frag);
 				break;
 			case QUO_FILTER_ELEMENTS:
-				if (fv->values == NIL && fv->placeholders == NIL)
-				{
-					if (f->required)
-						*missing = lappend(*missing, (char *) f->column);
-					break;
-				}
-				if (list_length(fv->values) > f->max_items)
-				{
-					if (elements_exact)
-						ereport(ERROR,
-								(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-								 errmsg("Quo endpoint \"%s\" accepts at most %d %s per request, not %d",
-										ep->name, f->max_items, f->param,
-										list_length(fv->values))));
-					/* the rows are rechecked: fetch for the first ones */
-					fv->values = list_truncate(fv->values, f->max_items);
-				}
-				foreach(vc, fv->values)
-					append_param(&frag, f->param, lfirst(vc), true);
-				specs = extend_specs(specs, frag.data, NULL, fv->values);
+				specs = multiply_elements(ep, f, fv, specs, &frag, missing);
 				break;
 			case QUO_FILTER_RANGE:
-				if (!range_possible(fv))
+				specs = multiply_range(f, fv, specs, &frag);
+				if (specs == NIL)
 					return NIL;
-				if (fv->have_lower)
-					append_bound(&frag, f->param, fv->lower, -RANGE_WIDEN_USECS);
-				if (fv->have_upper)
-					append_bound(&frag, f->param_before, fv->upper, RANGE_WIDEN_USECS);
-				specs = extend_specs(specs, frag.data, NULL, NIL);
 				break;
 			case QUO_FILTER_ID:
 				break;
 		}
+		pfree(frag.data);
 	}
+	return specs;
+}
 
-	if (fixed_params != NIL)
-	{
-		StringInfoData frag;
+/* Step 4: the table options' fixed parameters, in every series. */
+static List *
+add_fixed_params(List *specs, List *fixed_params)
+{
+	StringInfoData frag;
 
-		initStringInfo(&frag);
-		for (int i = 0; i + 1 < list_length(fixed_params); i += 2)
-			append_param(&frag, list_nth(fixed_params, i), list_nth(fixed_params, i + 1), true);
-		specs = extend_specs(specs, frag.data, NULL, NIL);
-	}
-	return *missing != NIL ? NIL : specs;
+	if (fixed_params == NIL)
+		return specs;
+	initStringInfo(&frag);
+	for (int i = 0; i + 1 < list_length(fixed_params); i += 2)
+		append_param(&frag, list_nth(fixed_params, i), list_nth(fixed_params, i + 1), true);
+	return extend_specs(NIL, specs, frag.data, NULL, NIL);
+}
+
+/*
+ * Build the request series for quals (QuoQual *) with values (one per
+ * qual).  NIL means no row can match, so no request is made; or, with
+ * *missing set to their columns, that required parameters have no value (as in
+ * "participants @> '{}'").  Values not known yet (EXPLAIN without ANALYZE
+ * of a join parameter) are printed as {placeholders}.
+ *
+ * Every step is O(n log n) or linear in what it builds, and checks for
+ * interrupts: an IN list can hold tens of thousands of values.
+ */
+List *
+quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
+				   List *fixed_params, List **missing)
+{
+	FilterValues *fvs = palloc0(sizeof(FilterValues) * ep->nfilters);
+	List	   *specs;
+
+	*missing = NIL;
+	if (!fold_quals(ep, quals, values, fvs))
+		return NIL;
+	if (id_requests(ep, fvs, &specs))
+		return specs;
+	specs = list_requests(ep, fvs, missing);
+	if (*missing != NIL || specs == NIL)
+		return NIL;
+	return add_fixed_params(specs, fixed_params);
 }
 
 /* The request target (path and query) of one page of a series. */

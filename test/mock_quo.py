@@ -673,7 +673,7 @@ class Fault:
     times: apply to this many matching requests (-1 = forever);
     action: status | hang | drop | latency | badjson | truncate | alt_error |
             wrong_type | html | raw | short_pages | same_token | cycle | deep |
-            huge | echo_key
+            huge | many | echo_key
     status, retry_after, seconds, field, value: parameters of the action.
     """
 
@@ -1196,6 +1196,10 @@ class Handler(BaseHTTPRequestHandler):
                 rows[0]["nested"] = "@@"
             text = json.dumps(body).replace('"@@"', "[" * depth + "]" * depth)
             self.send_body(200, text)
+        elif a == "many":
+            # a page of N empty objects: cheap to send, costly to parse
+            n = int(s.get("count", 300000))
+            self.send_body(200, '{"data": [' + ",".join(["{}"] * n) + '], "nextPageToken": null}')
         elif a == "huge":
             rows = body["data"] if isinstance(body["data"], list) else [body["data"]]
             if rows:

@@ -3,7 +3,8 @@
  *		libFuzzer target: arbitrary quals and values through quo_fdw's real
  *		request builder (request.c).  Every request target it makes must be
  *		a path of /v1/ and a query of percent-encoded name=value pairs,
- *		whatever bytes the values hold.
+ *		whatever bytes the values hold; and the ids looked up must be
+ *		exactly those a naive reading of the quals gives.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -85,6 +86,125 @@ well_formed(const char *t)
 	return true;
 }
 
+/* Whether s is in the list l (char *). */
+static bool
+has_string(List *l, const char *s)
+{
+	ListCell   *lc;
+
+	foreach(lc, l)
+		if (strcmp(lfirst(lc), s) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The ids the quals on the id filter allow, the slow and obvious way: the
+ * non-NULL values with the documented prefix that every id qual allows, in
+ * the first qual's order, each once.  *nid counts the id quals.
+ */
+static List *
+expected_ids(const QuoEndpoint *ep, List *quals, QuoQualValue *values, int *nid)
+{
+	List	   *allowed = NIL;
+	ListCell   *lc;
+	int			qi = 0;
+
+	*nid = 0;
+	foreach(lc, quals)
+	{
+		QuoQual    *q = lfirst(lc);
+		const QuoFilter *f = &ep->filters[q->filter];
+		QuoQualValue *v = &values[qi++];
+		List	   *these = NIL;
+		List	   *kept = NIL;
+		ListCell   *vc;
+
+		if (f->kind != QUO_FILTER_ID)
+			continue;
+		if (!v->isnull && q->op == QUO_OP_IN)
+		{
+			Datum	   *elems;
+			bool	   *nulls;
+			int			n;
+
+			deconstruct_array(DatumGetArrayTypeP(v->value), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, &nulls, &n);
+			for (int i = 0; i < n; i++)
+				if (!nulls[i])
+					these = lappend(these, TextDatumGetCString(elems[i]));
+		}
+		else if (!v->isnull)
+			these = lappend(these, TextDatumGetCString(v->value));
+		foreach(vc, these)
+		{
+			char	   *s = lfirst(vc);
+
+			if (strncmp(s, f->prefix, strlen(f->prefix)) == 0 &&
+				(*nid == 0 || has_string(allowed, s)) && !has_string(kept, s))
+				kept = lappend(kept, s);
+		}
+		if (*nid > 0)
+		{
+			/* keep the order of the earlier quals */
+			List	   *both = NIL;
+
+			foreach(vc, allowed)
+				if (has_string(kept, lfirst(vc)))
+					both = lappend(both, lfirst(vc));
+			kept = both;
+		}
+		allowed = kept;
+		(*nid)++;
+	}
+	return allowed;
+}
+
+/*
+ * Check the id lookups built against expected_ids: when they are built,
+ * one GET per expected id, in order; when only id quals were given and
+ * nothing was built, no id was expected.
+ */
+static void
+check_ids(const QuoEndpoint *ep, List *quals, QuoQualValue *values, List *specs)
+{
+	int			nid;
+	List	   *ids = expected_ids(ep, quals, values, &nid);
+	ListCell   *lc,
+			   *ic;
+
+	if (nid == 0)
+		return;
+	if (specs == NIL)
+	{
+		if (nid == list_length(quals) && ids != NIL)
+		{
+			fprintf(stderr, "no request although %d ids are allowed\n", list_length(ids));
+			abort();
+		}
+		return;
+	}
+	if (list_length(specs) != list_length(ids))
+	{
+		fprintf(stderr, "%d id lookups, %d ids allowed\n", list_length(specs), list_length(ids));
+		abort();
+	}
+	forboth(lc, specs, ic, ids)
+	{
+		QuoRequestSpec *s = lfirst(lc);
+		StringInfoData path;
+
+		initStringInfo(&path);
+		appendStringInfoString(&path, ep->item_path);
+		quo_append_encoded(&path, lfirst(ic));
+		if (s->query != NULL || strcmp(s->path, path.data) != 0)
+		{
+			fprintf(stderr, "id lookup %s, expected %s\n", s->path, path.data);
+			abort();
+		}
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -158,6 +278,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		specs = quo_build_requests(ep, quals, values, fixed, &missing);
 		if (specs != NIL && missing != NIL)
 			abort();			/* requests built although a filter is missing */
+		check_ids(ep, quals, values, specs);
 		foreach(lc, specs)
 		{
 			char	   *t = quo_request_target(lfirst(lc), 1 + byte(&in) % 100, *token ? token : NULL);

@@ -5,9 +5,10 @@
  *
  * palloc is malloc into a per-input arena (so AddressSanitizer sees every
  * allocation, which palloc inside a server hides), ereport(ERROR) is a
- * longjmp back to the target, and arrays use a private layout only this
- * file reads.  Functions of the planner that the fuzzed paths never call
- * are left unresolved at link time.
+ * longjmp to the innermost PG_TRY or back to the target, no interrupt ever
+ * arrives, and arrays use a private layout only this file reads.
+ * Functions of the planner that the fuzzed paths never call are left
+ * unresolved at link time.
  *-------------------------------------------------------------------------
  */
 #define _GNU_SOURCE 1
@@ -16,11 +17,13 @@
 #include <limits.h>
 #include <malloc.h>
 #include <setjmp.h>
+#include <signal.h>
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -153,16 +156,35 @@ errstart_cold(int elevel, const char *domain)
 	return errstart(elevel, domain);
 }
 
+/* PG_TRY's handler when one is set, else the target's; abort when neither is. */
+sigjmp_buf *PG_exception_stack = NULL;
+
+void
+pg_re_throw(void)
+{
+	if (PG_exception_stack)
+		siglongjmp(*PG_exception_stack, 1);
+	if (fuzz_error_jmp)
+		siglongjmp(*fuzz_error_jmp, 1);
+	abort();
+}
+
 void
 errfinish(const char *filename, int lineno, const char *funcname)
 {
 	(void) filename;
 	(void) lineno;
 	(void) funcname;
-	if (cur_elevel >= ERROR && fuzz_error_jmp)
-		siglongjmp(*fuzz_error_jmp, 1);
 	if (cur_elevel >= ERROR)
-		abort();
+		pg_re_throw();
+}
+
+/* CHECK_FOR_INTERRUPTS(): no interrupt ever arrives here. */
+volatile sig_atomic_t InterruptPending = false;
+
+void
+ProcessInterrupts(void)
+{
 }
 
 int
@@ -343,8 +365,9 @@ construct_md_array(Datum *elems, bool *nulls, int ndims, int *dims, int *lbs,
 	SET_VARSIZE(a, sz);
 	a->elemtype = elmtype;
 	memcpy(p, &n, sizeof(int));
-	memcpy(p + sizeof(int), elems, n * sizeof(Datum));
-	if (nulls)
+	if (n > 0)					/* an empty array may come with elems NULL */
+		memcpy(p + sizeof(int), elems, n * sizeof(Datum));
+	if (n > 0 && nulls)
 		memcpy(p + sizeof(int) + n * sizeof(Datum), nulls, n * sizeof(bool));
 	return a;
 }
@@ -595,6 +618,14 @@ bms_is_member(int x, const Bitmapset *a)
 	(void) a;
 	fprintf(stderr, "fuzz shim: bms_is_member called\n");
 	abort();
+}
+
+/* PostgreSQL's qsort is libc's here */
+#undef qsort
+void
+pg_qsort(void *base, size_t nel, size_t elsize, int (*cmp) (const void *, const void *))
+{
+	qsort(base, nel, elsize, cmp);
 }
 
 /* PostgreSQL's snprintf is libc's here */
