@@ -123,7 +123,7 @@ quo_fanout_begin(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 	fs->parent_specs = quo_build_requests(parent, pquals, pvals, NIL, &missing);
 	foreach(lc, fs->parent_specs)
 		((QuoRequestSpec *) lfirst(lc))->lists_parents = true;
-	fs->templates = quo_build_requests(ep, cquals, cvals, fixed_params, &missing);
+	fs->templates = quo_build_templates(ep, cquals, cvals, fixed_params);
 	fs->has_lower = quo_range_lower(ep, cquals, cvals, desc->prune_column, &fs->lower);
 
 	/* the parent columns the fan-out reads, converted by the one converter */
@@ -245,8 +245,8 @@ quo_fanout_children(QuoFanoutState *fs, const char *relname, int64 requests_made
 				(errcode(ERRCODE_WARNING),
 				 errmsg("foreign table \"%s\" skipped " INT64_FORMAT " of " INT64_FORMAT " %s",
 						relname, fs->counts.unlistable, fs->counts.listed, fs->parent->name),
-				 errdetail("%s Its rows in them are not in the result.", fs->desc->why_unlistable),
-				 errhint("Add a WHERE condition on participants to read one of them.")));
+				 errdetail("%s Rows in those conversations are not in the result.",
+						   fs->desc->why_unlistable)));
 	}
 	quo_check_budget(relname, requests_made, needed, rate_limit,
 					 psprintf("Visiting " INT64_FORMAT " of the " INT64_FORMAT " %s listed (" INT64_FORMAT " skipped by their last activity)",

@@ -276,6 +276,8 @@ extern bool quo_fanout_supplies(const QuoEndpoint *ep, List *missing);
 extern List *quo_build_requests(const QuoEndpoint *ep, List *quals,
 								QuoQualValue *values, List *fixed_params,
 								List **missing);
+extern List *quo_build_templates(const QuoEndpoint *ep, List *quals,
+								 QuoQualValue *values, List *fixed_params);
 extern bool quo_range_lower(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 							const char *column, TimestampTz *lower);
 extern char *quo_request_target(const QuoRequestSpec *spec, int max_results,

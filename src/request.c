@@ -697,6 +697,46 @@ quo_build_requests(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 	return add_fixed_params(specs, fixed_params);
 }
 
+/*
+ * The list series of a fan-out's child: as quo_build_requests, but the
+ * required filters the parent supplies may be missing (no id lookups
+ * either: a qual on an id needs no fan-out).  NIL when no row can match.
+ */
+List *
+quo_build_templates(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
+					List *fixed_params)
+{
+	FilterValues *fvs = palloc0(sizeof(FilterValues) * ep->nfilters);
+	List	   *missing = NIL;
+	List	   *specs;
+
+	if (!fold_quals(ep, quals, values, fvs))
+		return NIL;
+	specs = list_requests(ep, fvs, &missing);
+	if (specs == NIL)
+		return NIL;
+	return add_fixed_params(specs, fixed_params);
+}
+
+/*
+ * The lower bound the quals put on a range column (before widening), when
+ * its value is known: what a fan-out prunes parents by.
+ */
+bool
+quo_range_lower(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
+				const char *column, TimestampTz *lower)
+{
+	FilterValues *fvs = palloc0(sizeof(FilterValues) * ep->nfilters);
+	int			f = quo_endpoint_filter(ep, column);
+
+	if (f < 0 || ep->filters[f].kind != QUO_FILTER_RANGE ||
+		!fold_quals(ep, quals, values, fvs) ||
+		!range_possible(&fvs[f]) || !fvs[f].have_lower)
+		return false;
+	*lower = fvs[f].lower;
+	return true;
+}
+
 /* The request target (path and query) of one page of a series. */
 char *
 quo_request_target(const QuoRequestSpec *spec, int max_results,
