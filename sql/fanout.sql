@@ -22,3 +22,109 @@ SELECT count(*) AS requests,
        count(*) FILTER (WHERE l LIKE 'GET /v1/conversations?%') AS listing
   FROM mock_log() l;
 SELECT mock_reset();
+
+-- EXPLAIN ANALYZE without the lines that vary from run to run
+CREATE FUNCTION explain_fanout(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE line text;
+BEGIN
+  FOR line IN EXECUTE 'EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
+    IF line !~ 'Peak Requests In Flight|Rate Limit Wait|Bytes Received|Output:' THEN
+      RETURN NEXT line;
+    END IF;
+  END LOOP;
+END $$;
+
+-- workspace-wide calls since a date: conversations last active before it
+-- cost no request
+SELECT count(*) AS calls,
+       md5(coalesce(string_agg(id, ',' ORDER BY id COLLATE "C"), ''))
+         = truth_of('kind=calls&after=2024-03-10 00:00:00+00', 'ids_md5') AS same_ids
+  FROM calls WHERE created_at >= '2024-03-10';
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+SELECT * FROM explain_fanout($$SELECT id FROM calls WHERE created_at >= '2024-03-10'$$);
+SELECT mock_reset();
+
+-- a narrow recent window visits only the conversations active in it
+SELECT truth_of('kind=messages&after=2024-03-16 00:00:00+00&before=2024-03-17 00:00:00+00', 'conversations') AS active;
+SELECT count(*) AS messages,
+       md5(coalesce(string_agg(id, ',' ORDER BY id COLLATE "C"), ''))
+         = truth_of('kind=messages&after=2024-03-16 00:00:00+00&before=2024-03-17 00:00:00+00', 'ids_md5') AS same_ids
+  FROM messages WHERE created_at BETWEEN '2024-03-16' AND '2024-03-17';
+SELECT count(*) AS requests, count(DISTINCT substring(l from 'participants=[^&]*')) AS conversations_visited
+  FROM mock_log() l WHERE l NOT LIKE 'GET /v1/conversations%';
+SELECT mock_reset();
+
+-- all calls of one number: the listing asks for that number only
+SELECT count(*) AS calls, sum(duration) AS seconds,
+       md5(coalesce(string_agg(id, ',' ORDER BY id COLLATE "C"), ''))
+         = truth_of('kind=calls&phone=PNsupport02', 'ids_md5') AS same_ids
+  FROM calls WHERE phone_number_id = 'PNsupport02';
+SELECT l AS listing FROM mock_log() l WHERE l LIKE 'GET /v1/conversations%';
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+-- two numbers through IN, one listing request; rows of the other number never appear
+SELECT phone_number_id, count(*) FROM calls
+ WHERE phone_number_id IN ('PNsales0001', 'PNsupport02') AND created_at < '2024-03-12'
+ GROUP BY 1 ORDER BY 1;
+SELECT truth_of('kind=calls&phone=PNsales0001&before=2024-03-11 23:59:59.999+00', 'count') AS sales,
+       truth_of('kind=calls&phone=PNsupport02&before=2024-03-11 23:59:59.999+00', 'count') AS support;
+SELECT count(*) FILTER (WHERE l LIKE 'GET /v1/conversations?phoneNumbers=PNsales0001&phoneNumbers=PNsupport02&%') AS listing
+  FROM mock_log() l;
+SELECT mock_reset();
+
+-- messages of a number, group conversations included; participants and
+-- conversation_id come from the conversation
+SELECT count(*) AS messages,
+       count(*) FILTER (WHERE cardinality(participants) > 1) AS in_groups,
+       count(*) FILTER (WHERE conversation_id IS NULL) AS without_conversation,
+       md5(coalesce(string_agg(id, ',' ORDER BY id COLLATE "C"), ''))
+         = truth_of('kind=messages&phone=PNsales0001', 'ids_md5') AS same_ids
+  FROM messages WHERE phone_number_id = 'PNsales0001';
+SELECT mock_reset();
+
+-- a conversation of 12 participants cannot be listed: one WARNING, counted
+SELECT mock('workspace', '{"big_group": true}');
+SELECT count(*) AS messages,
+       md5(coalesce(string_agg(id, ',' ORDER BY id COLLATE "C"), ''))
+         = truth_of('kind=messages&phone=PNsales0001', 'ids_md5') AS same_ids,
+       truth_of('kind=messages&phone=PNsales0001', 'unlistable_count') AS rows_skipped
+  FROM messages WHERE phone_number_id = 'PNsales0001';
+SELECT * FROM explain_fanout($$SELECT id FROM messages WHERE phone_number_id = 'PNsales0001' AND created_at >= '2024-03-20'$$);
+SELECT mock_reset();
+
+-- the budget: stopped after the listing, before any conversation is visited
+SET quo_fdw.max_requests = 20;
+SELECT count(*) FROM calls;
+SELECT count(*) AS requests, count(*) FILTER (WHERE l NOT LIKE 'GET /v1/conversations%') AS visits
+  FROM mock_log() l;
+SELECT mock_reset();
+-- a scan that passes it while paging stops the same way (the big conversation has 24 pages)
+SET quo_fdw.max_requests = 10;
+SELECT count(*) FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550109999' = ANY (participants);
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+-- id lookups beyond it are refused before the first
+SET quo_fdw.max_requests = 3;
+SELECT count(*) FROM calls WHERE id IN ('AC00000001', 'AC00000004', 'AC00000005', 'AC00000006');
+SELECT count(*) AS requests FROM mock_log();
+RESET quo_fdw.max_requests;
+
+-- faults mid-fan-out: retried 503s give the exact answer; a 400 on one
+-- conversation fails the query, never a partial result
+SELECT mock_fault('{"action": "status", "status": 503, "match": "/v1/calls?", "skip": 5, "times": 3}');
+SELECT count(*) = truth_of('kind=calls&phone=PNsupport02', 'count')::bigint AS exact
+  FROM calls WHERE phone_number_id = 'PNsupport02';
+SELECT count(*) FILTER (WHERE l LIKE '%-> 503') AS failed_then_retried FROM mock_log() l;
+SELECT mock_reset();
+ALTER SERVER quo_mock OPTIONS (ADD max_retries '0');
+SELECT mock_fault('{"action": "status", "status": 400, "match": "/v1/calls?", "skip": 7}');
+SELECT count(*) FROM calls WHERE phone_number_id = 'PNsupport02';
+ALTER SERVER quo_mock OPTIONS (DROP max_retries);
+SELECT mock_reset();
+
+-- fanout 'false' on the table (or server) restores the error
+ALTER FOREIGN TABLE calls OPTIONS (ADD fanout 'false');
+SELECT count(*) FROM calls WHERE created_at >= '2024-03-10';
+ALTER FOREIGN TABLE calls OPTIONS (DROP fanout);
+SELECT count(*) AS requests FROM mock_log();

@@ -31,5 +31,18 @@ SELECT count(*) AS messages, count(DISTINCT id) AS distinct_ids,
  WHERE phone_number_id = 'PNsales0001' AND participants = ARRAY['+15550177777'];
 SELECT count(*) AS requests FROM mock_log();
 SELECT peak_rss_kb() - :before_kb < 64 * 1024 AS grew_less_than_64mb;
+-- 100,000 messages over 1,000 conversations of a workspace, listed through
+-- the conversations, four requests in flight: memory is bounded by the
+-- pages in flight, not by the workspace
+SELECT mock('workspace', '{"bulk_conversations": 1000, "bulk_messages": 100}');
+SELECT mock_reset();
+SELECT mock('workspace', '{"bulk_conversations": 1000, "bulk_messages": 100}') \g /dev/null
+SELECT peak_rss_kb() AS before_kb \gset
+SELECT count(*) AS messages, count(DISTINCT id) AS distinct_ids,
+       count(DISTINCT conversation_id) AS conversations,
+       sum(length(raw::text)) > 0 AS has_raw
+  FROM messages WHERE phone_number_id = 'PNbulk00003';
+SELECT count(*) AS requests FROM mock_log();
+SELECT peak_rss_kb() - :before_kb < 64 * 1024 AS grew_less_than_64mb;
 DROP FUNCTION peak_rss_kb();
 SELECT mock_reset();

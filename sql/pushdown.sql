@@ -196,10 +196,15 @@ SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = 
    AND (status = 'missed' OR duration > 1000) ORDER BY id;
 SELECT count(*) FROM conversations WHERE phone_number_id = 'PNsales0001' OR phone_number_id = 'PNsupport02';
 
--- calls and messages need phone_number_id and participants (or an id)
+-- with fanout off, calls and messages need phone_number_id and
+-- participants (or an id), as the API does
+ALTER FOREIGN TABLE calls OPTIONS (ADD fanout 'false');
+ALTER SERVER quo_mock OPTIONS (ADD fanout 'false');
 SELECT id FROM calls;
 \echo :LAST_ERROR_SQLSTATE
 SELECT id FROM calls WHERE phone_number_id = 'PNsales0001';
 SELECT id FROM messages WHERE '+15550100002' = ANY (participants);
 SELECT id FROM messages WHERE phone_number_id = 'PNsales0001' AND participants @> '{}';
+ALTER FOREIGN TABLE calls OPTIONS (DROP fanout);
+ALTER SERVER quo_mock OPTIONS (DROP fanout);
 SELECT count(*) AS requests FROM mock_log();

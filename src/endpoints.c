@@ -118,7 +118,7 @@ static const QuoTableOption conversation_options[] = {
 /* calls and messages workspace-wide: through the conversations */
 static const QuoFanout call_fanout = {
 	"conversations", "phone_number_id", "participants", 1, "created_at", "last_activity_at",
-	"The Quo API lists calls only for conversations with one participant."
+	NULL						/* a call has one participant besides the number */
 };
 static const QuoFanout message_fanout = {
 	"conversations", "phone_number_id", "participants", 10, "created_at", "last_activity_at",

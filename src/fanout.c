@@ -238,7 +238,7 @@ quo_fanout_children(QuoFanoutState *fs, const char *relname, int64 requests_made
 {
 	int64		needed = list_length(fs->children);
 
-	if (fs->counts.unlistable > 0 && !*warned)
+	if (fs->counts.unlistable > 0 && fs->desc->why_unlistable != NULL && !*warned)
 	{
 		*warned = true;
 		ereport(WARNING,
@@ -248,10 +248,15 @@ quo_fanout_children(QuoFanoutState *fs, const char *relname, int64 requests_made
 				 errdetail("%s Rows in those conversations are not in the result.",
 						   fs->desc->why_unlistable)));
 	}
-	quo_check_budget(relname, requests_made, needed, rate_limit,
-					 psprintf("Visiting " INT64_FORMAT " of the " INT64_FORMAT " %s listed (" INT64_FORMAT " skipped by their last activity)",
-							  fs->counts.visited, fs->counts.listed, fs->parent->name, fs->counts.pruned),
-					 "Narrow the query with a created_at range, a phone_number_id condition or a join with a local table, or raise quo_fdw.max_requests.");
+	if (quo_max_requests > 0 && requests_made + needed > quo_max_requests)
+		quo_check_budget(relname, requests_made + needed,
+						 psprintf("Visiting " INT64_FORMAT " of the " INT64_FORMAT " %s listed (" INT64_FORMAT " more were skipped by their last activity) takes at least " INT64_FORMAT " more requests after the " INT64_FORMAT " made%s.",
+								  fs->counts.visited, fs->counts.listed, fs->parent->name,
+								  fs->counts.pruned, needed, requests_made,
+								  rate_limit > 0 ?
+								  psprintf(", about " INT64_FORMAT " s at %d requests per second",
+										   (needed + rate_limit - 1) / rate_limit, rate_limit) : ""),
+						 "Narrow the query with a created_at range, a phone_number_id condition or a join with a local table, or raise quo_fdw.max_requests.");
 	return fs->children;
 }
 

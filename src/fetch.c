@@ -92,27 +92,20 @@ quo_fetcher_set_budget(QuoFetcher *f, const char *relname)
 }
 
 /*
- * ERROR when a scan that has made made requests needs at least needed more
- * and that passes quo_fdw.max_requests: before it spends them.  what says
- * what the requests are for, hint how to need fewer.
+ * ERROR: the scan of relname needs at least needed requests, more than
+ * quo_fdw.max_requests; raised before they are spent.  detail says what
+ * they are for, hint how to need fewer.
  */
 void
-quo_check_budget(const char *relname, int64 made, int64 needed, int rate_limit,
-				 const char *what, const char *hint)
+quo_check_budget(const char *relname, int64 needed, const char *detail, const char *hint)
 {
-	int64		total = made + needed;
-
-	if (quo_max_requests <= 0 || total <= quo_max_requests)
+	if (quo_max_requests <= 0 || needed <= quo_max_requests)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 			 errmsg("foreign table \"%s\" needs at least " INT64_FORMAT " Quo API requests, more than quo_fdw.max_requests (%d)",
-					relname, total, quo_max_requests),
-			 rate_limit > 0 ?
-			 errdetail("%s needs at least " INT64_FORMAT " requests after the " INT64_FORMAT " made, about " INT64_FORMAT " seconds at %d requests per second.",
-					   what, needed, made, (needed + rate_limit - 1) / rate_limit, rate_limit) :
-			 errdetail("%s needs at least " INT64_FORMAT " requests after the " INT64_FORMAT " made.",
-					   what, needed, made),
+					relname, needed, quo_max_requests),
+			 errdetail_internal("%s", detail),
 			 errhint("%s", hint)));
 }
 
@@ -201,8 +194,10 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 		return;
 	}
 	if (f->relname != NULL && quo_max_requests > 0 && f->stats->requests >= quo_max_requests)
-		quo_check_budget(f->relname, f->stats->requests, 1, f->opts->rate_limit,
-						 "Paging on", "Narrow the query, or raise quo_fdw.max_requests.");
+		quo_check_budget(f->relname, f->stats->requests + 1,
+						 psprintf("The scan has made " INT64_FORMAT " requests and needs another for its next page or retry.",
+								  f->stats->requests),
+						 "Narrow the query, or raise quo_fdw.max_requests.");
 	fetch->req = quo_http_start(f->opts, fetch->target);
 	fetch->running = true;
 	fetch->attempt++;

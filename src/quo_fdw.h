@@ -128,7 +128,8 @@ typedef struct QuoFanout
 								 * not visited */
 	const char *activity_column;	/* parent column: time of last activity */
 	const char *why_unlistable; /* DETAIL for parents with too many
-								 * participants */
+								 * participants, or NULL: they cannot hold
+								 * a row, so skipping them needs no WARNING */
 } QuoFanout;
 
 typedef struct QuoEndpoint
@@ -342,8 +343,8 @@ extern const char *quo_fetch_target(const QuoFetch *fetch);
 extern void quo_fetch_release(QuoFetcher *fetcher, QuoFetch *fetch);
 extern void quo_fetcher_reset(QuoFetcher *fetcher);
 extern void quo_fetcher_set_budget(QuoFetcher *fetcher, const char *relname);
-extern void quo_check_budget(const char *relname, int64 made, int64 needed,
-							 int rate_limit, const char *what, const char *hint);
+extern void quo_check_budget(const char *relname, int64 needed,
+							 const char *detail, const char *hint);
 
 /* The fan-out (fanout.c): calls and messages listed through conversations. */
 typedef struct QuoFanoutState QuoFanoutState;

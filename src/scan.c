@@ -529,10 +529,11 @@ quoIterateForeignScan(ForeignScanState *node)
 			quo_report_missing_required(state->opts.endpoint,
 										RelationGetRelationName(state->rel), missing);
 		/* every series costs a request at least: check before the first */
-		quo_check_budget(RelationGetRelationName(state->rel), 0, list_length(state->specs),
-						 state->opts.rate_limit,
-						 psprintf("Its %d request series", list_length(state->specs)),
-						 "Narrow the query (fewer values in its IN lists or joins), or raise quo_fdw.max_requests.");
+		if (quo_max_requests > 0 && list_length(state->specs) > quo_max_requests)
+			quo_check_budget(RelationGetRelationName(state->rel), list_length(state->specs),
+							 psprintf("The query's values make %d request series, each of at least one request.",
+									  list_length(state->specs)),
+							 "Narrow the query (fewer values in its IN lists), or raise quo_fdw.max_requests.");
 		quo_fetcher_set_budget(state->fetcher, RelationGetRelationName(state->rel));
 		state->built = true;
 	}
