@@ -23,6 +23,8 @@ Control endpoints (no auth, never logged), used by test/mockctl.py:
   GET  /_mock/flight           the most API requests answered at once
   GET  /_mock/stats            API connections opened, and the distinct
                                User-Agent / gzip accepted / key forms seen
+                               (enforcing a rate: the most requests in one
+                               second, all keys and any one key)
 """
 import argparse
 import base64
@@ -272,6 +274,7 @@ class State:
         self.generation = 0   # bumped by reset: late finishers of older requests are not logged
         self.rate_rps = 0     # when set, more than this many requests in a second get 429
         self.arrivals = []    # arrival times of API requests since reset
+        self.key_arrivals = {}  # the same, per Authorization header value
         self.in_flight = 0    # API requests being answered now
         self.max_in_flight = 0
         self.headers = []     # (User-Agent, Accept-Encoding, auth ok) per request
@@ -550,6 +553,7 @@ class Handler(BaseHTTPRequestHandler):
                 st.faults, st.log, st.headers, st.connections = [], [], [], 0
                 st.generation += 1
                 st.rate_rps, st.arrivals = 0, []
+                st.key_arrivals = {}
                 st.max_in_flight = st.in_flight
             return self.send_body(200, "{}", raw=b"{}")
         if self.path == "/_mock/faults":
@@ -600,6 +604,14 @@ class Handler(BaseHTTPRequestHandler):
                     text = "connections %d\n" % st.connections
                     if self.path == "/_mock/stats" and st.rate_rps:
                         text += "max requests in one second %d\n" % peak
+                        key_peak = 0
+                        for times in st.key_arrivals.values():
+                            j = 0
+                            for i, t in enumerate(times):
+                                while times[j] <= t - 1.0:
+                                    j += 1
+                                key_peak = max(key_peak, i - j + 1)
+                        text += "max requests in one second for one key %d\n" % key_peak
                     text += "".join(
                         "user-agent=%s gzip=%s authorization=%s\n" % k for k in kinds)
             self.send_response(200)
@@ -623,6 +635,7 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             now = time.monotonic()
             st.arrivals.append(now)
+            st.key_arrivals.setdefault(self.headers.get("Authorization"), []).append(now)
             if st.rate_rps:
                 recent = [t for t in st.arrivals[-(st.rate_rps + 1):] if t > now - 1.0]
                 limited = len(recent) > st.rate_rps
