@@ -781,6 +781,9 @@ def main():
     ap.add_argument("--key", default="test-key-123")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
+    # a listen backlog for many sessions connecting at once (the default, 5,
+    # drops SYNs past it, and the client's retry comes a second later)
+    ThreadingHTTPServer.request_queue_size = 128
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     srv.daemon_threads = True
     srv.state = State(args.key, Workspace())
