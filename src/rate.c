@@ -261,36 +261,3 @@ quo_rate_reserve(const char *api_key, int rate)
 		slot = reserve(find_ring(&local_table, keyhash, now), rate, now);
 	return slot;
 }
-
-/* Reserve a slot and sleep until it comes (to be replaced by the scan's wait loop). */
-void
-quo_rate_acquire(const char *api_key, int rate, int64 *waited_usecs)
-{
-	int64		wait = quo_rate_reserve(api_key, rate) - quo_monotonic_usecs();
-
-	if (wait <= 0)
-		return;
-	if (waited_usecs)
-		*waited_usecs += wait;
-	quo_sleep_usecs(wait);
-}
-
-/* Sleep for usecs, waking at least every 100 ms to honour interrupts. */
-void
-quo_sleep_usecs(int64 usecs)
-{
-	int64		until = quo_monotonic_usecs() + usecs;
-
-	for (;;)
-	{
-		long		left_ms;
-
-		CHECK_FOR_INTERRUPTS();
-		left_ms = (long) ((until - quo_monotonic_usecs() + 999) / 1000);
-		if (left_ms <= 0)
-			return;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Min(left_ms, 100), PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
-}
