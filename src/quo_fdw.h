@@ -379,8 +379,6 @@ extern int64 quo_backoff_ms(int attempt, double jitter);
 extern void quo_rate_init(void);
 extern int64 quo_monotonic_usecs(void);
 extern int64 quo_rate_reserve(const char *api_key, int rate);
-extern void quo_rate_acquire(const char *api_key, int rate, int64 *waited_usecs);
-extern void quo_sleep_usecs(int64 usecs);
 
 /* in errors.c */
 extern bool quo_is_missing_object(const QuoHttpResult *res);

@@ -4,16 +4,29 @@
  *		little over a second, per API key.
  *
  * Quo allows 10 requests per second per key, shared by every client of
- * that key.  Each key (known only by a 64-bit hash, never the key itself)
- * has a ring of the send times of its last N requests; a request may go
- * when the oldest of those is a window old.  A caller that must wait
- * reserves its future slot before sleeping, so waiters are served in turn.
- * This is a token bucket with a bucket of N tokens refilled as each token
- * turns one window old, which, unlike a continuously refilled bucket, never
- * lets more than N requests into any one-second window.
+ * that key, so the limit belongs to the key, not to the server that uses
+ * it.  Each key (known only by a 64-bit hash, never the key itself) has one
+ * ring holding the send times of its last QUO_RATE_MAX requests.  The limit
+ * in force for a key is the smallest rate_limit any caller used with it in
+ * the last 10 seconds: a lower rate takes effect at once, a higher one once
+ * the lower has gone unused that long (so ALTER SERVER raising a rate takes
+ * effect within 10 s).  At a limit of n, a request's slot is the latest of
+ * now, the newest slot already reserved, and a window after the n-th most
+ * recent slot: slots stay in order, so waiters are served in turn, and no
+ * window ever holds more than n.  This is a token bucket whose tokens come
+ * back one window after use, which, unlike a continuously refilled bucket,
+ * never lets more than n requests into any one window.
  *
- * With quo_fdw in shared_preload_libraries the rings live in shared memory
- * and every backend shares them; otherwise each backend has its own.
+ * The table holds QUO_RATE_KEYS rings.  A new key takes a free ring or a
+ * stale one (nothing in its window, its rate memory expired: taking it over
+ * loses nothing).  When there is none, the key shares one overflow ring
+ * with every other such key: they are limited together, at the smallest
+ * rate among them, so each may get less than its own limit, never more.
+ *
+ * Every time is on CLOCK_MONOTONIC, which on Linux is one clock for the
+ * whole system, so slots reserved by one backend compare with another's.
+ * With quo_fdw in shared_preload_libraries the table lives in shared memory
+ * and every backend shares it; otherwise each backend has its own.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -25,42 +38,55 @@
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
-#include "utils/timestamp.h"
 
 #include "quo_fdw.h"
 
-/* Most requests per window a ring can hold (the rate_limit option's maximum). */
+/* Send times a ring keeps, and the highest rate (the rate_limit option's maximum). */
 #define QUO_RATE_MAX 100
-/* Keys tracked at once; the least recently used ring is reused. */
+/* Keys with a ring of their own at once; any more share the overflow ring. */
 #define QUO_RATE_KEYS 32
 /* The window: a second, plus a margin for network jitter. */
 #define QUO_RATE_WINDOW_USECS 1050000
+/* How long a rate keeps a key at or below it after its last use. */
+#define QUO_RATE_MEMORY_USECS 10000000
 
-/* The send times of one key's last requests. */
+/* One key's (or, for the overflow ring, several keys') recent requests. */
 typedef struct QuoRateRing
 {
-	uint64		keyhash;		/* hash of the API key; 0 = unused */
-	int			rate;			/* N for this ring */
-	int			count;			/* stamps in use, up to rate */
-	int			head;			/* index of the oldest stamp */
-	int64		last_used;		/* for reuse of the least recently used */
-	int64		stamps[QUO_RATE_MAX];	/* send times, oldest at head */
+	uint64		keyhash;		/* hash of the API key; 0 = free (and in the
+								 * overflow ring, always 0) */
+	int			count;			/* slots kept, up to QUO_RATE_MAX */
+	int			head;			/* index of the oldest slot in stamps */
+	int64		last_used;		/* when the latest reservation was made */
+	int64		stamps[QUO_RATE_MAX];	/* reserved send times, oldest at head,
+										 * in non-decreasing order */
+	int64		rate_used[QUO_RATE_MAX + 1];	/* [r]: when a caller with rate r
+												 * last reserved; 0 = never */
 } QuoRateRing;
 
+/* The rings of every key being limited. */
+typedef struct QuoRateTable
+{
+	QuoRateRing rings[QUO_RATE_KEYS];	/* one per key */
+	QuoRateRing overflow;		/* shared by the keys that found no ring */
+} QuoRateTable;
+
+/* The table as it lives in shared memory. */
 typedef struct QuoRateShared
 {
-	LWLock	   *lock;			/* protects rings */
-	QuoRateRing rings[QUO_RATE_KEYS];
+	LWLock	   *lock;			/* protects table */
+	QuoRateTable table;			/* the rings */
 } QuoRateShared;
 
 static QuoRateShared *rate_shared = NULL;	/* in shared memory, if preloaded */
-static QuoRateRing local_rings[QUO_RATE_KEYS];	/* otherwise, this backend's */
+static QuoRateTable local_table;	/* otherwise, this backend's */
 
 #if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 #endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
+/* Ask for the table's shared memory and its lock (shmem_request_hook). */
 static void
 rate_shmem_request(void)
 {
@@ -72,6 +98,7 @@ rate_shmem_request(void)
 	RequestNamedLWLockTranche("quo_fdw", 1);
 }
 
+/* Find or create the table in shared memory (shmem_startup_hook). */
 static void
 rate_shmem_startup(void)
 {
@@ -105,56 +132,94 @@ quo_rate_init(void)
 	shmem_startup_hook = rate_shmem_startup;
 }
 
-/* The ring for keyhash in rings, taken over from the least recent key if new. */
-static QuoRateRing *
-find_ring(QuoRateRing *rings, uint64 keyhash, int rate, int64 now)
+/* The latest slot reserved in ring (0 when it holds none). */
+static int64
+newest_slot(const QuoRateRing *ring)
 {
-	QuoRateRing *lru = &rings[0];
-
-	for (int i = 0; i < QUO_RATE_KEYS; i++)
-	{
-		if (rings[i].keyhash == keyhash)
-		{
-			if (rings[i].rate != rate)
-			{
-				/* the rate changed: start over, keeping the key */
-				rings[i].rate = rate;
-				rings[i].count = rings[i].head = 0;
-			}
-			return &rings[i];
-		}
-		if (rings[i].last_used < lru->last_used)
-			lru = &rings[i];
-	}
-	memset(lru, 0, sizeof(QuoRateRing));
-	lru->keyhash = keyhash;
-	lru->rate = rate;
-	(void) now;
-	return lru;
+	if (ring->count == 0)
+		return 0;
+	return ring->stamps[(ring->head + ring->count - 1) % QUO_RATE_MAX];
 }
 
 /*
- * Reserve the next send slot in ring; returns how long to wait for it
- * (microseconds, 0 when it may go now).
+ * Whether taking ring over for another key loses nothing: no slot of it
+ * falls in a window still to come and its rate memory has expired.
+ */
+static bool
+ring_is_stale(const QuoRateRing *ring, int64 now)
+{
+	return now - ring->last_used >= QUO_RATE_MEMORY_USECS &&
+		newest_slot(ring) <= now - QUO_RATE_WINDOW_USECS;
+}
+
+/*
+ * The ring for keyhash: its own, else a free or stale ring taken over,
+ * else the overflow ring.  A ring taken over starts as a copy of the
+ * overflow ring, since the key may have been sharing it until now: the
+ * copy carries the key's recent slots and rates (with those of the other
+ * keys sharing it, which can only make the limit stricter for a while).
+ */
+static QuoRateRing *
+find_ring(QuoRateTable *table, uint64 keyhash, int64 now)
+{
+	QuoRateRing *spare = NULL;
+
+	for (int i = 0; i < QUO_RATE_KEYS; i++)
+	{
+		QuoRateRing *ring = &table->rings[i];
+
+		if (ring->keyhash == keyhash)
+			return ring;
+		if (spare == NULL && (ring->keyhash == 0 || ring_is_stale(ring, now)))
+			spare = ring;
+	}
+	if (spare == NULL)
+		return &table->overflow;
+	memcpy(spare, &table->overflow, sizeof(QuoRateRing));
+	spare->keyhash = keyhash;
+	return spare;
+}
+
+/*
+ * The limit in force in ring for a caller with rate: the smallest rate used
+ * with it in the last QUO_RATE_MEMORY_USECS, this caller's included.
+ */
+static int
+limit_in_force(QuoRateRing *ring, int rate, int64 now)
+{
+	ring->rate_used[rate] = now;
+	for (int r = 1; r < rate; r++)
+	{
+		if (ring->rate_used[r] != 0 && now - ring->rate_used[r] < QUO_RATE_MEMORY_USECS)
+			return r;
+	}
+	return rate;
+}
+
+/*
+ * Reserve the next send slot in ring for a caller with rate; returns it.
+ * The slot is the latest of now, the newest slot reserved, and a window
+ * after the n-th most recent slot (n the limit in force): then the window
+ * ending at the new slot holds at most n slots, this one included.
  */
 static int64
-reserve(QuoRateRing *ring, int64 now)
+reserve(QuoRateRing *ring, int rate, int64 now)
 {
-	int64		slot = now;
+	int			n = limit_in_force(ring, rate, now);
+	int64		slot = Max(now, newest_slot(ring));
 
-	ring->last_used = now;
-	if (ring->count < ring->rate)
+	if (ring->count >= n)
+		slot = Max(slot, ring->stamps[(ring->head + ring->count - n) % QUO_RATE_MAX] +
+				   QUO_RATE_WINDOW_USECS);
+	if (ring->count < QUO_RATE_MAX)
+		ring->stamps[(ring->head + ring->count++) % QUO_RATE_MAX] = slot;
+	else
 	{
-		ring->stamps[(ring->head + ring->count) % ring->rate] = now;
-		ring->count++;
-		return 0;
+		ring->stamps[ring->head] = slot;
+		ring->head = (ring->head + 1) % QUO_RATE_MAX;
 	}
-	/* full: the slot is a window after the oldest stamp */
-	if (ring->stamps[ring->head] + QUO_RATE_WINDOW_USECS > now)
-		slot = ring->stamps[ring->head] + QUO_RATE_WINDOW_USECS;
-	ring->stamps[ring->head] = slot;
-	ring->head = (ring->head + 1) % ring->rate;
-	return slot - now;
+	ring->last_used = now;
+	return slot;
 }
 
 /* Microseconds on a clock that never steps back, shared by all backends. */
@@ -177,7 +242,7 @@ quo_rate_reserve(const char *api_key, int rate)
 {
 	uint64		keyhash;
 	int64		now = quo_monotonic_usecs();
-	int64		wait;
+	int64		slot;
 
 	if (rate <= 0 || api_key == NULL)
 		return now;
@@ -189,43 +254,10 @@ quo_rate_reserve(const char *api_key, int rate)
 	if (rate_shared)
 	{
 		LWLockAcquire(rate_shared->lock, LW_EXCLUSIVE);
-		wait = reserve(find_ring(rate_shared->rings, keyhash, rate, now), now);
+		slot = reserve(find_ring(&rate_shared->table, keyhash, now), rate, now);
 		LWLockRelease(rate_shared->lock);
 	}
 	else
-		wait = reserve(find_ring(local_rings, keyhash, rate, now), now);
-	return now + wait;
-}
-
-/* Reserve a slot and sleep until it comes (to be replaced by the scan's wait loop). */
-void
-quo_rate_acquire(const char *api_key, int rate, int64 *waited_usecs)
-{
-	int64		wait = quo_rate_reserve(api_key, rate) - quo_monotonic_usecs();
-
-	if (wait <= 0)
-		return;
-	if (waited_usecs)
-		*waited_usecs += wait;
-	quo_sleep_usecs(wait);
-}
-
-/* Sleep for usecs, waking at least every 100 ms to honour interrupts. */
-void
-quo_sleep_usecs(int64 usecs)
-{
-	int64		until = quo_monotonic_usecs() + usecs;
-
-	for (;;)
-	{
-		long		left_ms;
-
-		CHECK_FOR_INTERRUPTS();
-		left_ms = (long) ((until - quo_monotonic_usecs() + 999) / 1000);
-		if (left_ms <= 0)
-			return;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Min(left_ms, 100), PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
+		slot = reserve(find_ring(&local_table, keyhash, now), rate, now);
+	return slot;
 }

@@ -23,6 +23,8 @@ Control endpoints (no auth, never logged), used by test/mockctl.py:
   GET  /_mock/flight           the most API requests answered at once
   GET  /_mock/stats            API connections opened, and the distinct
                                User-Agent / gzip accepted / key forms seen
+                               (enforcing a rate: the most requests in one
+                               second, all keys and any one key)
   POST /_mock/workspace        extra conversations beside the default workspace
                                (off by default, off again after reset):
                                {"bulk_conversations": 1000, "bulk_messages": 100,
@@ -696,6 +698,7 @@ class State:
         self.generation = 0   # bumped by reset: late finishers of older requests are not logged
         self.rate_rps = 0     # when set, more than this many requests in a second get 429
         self.arrivals = []    # arrival times of API requests since reset
+        self.key_arrivals = {}  # the same, per Authorization header value
         self.in_flight = 0    # API requests being answered now
         self.max_in_flight = 0
         self.headers = []     # (User-Agent, Accept-Encoding, auth ok) per request
@@ -983,6 +986,7 @@ class Handler(BaseHTTPRequestHandler):
                 st.faults, st.log, st.headers, st.connections = [], [], [], 0
                 st.generation += 1
                 st.rate_rps, st.arrivals = 0, []
+                st.key_arrivals = {}
                 st.max_in_flight = st.in_flight
                 st.extras = None
             return self.send_body(200, "{}", raw=b"{}")
@@ -1057,6 +1061,14 @@ class Handler(BaseHTTPRequestHandler):
                     text = "connections %d\n" % st.connections
                     if self.path == "/_mock/stats" and st.rate_rps:
                         text += "max requests in one second %d\n" % peak
+                        key_peak = 0
+                        for times in st.key_arrivals.values():
+                            j = 0
+                            for i, t in enumerate(times):
+                                while times[j] <= t - 1.0:
+                                    j += 1
+                                key_peak = max(key_peak, i - j + 1)
+                        text += "max requests in one second for one key %d\n" % key_peak
                     text += "".join(
                         "user-agent=%s gzip=%s authorization=%s\n" % k for k in kinds)
             self.send_response(200)
@@ -1080,6 +1092,7 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             now = time.monotonic()
             st.arrivals.append(now)
+            st.key_arrivals.setdefault(self.headers.get("Authorization"), []).append(now)
             if st.rate_rps:
                 recent = [t for t in st.arrivals[-(st.rate_rps + 1):] if t > now - 1.0]
                 limited = len(recent) > st.rate_rps
@@ -1228,6 +1241,9 @@ def main():
     ap.add_argument("--key", default="test-key-123")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
+    # a listen backlog for many sessions connecting at once (the default, 5,
+    # drops SYNs past it, and the client's retry comes a second later)
+    ThreadingHTTPServer.request_queue_size = 128
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     srv.daemon_threads = True
     srv.state = State(args.key, Workspace())

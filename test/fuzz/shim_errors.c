@@ -19,19 +19,13 @@
 
 #include "shim.h"
 
-volatile sig_atomic_t InterruptPending = false;
 int			fuzz_server_encoding = PG_UTF8;
 int			fuzz_client_encoding = PG_UTF8;
 
 /* The one conversion the shim knows, as an Oid. */
 #define FUZZ_UTF8_TO_LATIN1 ((Oid) 1)
 
-/* Never called: InterruptPending stays false. */
-void
-ProcessInterrupts(void)
-{
-	abort();
-}
+/* InterruptPending and ProcessInterrupts come from shim.c. */
 
 /* The server encoding the target chose. */
 int
