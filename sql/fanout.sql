@@ -118,7 +118,7 @@ SELECT count(*) = truth_of('kind=calls&phone=PNsupport02', 'count')::bigint AS e
 SELECT count(*) FILTER (WHERE l LIKE '%-> 503') AS failed_then_retried FROM mock_log() l;
 SELECT mock_reset();
 ALTER SERVER quo_mock OPTIONS (ADD max_retries '0');
-SELECT mock_fault('{"action": "status", "status": 400, "match": "/v1/calls?", "skip": 7}');
+SELECT mock_fault('{"action": "status", "status": 400, "match": "/v1/calls?phoneNumberId=PNsupport02&participants=%2B15550100026&"}');
 SELECT count(*) FROM calls WHERE phone_number_id = 'PNsupport02';
 ALTER SERVER quo_mock OPTIONS (DROP max_retries);
 SELECT mock_reset();
