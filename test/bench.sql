@@ -82,5 +82,44 @@ END $$;
 SELECT method, max(rows) AS rows, min(seconds)::numeric(8,2) AS seconds,
        (max(rows) / min(seconds))::bigint AS rows_per_second
   FROM results GROUP BY method ORDER BY min(seconds);
+
+-- a fan-out at the rate-limit floor: 150 conversations listed through the
+-- conversations, 200 ms of latency on every request, the default rate limit
+-- (10 requests/s) and 4 requests in flight.  Sequentially this would take
+-- requests x 0.2 s; the floor is requests / 10 s.
+CREATE TABLE mock_out (n serial, line text);
+CREATE FUNCTION mock(cmd text, arg text DEFAULT '') RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+BEGIN
+  TRUNCATE mock_out;
+  EXECUTE format('COPY mock_out (line) FROM PROGRAM %L',
+                 '$QUO_MOCKCTL ' || cmd || ' ''' || replace(arg, '''', '''\''''') || '''');
+  RETURN QUERY SELECT line FROM mock_out ORDER BY n;
+END $$;
+CREATE SERVER quo10 FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url :'base_url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER quo10 OPTIONS (api_key :'api_key');
+CREATE SCHEMA q10;
+IMPORT FOREIGN SCHEMA quo FROM SERVER quo10 INTO q10;
+SELECT count(*) FROM mock('reset') \g /dev/null
+SELECT count(*) FROM mock('workspace', '{"bulk_conversations": 150, "bulk_messages": 20}') \g /dev/null
+SELECT count(*) FROM mock('fault', '{"action": "latency", "seconds": 0.2, "times": -1}') \g /dev/null
+SELECT pg_sleep(1.2) \g /dev/null
+CREATE TABLE fanout (rows bigint, seconds numeric, requests bigint);
+DO $$
+DECLARE t0 timestamptz; n bigint;
+BEGIN
+  t0 := clock_timestamp();
+  SELECT count(*) INTO n FROM q10.messages WHERE phone_number_id = 'PNbulk00003';
+  INSERT INTO fanout VALUES (n, extract(epoch FROM clock_timestamp() - t0),
+                             (SELECT count(*) FROM mock('log')));
+END $$;
+SELECT count(*) FROM mock('reset') \g /dev/null
+\echo
+\echo '== fan-out: 150 conversations, 200 ms latency per request, 10 requests/s, 4 in flight'
+SELECT rows, requests, seconds::numeric(8,2) AS seconds,
+       (requests * 0.2)::numeric(8,2) AS sequential_seconds,
+       (requests / 10.0)::numeric(8,2) AS floor_seconds,
+       (seconds / (requests / 10.0))::numeric(8,2) AS ratio_to_floor
+  FROM fanout;
 \c postgres
 DROP DATABASE quo_bench;
