@@ -99,6 +99,10 @@ SELECT count(*) FROM calls;
 SELECT count(*) AS requests, count(*) FILTER (WHERE l NOT LIKE 'GET /v1/conversations%') AS visits
   FROM mock_log() l;
 SELECT mock_reset();
+-- under a LIMIT not every conversation is needed: only paging is held to it
+SELECT count(*) FROM (SELECT id FROM calls LIMIT 3) s;
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
 -- a scan that passes it while paging stops the same way (the big conversation has 24 pages)
 SET quo_fdw.max_requests = 10;
 SELECT count(*) FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550109999' = ANY (participants);

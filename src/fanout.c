@@ -230,7 +230,8 @@ quo_fanout_add_parent(QuoFanoutState *fs, struct json_object *obj)
  * After the listing: the child series to run.  Says once (warned) how
  * many parents could not be listed, and stops with an ERROR when the
  * requests the scan needs, at the least one per series, pass
- * quo_fdw.max_requests.
+ * quo_fdw.max_requests (not checked when requests_made is -1: under a
+ * LIMIT, not every series may be needed).
  */
 List *
 quo_fanout_children(QuoFanoutState *fs, const char *relname, int64 requests_made,
@@ -248,7 +249,7 @@ quo_fanout_children(QuoFanoutState *fs, const char *relname, int64 requests_made
 				 errdetail("%s Rows in those conversations are not in the result.",
 						   fs->desc->why_unlistable)));
 	}
-	if (quo_max_requests > 0 && requests_made + needed > quo_max_requests)
+	if (requests_made >= 0 && quo_max_requests > 0 && requests_made + needed > quo_max_requests)
 		quo_check_budget(relname, requests_made + needed,
 						 psprintf("Visiting " INT64_FORMAT " of the " INT64_FORMAT " %s listed (" INT64_FORMAT " more were skipped by their last activity) takes at least " INT64_FORMAT " more requests after the " INT64_FORMAT " made%s.",
 								  fs->counts.visited, fs->counts.listed, fs->parent->name,

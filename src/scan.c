@@ -331,9 +331,13 @@ start_next_series(QuoFdwScanState *state)
 		MemoryContext old = MemoryContextSwitchTo(state->series_cxt);
 
 		state->children_started = true;
+		/*
+		 * Under a LIMIT (no series started ahead) not every conversation may
+		 * be visited: the budget is then held while paging only.
+		 */
 		state->specs = quo_fanout_children(state->fanout, RelationGetRelationName(state->rel),
-										   state->stats.requests, state->opts.rate_limit,
-										   &state->warned);
+										   state->may_start_ahead ? state->stats.requests : -1,
+										   state->opts.rate_limit, &state->warned);
 		MemoryContextSwitchTo(old);
 		state->next_spec = 0;
 		Assert(state->nahead == 0);
@@ -529,7 +533,8 @@ quoIterateForeignScan(ForeignScanState *node)
 			quo_report_missing_required(state->opts.endpoint,
 										RelationGetRelationName(state->rel), missing);
 		/* every series costs a request at least: check before the first */
-		if (quo_max_requests > 0 && list_length(state->specs) > quo_max_requests)
+		if (quo_max_requests > 0 && state->may_start_ahead &&
+			list_length(state->specs) > quo_max_requests)
 			quo_check_budget(RelationGetRelationName(state->rel), list_length(state->specs),
 							 psprintf("The query's values make %d request series, each of at least one request.",
 									  list_length(state->specs)),
