@@ -43,6 +43,17 @@ EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT c.status FROM wanted w JOIN calls c ON c.id = w.call_id;
 SELECT mock_reset();
 
+-- two scans at once on the backend's one multi handle: a request the outer
+-- scan started ahead finishes while the inner scan waits, and the outer scan
+-- claims it before waiting (the timeout turns a hang into a failure)
+SET statement_timeout = '20s';
+SELECT mock_fault('{"action": "latency", "match": "/v1/calls/AC00000004", "seconds": 0.3}');
+SELECT mock_fault('{"action": "latency", "match": "/v1/messages/", "seconds": 0.8, "times": -1}');
+SELECT c.id, m.id AS message FROM calls c LEFT JOIN messages m ON m.id = c.id
+ WHERE c.id IN ('AC00000001', 'AC00000004') ORDER BY 1;
+RESET statement_timeout;
+SELECT mock_reset();
+
 -- an outer side with no rows: the nested loop never sets the join parameter,
 -- so EXPLAIN ANALYZE shows the request's shape and that none was made (it
 -- used to evaluate the unset parameter and crash the backend)

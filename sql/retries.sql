@@ -74,6 +74,12 @@ SELECT count(*) FROM c2;
 RESET statement_timeout;
 SELECT count(*) AS requests FROM mock_log();
 SELECT mock_reset();
+-- the same for an id lookup started ahead, reported after rows of the one
+-- before it: the DETAIL is intact (it used to be freed before it was read)
+SELECT mock_fault('{"action": "status", "status": 429, "retry_after": 120, "match": "/v1/calls/AC00000004"}');
+SELECT mock_fault('{"action": "latency", "seconds": 0.2, "match": "/v1/calls/AC00000001"}');
+SELECT id FROM calls WHERE id IN ('AC00000001', 'AC00000004');
+SELECT mock_reset();
 
 -- Retry-After that is neither delta-seconds nor an HTTP-date (inf, nan, -1)
 -- is unreadable: quo_fdw backs off with jitter (250 ms or more) and the

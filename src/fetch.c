@@ -46,16 +46,20 @@ struct QuoFetcher
 	const QuoFdwOptions *opts;	/* key, rate limit, retries, timeouts */
 	int			max_in_flight;	/* most requests in flight at once */
 	int			running;		/* requests in flight now */
+	int			waiting;		/* fetches holding a rate-limit slot not yet come */
 	QuoFetchStats *stats;		/* the scan's counters */
 	const char *relname;		/* for the budget's error, or NULL: no budget */
+	int64		budget_base;	/* stats->requests when this (re)scan began */
 	MemoryContext cxt;			/* where fetches live */
 	dlist_head	fetches;		/* QuoFetch, in submission order */
 };
 
 /*
- * A request must go within this long of its rate-limit slot, or it takes a
- * new slot: one sent late could share a second with the slots after it.
- * Well inside the 50 ms margin of the limiter's window (rate.c).
+ * A request must start within this long of its rate-limit slot, or it
+ * takes a new slot: one sent late could share a second with the slots
+ * after it.  Inside the 50 ms margin of the limiter's window (rate.c);
+ * connection set-up after the start can still take longer, and the rare
+ * 429 that then follows is retried.
  */
 #define QUO_SLOT_LATE_USECS 20000
 
@@ -84,11 +88,12 @@ quo_fetcher_create(const QuoFdwOptions *opts, int max_in_flight,
 	return f;
 }
 
-/* Hold the scan of relname to quo_fdw.max_requests from now on. */
+/* Hold this (re)scan of relname to quo_fdw.max_requests from now on. */
 void
 quo_fetcher_set_budget(QuoFetcher *f, const char *relname)
 {
 	f->relname = relname;
+	f->budget_base = f->stats->requests;
 }
 
 /*
@@ -134,6 +139,8 @@ quo_fetch_release(QuoFetcher *f, QuoFetch *fetch)
 		return;
 	if (fetch->running)
 		f->running--;
+	if (fetch->reserved)
+		f->waiting--;
 	dlist_delete(&fetch->node);
 	quo_http_release(fetch->req);
 	pfree(fetch->target);
@@ -179,11 +186,18 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 		return;
 	}
 	if (fetch->reserved && fetch->start_at + QUO_SLOT_LATE_USECS < now)
+	{
 		fetch->reserved = false;	/* missed its slot: the stamp stays, unused */
+		f->waiting--;
+	}
 	if (!fetch->reserved)
 	{
+		/* a slot only for a fetch that can start when it comes */
+		if (f->running + f->waiting >= f->max_in_flight)
+			return;
 		fetch->start_at = quo_rate_reserve(f->opts->api_key, f->opts->rate_limit);
 		fetch->reserved = true;
+		f->waiting++;
 		if (fetch->start_at > now)
 			f->stats->throttled_usecs += fetch->start_at - now;
 	}
@@ -193,11 +207,14 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 		*rate_wait = true;
 		return;
 	}
-	if (f->relname != NULL && quo_max_requests > 0 && f->stats->requests >= quo_max_requests)
-		quo_check_budget(f->relname, f->stats->requests + 1,
+	if (f->relname != NULL && quo_max_requests > 0 &&
+		f->stats->requests - f->budget_base >= quo_max_requests)
+		quo_check_budget(f->relname, f->stats->requests - f->budget_base + 1,
 						 psprintf("The scan has made " INT64_FORMAT " requests and needs another for its next page or retry.",
-								  f->stats->requests),
+								  f->stats->requests - f->budget_base),
 						 "Narrow the query, or raise quo_fdw.max_requests.");
+	f->waiting--;
+	fetch->reserved = false;
 	fetch->req = quo_http_start(f->opts, fetch->target);
 	fetch->running = true;
 	fetch->attempt++;
@@ -234,8 +251,10 @@ attempt_finished(QuoFetcher *f, QuoFetch *fetch)
 		quo_retry_after_ms(res->retry_after, time(NULL)) : -1;
 	if (asked > QUO_RETRY_AFTER_MAX_MS)
 	{
-		res->gave_up = psprintf("The API asked to wait longer than quo_fdw does (60 s): Retry-After: %s.",
-								res->retry_after);
+		/* kept as long as the fetch: it may be reported rows later */
+		res->gave_up = MemoryContextStrdup(f->cxt,
+										   psprintf("The API asked to wait longer than quo_fdw does (60 s): Retry-After: %s.",
+													res->retry_after));
 		return;
 	}
 	wait_ms = asked >= 0 ? asked : quo_backoff_ms(fetch->attempt, quo_random_fraction());
@@ -264,12 +283,26 @@ quo_fetch_await(QuoFetcher *f, QuoFetch *fetch)
 {
 	for (;;)
 	{
-		int64		now = quo_monotonic_usecs();
+		int64		now;
 		int64		wake_at = PG_INT64_MAX;
 		bool		rate_wait = false;
 		dlist_iter	it;
 		uint32		event;
 
+		/*
+		 * Claim every transfer that has finished, before anything else: the
+		 * multi handle is the backend's, so another scan's wait may have
+		 * finished ours, and then nothing would wake this one.
+		 */
+		dlist_foreach(it, &f->fetches)
+		{
+			QuoFetch   *other = dlist_container(QuoFetch, node, it.cur);
+
+			if (other->running && quo_http_done(other->req))
+				attempt_finished(f, other);
+		}
+
+		now = quo_monotonic_usecs();
 		try_start(f, fetch, now, &wake_at, &rate_wait);
 		dlist_foreach(it, &f->fetches)
 			try_start(f, dlist_container(QuoFetch, node, it.cur), now, &wake_at, &rate_wait);
@@ -279,13 +312,5 @@ quo_fetch_await(QuoFetcher *f, QuoFetch *fetch)
 
 		event = f->running > 0 ? wait_api : rate_wait ? wait_rate : wait_backoff;
 		quo_http_wait(wake_at == PG_INT64_MAX ? -1 : wake_at, event);
-
-		dlist_foreach(it, &f->fetches)
-		{
-			QuoFetch   *other = dlist_container(QuoFetch, node, it.cur);
-
-			if (other->running && quo_http_done(other->req))
-				attempt_finished(f, other);
-		}
 	}
 }

@@ -394,7 +394,8 @@ quo_http_wait(int64 until, uint32 wait_event)
 	{
 		set = quo_create_wait_event_set(nevents);
 		AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-		AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+		if (IsUnderPostmaster)	/* not in single-user mode */
+			AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 		for (int i = 0; i < quo_nsockets; i++)
 		{
 			uint32		ev = 0;

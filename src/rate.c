@@ -33,9 +33,7 @@
 
 #include "common/hashfn.h"
 #include "miscadmin.h"
-#include "pgstat.h"
 #include "storage/ipc.h"
-#include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
@@ -254,6 +252,7 @@ quo_rate_reserve(const char *api_key, int rate)
 	if (rate_shared)
 	{
 		LWLockAcquire(rate_shared->lock, LW_EXCLUSIVE);
+		now = quo_monotonic_usecs();	/* after any wait for the lock */
 		slot = reserve(find_ring(&rate_shared->table, keyhash, now), rate, now);
 		LWLockRelease(rate_shared->lock);
 	}

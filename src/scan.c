@@ -485,6 +485,8 @@ fetch_next_page(QuoFdwScanState *state)
 		{
 			quo_fetch_release(state->fetcher, fetch);
 			state->current = NULL;
+			MemoryContextReset(state->page_cxt);	/* many may be missing */
+			state->target = NULL;
 			continue;
 		}
 		take_response(state, res, is_item);
