@@ -83,6 +83,27 @@ SELECT count(*) AS messages,
   FROM messages WHERE phone_number_id = 'PNsales0001';
 SELECT mock_reset();
 
+-- where the API leaves conversationId null, the conversation fills it
+SELECT mock_fault('{"action": "wrong_type", "field": "conversationId", "value": null, "match": "/v1/messages?", "times": -1}');
+SELECT count(*) AS messages, count(*) FILTER (WHERE conversation_id IS NULL) AS without_conversation,
+       count(*) FILTER (WHERE raw->>'conversationId' IS NULL) AS api_left_null
+  FROM messages WHERE phone_number_id = 'PNsupport02';
+SELECT mock_reset();
+
+-- a participants condition without the number is not a fan-out: the API
+-- cannot list by participant, and the error says what is missing
+SELECT count(*) FROM calls WHERE '+15550100002' = ANY (participants);
+
+-- a small local table, even unanalyzed, keeps one precise request per row
+CREATE TEMP TABLE custs (pn text, phone text);
+INSERT INTO custs VALUES ('PNsales0001', '+15550100002');
+EXPLAIN (COSTS OFF)
+SELECT * FROM custs u JOIN calls c ON c.phone_number_id = u.pn AND u.phone = ANY (c.participants);
+SELECT count(*) FROM custs u JOIN calls c ON c.phone_number_id = u.pn AND u.phone = ANY (c.participants);
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+DROP TABLE custs;
+
 -- a conversation of 12 participants cannot be listed: one WARNING, counted
 SELECT mock('workspace', '{"big_group": true}');
 SELECT count(*) AS messages,

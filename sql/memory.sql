@@ -32,17 +32,19 @@ SELECT count(*) AS messages, count(DISTINCT id) AS distinct_ids,
 SELECT count(*) AS requests FROM mock_log();
 SELECT peak_rss_kb() - :before_kb < 64 * 1024 AS grew_less_than_64mb;
 -- 100,000 messages over 1,000 conversations of a workspace, listed through
--- the conversations, four requests in flight: memory is bounded by the
--- pages in flight, not by the workspace
+-- the conversations, four requests in flight, every column converted: the
+-- backend's peak memory does not grow with the workspace (the query itself
+-- keeps nothing per row: sorts for DISTINCT would measure PostgreSQL)
 SELECT mock('workspace', '{"bulk_conversations": 1000, "bulk_messages": 100}');
 SELECT mock_reset();
 SELECT mock('workspace', '{"bulk_conversations": 1000, "bulk_messages": 100}') \g /dev/null
+SET jit = off;			-- a fan-out's cost would have LLVM loaded: 55 MB of its own
 SELECT peak_rss_kb() AS before_kb \gset
-SELECT count(*) AS messages, count(DISTINCT id) AS distinct_ids,
-       count(DISTINCT conversation_id) AS conversations,
+SELECT count(*) AS messages, count(conversation_id) AS with_conversation,
        sum(length(raw::text)) > 0 AS has_raw
   FROM messages WHERE phone_number_id = 'PNbulk00003';
 SELECT count(*) AS requests FROM mock_log();
-SELECT peak_rss_kb() - :before_kb < 64 * 1024 AS grew_less_than_64mb;
+SELECT peak_rss_kb() - :before_kb < 16 * 1024 AS grew_less_than_16mb;
+RESET jit;
 DROP FUNCTION peak_rss_kb();
 SELECT mock_reset();

@@ -23,6 +23,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "quo_fdw.h"
@@ -54,9 +55,21 @@ struct QuoFanoutState
 	QuoRowContext prow;			/* converter of parent rows */
 	Datum		pvalues[PARENT_NCOLS];
 	bool		pnulls[PARENT_NCOLS];
-	List	   *children;		/* child series for the parents visited */
+	MemoryContext row_cxt;		/* reset per parent row */
+	List	   *visits;			/* FanoutVisit *, in listing order */
 	QuoFanoutCounts counts;
 };
+
+/* A parent to visit, kept compact: one per conversation of the workspace. */
+typedef struct FanoutVisit
+{
+	char	   *id;
+	char	   *phone;
+	List	   *participants;	/* char *, as listed */
+	char	   *key;			/* phone and sorted participants: two parents
+								 * with one key list the same rows */
+	int			order;			/* position in the listing */
+} FanoutVisit;
 
 /* The parameter name a child filter on column sends. */
 static const char *
@@ -139,6 +152,7 @@ quo_fanout_begin(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 	for (int c = 0; c < PARENT_NCOLS; c++)
 		fs->prow.attnames[c] = parent->columns[fs->prow.colmap[c]].name;
 	fs->prow.ctx_participants_null = true;
+	fs->row_cxt = AllocSetContextCreate(cxt, "quo_fdw fan-out row", ALLOCSET_SMALL_SIZES);
 	MemoryContextSwitchTo(old);
 
 	if (fs->parent_specs == NIL || fs->templates == NIL)
@@ -153,9 +167,185 @@ quo_fanout_parent_specs(QuoFanoutState *fs)
 	return fs->parent_specs;
 }
 
-/* The child series of one parent, for each template. */
-static void
-add_children(QuoFanoutState *fs, const char *id, const char *phone, List *participants)
+/* Whether s is an E.164 number, as the child list operations require. */
+static bool
+is_e164(const char *s)
+{
+	int			n = 0;
+
+	if (s[0] != '+' || s[1] < '1' || s[1] > '9')
+		return false;
+	for (const char *p = s + 1; *p; p++, n++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return n >= 2 && n <= 15;
+}
+
+static int
+cstring_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* The de-duplication key of a parent: its phone and sorted participants. */
+static char *
+visit_key(const char *phone, List *participants)
+{
+	int			n = list_length(participants);
+	char	  **sorted = palloc(sizeof(char *) * Max(n, 1));
+	StringInfoData k;
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, participants)
+		sorted[i++] = lfirst(lc);
+	qsort(sorted, n, sizeof(char *), cstring_cmp);
+	initStringInfo(&k);
+	appendStringInfoString(&k, phone);
+	for (i = 0; i < n; i++)
+		appendStringInfo(&k, "|%s", sorted[i]);
+	pfree(sorted);
+	return k.data;
+}
+
+/*
+ * One row of the parent listing: count it, and keep it to visit unless it
+ * is pruned by its last activity or cannot be listed.  A parent without an
+ * id or phone number is not the documented object: an ERROR, never a row
+ * silently left out.
+ */
+void
+quo_fanout_add_parent(QuoFanoutState *fs, struct json_object *obj)
+{
+	MemoryContext old;
+	List	   *participants = NIL;
+	bool		odd = false;
+	FanoutVisit *v;
+
+	fs->counts.listed++;
+	MemoryContextReset(fs->row_cxt);
+	old = MemoryContextSwitchTo(fs->row_cxt);
+	quo_json_to_row(&fs->prow, obj, fs->pvalues, fs->pnulls);
+	if (fs->pnulls[PARENT_ID] || fs->pnulls[PARENT_PHONE])
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_REPLY),
+				 errmsg("invalid response from the Quo API"),
+				 errdetail("A conversation in the listing has no %s.",
+						   fs->pnulls[PARENT_ID] ? "id" : "phoneNumberId")));
+	if (!fs->pnulls[PARENT_PARTICIPANTS])
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(fs->pvalues[PARENT_PARTICIPANTS]);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+		for (int i = 0; i < n; i++)
+		{
+			char	   *p = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+
+			if (p == NULL || !is_e164(p))
+				odd = true;
+			else
+				participants = lappend(participants, p);
+		}
+	}
+
+	if (fs->has_lower && !fs->pnulls[PARENT_ACTIVITY] &&
+		DatumGetTimestampTz(fs->pvalues[PARENT_ACTIVITY]) < fs->lower - PRUNE_MARGIN_USECS)
+		fs->counts.pruned++;
+	else if (odd || participants == NIL)
+		fs->counts.odd++;
+	else if (list_length(participants) > fs->desc->max_participants)
+		fs->counts.unlistable++;
+	else
+	{
+		/* keep only what a visit needs, outside the per-row context */
+		MemoryContextSwitchTo(fs->cxt);
+		v = palloc(sizeof(FanoutVisit));
+		v->id = TextDatumGetCString(fs->pvalues[PARENT_ID]);
+		v->phone = TextDatumGetCString(fs->pvalues[PARENT_PHONE]);
+		v->participants = NIL;
+		{
+			ListCell   *lc;
+
+			foreach(lc, participants)
+				v->participants = lappend(v->participants, pstrdup(lfirst(lc)));
+		}
+		v->key = visit_key(v->phone, v->participants);
+		v->order = list_length(fs->visits);
+		fs->visits = lappend(fs->visits, v);
+		fs->counts.visited++;
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The budget, as the listing goes: the visits can only grow, so once the
+ * requests made plus one per series to come pass quo_fdw.max_requests, the
+ * scan stops without listing further.
+ */
+void
+quo_fanout_check_budget(QuoFanoutState *fs, const char *relname, int64 requests_made,
+						int rate_limit)
+{
+	int64		needed = fs->counts.visited * list_length(fs->templates);
+
+	if (requests_made < 0 || quo_max_requests <= 0 ||
+		requests_made + needed <= quo_max_requests)
+		return;
+	quo_check_budget(relname, requests_made + needed,
+					 psprintf("Visiting the " INT64_FORMAT " %s listed so far that may hold rows (of " INT64_FORMAT "; " INT64_FORMAT " skipped by their last activity) takes at least " INT64_FORMAT " more requests after the " INT64_FORMAT " made%s.",
+							  fs->counts.visited, fs->parent->name, fs->counts.listed,
+							  fs->counts.pruned, needed, requests_made,
+							  rate_limit > 0 ?
+							  psprintf(", about " INT64_FORMAT " s at %d requests per second",
+									   (needed + rate_limit - 1) / rate_limit, rate_limit) : ""),
+					 "Narrow the query with a created_at range, a phone_number_id condition or a join with a local table, or raise quo_fdw.max_requests.");
+}
+
+static int
+visit_key_cmp(const void *a, const void *b)
+{
+	const FanoutVisit *va = *(FanoutVisit *const *) a;
+	const FanoutVisit *vb = *(FanoutVisit *const *) b;
+	int			c = strcmp(va->key, vb->key);
+
+	return c != 0 ? c : (va->order > vb->order) - (va->order < vb->order);
+}
+
+/*
+ * The parents to visit, each key once (two listed parents with the same
+ * phone and participants would list the same rows twice), in listing order.
+ */
+static List *
+unique_visits(List *visits)
+{
+	int			n = list_length(visits);
+	FanoutVisit **arr;
+	List	   *out = NIL;
+	int			i = 0;
+	ListCell   *lc;
+
+	if (n < 2)
+		return visits;
+	arr = palloc(sizeof(FanoutVisit *) * n);
+	foreach(lc, visits)
+		arr[i++] = lfirst(lc);
+	qsort(arr, n, sizeof(FanoutVisit *), visit_key_cmp);
+	for (i = 1; i < n; i++)
+		if (strcmp(arr[i]->key, arr[i - 1]->key) == 0)
+			arr[i]->order = -1;	/* a later duplicate */
+	foreach(lc, visits)
+		if (((FanoutVisit *) lfirst(lc))->order >= 0)
+			out = lappend(out, lfirst(lc));
+	pfree(arr);
+	return out;
+}
+
+/* The child series of one parent, for each template (queries sized exactly). */
+static List *
+add_children(QuoFanoutState *fs, List *children, FanoutVisit *v)
 {
 	ListCell   *lc,
 			   *lc2;
@@ -168,8 +358,8 @@ add_children(QuoFanoutState *fs, const char *id, const char *phone, List *partic
 
 		initStringInfo(&q);
 		appendStringInfo(&q, "%s=", child_param(fs->child, fs->desc->phone_column));
-		quo_append_encoded(&q, phone);
-		foreach(lc2, participants)
+		quo_append_encoded(&q, v->phone);
+		foreach(lc2, v->participants)
 		{
 			appendStringInfo(&q, "&%s=", child_param(fs->child, fs->desc->participants_column));
 			quo_append_encoded(&q, lfirst(lc2));
@@ -177,59 +367,20 @@ add_children(QuoFanoutState *fs, const char *id, const char *phone, List *partic
 		if (t->query[0] != '\0')
 			appendStringInfo(&q, "&%s", t->query);
 		s->path = t->path;
-		s->query = q.data;
-		s->ctx_phone = (char *) phone;
-		s->ctx_participants = participants;
-		s->ctx_conversation = (char *) id;
-		fs->children = lappend(fs->children, s);
+		s->query = pstrdup(q.data);
+		pfree(q.data);
+		s->ctx_phone = v->phone;
+		s->ctx_participants = v->participants;
+		s->ctx_conversation = v->id;
+		children = lappend(children, s);
 	}
-}
-
-/*
- * One row of the parent listing: count it, and visit it unless it is
- * pruned by its last activity or cannot be listed.
- */
-void
-quo_fanout_add_parent(QuoFanoutState *fs, struct json_object *obj)
-{
-	MemoryContext old = MemoryContextSwitchTo(fs->cxt);
-	List	   *participants = NIL;
-
-	fs->counts.listed++;
-	quo_json_to_row(&fs->prow, obj, fs->pvalues, fs->pnulls);
-
-	if (!fs->pnulls[PARENT_PARTICIPANTS])
-	{
-		ArrayType  *arr = DatumGetArrayTypeP(fs->pvalues[PARENT_PARTICIPANTS]);
-		Datum	   *elems;
-		bool	   *nulls;
-		int			n;
-
-		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-		for (int i = 0; i < n; i++)
-			if (!nulls[i])
-				participants = lappend(participants, TextDatumGetCString(elems[i]));
-	}
-
-	if (fs->has_lower && !fs->pnulls[PARENT_ACTIVITY] &&
-		DatumGetTimestampTz(fs->pvalues[PARENT_ACTIVITY]) < fs->lower - PRUNE_MARGIN_USECS)
-		fs->counts.pruned++;
-	else if (fs->pnulls[PARENT_ID] || fs->pnulls[PARENT_PHONE] || participants == NIL ||
-			 list_length(participants) > fs->desc->max_participants)
-		fs->counts.unlistable++;
-	else
-	{
-		fs->counts.visited++;
-		add_children(fs, TextDatumGetCString(fs->pvalues[PARENT_ID]),
-					 TextDatumGetCString(fs->pvalues[PARENT_PHONE]), participants);
-	}
-	MemoryContextSwitchTo(old);
+	return children;
 }
 
 /*
  * After the listing: the child series to run.  Says once (warned) how
- * many parents could not be listed, and stops with an ERROR when the
- * requests the scan needs, at the least one per series, pass
+ * many parents could not be listed and why, and stops with an ERROR when
+ * the requests the scan needs, at the least one per series, pass
  * quo_fdw.max_requests (not checked when requests_made is -1: under a
  * LIMIT, not every series may be needed).
  */
@@ -237,28 +388,35 @@ List *
 quo_fanout_children(QuoFanoutState *fs, const char *relname, int64 requests_made,
 					int rate_limit, bool *warned)
 {
-	int64		needed = list_length(fs->children);
+	List	   *children = NIL;
+	ListCell   *lc;
+	MemoryContext old;
 
-	if (fs->counts.unlistable > 0 && fs->desc->why_unlistable != NULL && !*warned)
+	if (!*warned &&
+		(fs->counts.odd > 0 || (fs->counts.unlistable > 0 && fs->desc->why_unlistable != NULL)))
 	{
 		*warned = true;
 		ereport(WARNING,
 				(errcode(ERRCODE_WARNING),
-				 errmsg("foreign table \"%s\" skipped " INT64_FORMAT " of " INT64_FORMAT " %s",
-						relname, fs->counts.unlistable, fs->counts.listed, fs->parent->name),
+				 errmsg("foreign table \"%s\" skipped " INT64_FORMAT " of the " INT64_FORMAT " %s listed",
+						relname,
+						fs->counts.odd + (fs->desc->why_unlistable ? fs->counts.unlistable : 0),
+						fs->counts.listed, fs->parent->name),
+				 fs->counts.odd > 0 ?
+				 errdetail(INT64_FORMAT " have participants the API cannot list by (none, or not E.164 numbers). %s",
+						   fs->counts.odd,
+						   fs->desc->why_unlistable && fs->counts.unlistable > 0 ?
+						   fs->desc->why_unlistable : "") :
 				 errdetail("%s Rows in those conversations are not in the result.",
 						   fs->desc->why_unlistable)));
 	}
-	if (requests_made >= 0 && quo_max_requests > 0 && requests_made + needed > quo_max_requests)
-		quo_check_budget(relname, requests_made + needed,
-						 psprintf("Visiting " INT64_FORMAT " of the " INT64_FORMAT " %s listed (" INT64_FORMAT " more were skipped by their last activity) takes at least " INT64_FORMAT " more requests after the " INT64_FORMAT " made%s.",
-								  fs->counts.visited, fs->counts.listed, fs->parent->name,
-								  fs->counts.pruned, needed, requests_made,
-								  rate_limit > 0 ?
-								  psprintf(", about " INT64_FORMAT " s at %d requests per second",
-										   (needed + rate_limit - 1) / rate_limit, rate_limit) : ""),
-						 "Narrow the query with a created_at range, a phone_number_id condition or a join with a local table, or raise quo_fdw.max_requests.");
-	return fs->children;
+	quo_fanout_check_budget(fs, relname, requests_made, rate_limit);
+	old = MemoryContextSwitchTo(fs->cxt);
+	fs->visits = unique_visits(fs->visits);
+	foreach(lc, fs->visits)
+		children = add_children(fs, children, lfirst(lc));
+	MemoryContextSwitchTo(old);
+	return children;
 }
 
 /* The counters EXPLAIN ANALYZE shows. */

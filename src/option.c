@@ -63,7 +63,7 @@ static const QuoOptionDef valid_options[] = {
 	{"request_timeout", ForeignServerRelationId, QUO_OPT_TIMEOUT, 0, 0, 60000, OPT_FIELD(request_timeout_ms)},
 	{"max_retries", ForeignServerRelationId, QUO_OPT_INT, 0, 10, 4, OPT_FIELD(max_retries)},
 	{"rate_limit", ForeignServerRelationId, QUO_OPT_INT, 0, 100, 10, OPT_FIELD(rate_limit)},
-	{"max_concurrent_requests", ForeignServerRelationId, QUO_OPT_INT, 1, 16, 4, OPT_FIELD(max_concurrent)},
+	{"max_concurrent_requests", ForeignServerRelationId, QUO_OPT_INT, 1, QUO_MAX_CONCURRENT, 4, OPT_FIELD(max_concurrent)},
 	{"fanout", ForeignServerRelationId, QUO_OPT_BOOL, 0, 1, 1, OPT_FIELD(fanout)},
 	{"api_key", UserMappingRelationId, QUO_OPT_OTHER, 0, 0, 0, 0},
 	{"endpoint", ForeignTableRelationId, QUO_OPT_OTHER, 0, 0, 0, 0},

@@ -249,6 +249,7 @@ bool
 quo_fanout_supplies(const QuoEndpoint *ep, List *missing)
 {
 	ListCell   *lc;
+	bool		needs_participants = false;
 
 	if (ep->fanout == NULL)
 		return false;
@@ -256,11 +257,13 @@ quo_fanout_supplies(const QuoEndpoint *ep, List *missing)
 	{
 		const char *col = lfirst(lc);
 
-		if (strcmp(col, ep->fanout->phone_column) != 0 &&
-			strcmp(col, ep->fanout->participants_column) != 0)
+		if (strcmp(col, ep->fanout->participants_column) == 0)
+			needs_participants = true;
+		else if (strcmp(col, ep->fanout->phone_column) != 0)
 			return false;
 	}
-	return true;
+	/* only without a participants condition: the parents supply them */
+	return needs_participants;
 }
 
 /*

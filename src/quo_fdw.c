@@ -190,11 +190,11 @@ pushable_limit(PlannerInfo *root, RelOptInfo *baserel, QuoFdwRelationInfo *fpinf
 /*
  * Remote cost of a path expected to return rows rows: 100 per request.  A
  * fan-out lists the conversations and then makes at least one request per
- * conversation (QUO_FANOUT_EST_PARENTS, a guess: the count is not known
- * before the listing), so a parameterized path with a few outer rows, or
- * any direct request, is always cheaper.
+ * conversation (QUO_FANOUT_EST_PARENTS, a large workspace: the count is not
+ * known before the listing), so a parameterized path wins for outer sides
+ * of up to thousands of rows, even unanalyzed ones.
  */
-#define QUO_FANOUT_EST_PARENTS 200
+#define QUO_FANOUT_EST_PARENTS 20000
 
 static Cost
 path_cost(double rows, const QuoFdwRelationInfo *fpinfo)

@@ -354,7 +354,10 @@ typedef struct QuoFanoutCounts
 	int64		listed;			/* parents listed */
 	int64		visited;		/* parents whose children were requested */
 	int64		pruned;			/* skipped: last activity before the range */
-	int64		unlistable;		/* skipped: the child list cannot take them */
+	int64		unlistable;		/* skipped: more participants than the child
+								 * list takes */
+	int64		odd;			/* skipped: no participants, or some that
+								 * are not E.164 numbers */
 } QuoFanoutCounts;
 
 extern QuoFanoutState *quo_fanout_begin(const QuoEndpoint *ep, List *quals,
@@ -362,6 +365,8 @@ extern QuoFanoutState *quo_fanout_begin(const QuoEndpoint *ep, List *quals,
 										MemoryContext cxt);
 extern List *quo_fanout_parent_specs(QuoFanoutState *fs);
 extern void quo_fanout_add_parent(QuoFanoutState *fs, struct json_object *obj);
+extern void quo_fanout_check_budget(QuoFanoutState *fs, const char *relname,
+									int64 requests_made, int rate_limit);
 extern List *quo_fanout_children(QuoFanoutState *fs, const char *relname,
 								 int64 requests_made, int rate_limit, bool *warned);
 extern const QuoFanoutCounts *quo_fanout_counts(QuoFanoutState *fs);

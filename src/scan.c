@@ -72,6 +72,8 @@ typedef struct QuoFdwScanState
 
 	MemoryContext scan_cxt;		/* lives as long as the scan */
 	MemoryContext series_cxt;	/* reset per rescan: values, request series */
+	MemoryContext spec_cxt;		/* reset per series: its participants */
+	int64		requests_at_build;	/* stats.requests when this (re)scan began */
 	MemoryContext page_cxt;		/* reset per page: the request target */
 	MemoryContext row_cxt;		/* reset per row: the row's Datums */
 
@@ -161,6 +163,8 @@ quoBeginForeignScan(ForeignScanState *node, int eflags)
 											ALLOCSET_SMALL_SIZES);
 	state->series_cxt = AllocSetContextCreate(state->scan_cxt, "quo_fdw series",
 											  ALLOCSET_DEFAULT_SIZES);
+	state->spec_cxt = AllocSetContextCreate(state->scan_cxt, "quo_fdw series values",
+											ALLOCSET_SMALL_SIZES);
 	state->page_cxt = AllocSetContextCreate(state->scan_cxt, "quo_fdw page",
 											ALLOCSET_DEFAULT_SIZES);
 	state->row_cxt = AllocSetContextCreate(state->scan_cxt, "quo_fdw row",
@@ -319,6 +323,17 @@ take_ahead(QuoFdwScanState *state)
 }
 
 /*
+ * The requests this (re)scan has made, for a budget check before they are
+ * needed; -1 under a LIMIT (no series started ahead), where not every
+ * series may be needed and the budget is held while paging only.
+ */
+static int64
+requests_to_check(QuoFdwScanState *state)
+{
+	return state->may_start_ahead ? state->stats.requests - state->requests_at_build : -1;
+}
+
+/*
  * Move on to the next request series; false when there is none.  After a
  * fan-out's listing, its children are the series.
  */
@@ -336,7 +351,7 @@ start_next_series(QuoFdwScanState *state)
 		 * be visited: the budget is then held while paging only.
 		 */
 		state->specs = quo_fanout_children(state->fanout, RelationGetRelationName(state->rel),
-										   state->may_start_ahead ? state->stats.requests : -1,
+										   requests_to_check(state),
 										   state->opts.rate_limit, &state->warned);
 		MemoryContextSwitchTo(old);
 		state->next_spec = 0;
@@ -349,7 +364,9 @@ start_next_series(QuoFdwScanState *state)
 		pfree(state->page_token);
 	state->page_token = NULL;
 	state->nseen = 0;
+	MemoryContextReset(state->spec_cxt);
 	state->rowctx.ctx_phone = state->spec->ctx_phone;
+	state->rowctx.ctx_conversation = state->spec->ctx_conversation;
 	state->rowctx.ctx_participants_null = (state->spec->ctx_participants == NIL);
 	if (state->spec->ctx_participants != NIL)
 	{
@@ -357,7 +374,7 @@ start_next_series(QuoFdwScanState *state)
 		Datum	   *d;
 		ListCell   *lc;
 		int			i = 0;
-		MemoryContext old = MemoryContextSwitchTo(state->series_cxt);
+		MemoryContext old = MemoryContextSwitchTo(state->spec_cxt);
 
 		d = palloc(sizeof(Datum) * np);
 		foreach(lc, state->spec->ctx_participants)
@@ -542,6 +559,7 @@ quoIterateForeignScan(ForeignScanState *node)
 									  list_length(state->specs)),
 							 "Narrow the query (fewer values in its IN lists), or raise quo_fdw.max_requests.");
 		quo_fetcher_set_budget(state->fetcher, RelationGetRelationName(state->rel));
+		state->requests_at_build = state->stats.requests;
 		state->built = true;
 	}
 
@@ -565,6 +583,8 @@ quoIterateForeignScan(ForeignScanState *node)
 				quo_fanout_add_parent(state->fanout, quo_json_row(state->rows, state->next_row));
 			}
 			error_context_stack = errcb.previous;
+			quo_fanout_check_budget(state->fanout, RelationGetRelationName(state->rel),
+									requests_to_check(state), state->opts.rate_limit);
 			continue;
 		}
 		if (state->page != NULL && state->next_row < state->nrows)
@@ -690,7 +710,8 @@ quoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			ExplainPropertyInteger("Quo Conversations Listed", NULL, c->listed, es);
 			ExplainPropertyInteger("Quo Conversations Visited", NULL, c->visited, es);
 			ExplainPropertyInteger("Quo Conversations Skipped By Last Activity", NULL, c->pruned, es);
-			ExplainPropertyInteger("Quo Conversations Skipped As Unlistable", NULL, c->unlistable, es);
+			ExplainPropertyInteger("Quo Conversations Skipped As Unlistable", NULL,
+								   c->unlistable + c->odd, es);
 			ExplainPropertyInteger("Quo Peak Requests In Flight", NULL, state->stats.peak_in_flight, es);
 			ExplainPropertyInteger("Quo Rate Limit Wait", "ms", state->stats.throttled_usecs / 1000, es);
 		}
