@@ -410,9 +410,12 @@ quo_fanout_children(QuoFanoutState *fs, const char *relname, int64 requests_made
 				 errdetail("%s Rows in those conversations are not in the result.",
 						   fs->desc->why_unlistable)));
 	}
-	quo_fanout_check_budget(fs, relname, requests_made, rate_limit);
 	old = MemoryContextSwitchTo(fs->cxt);
 	fs->visits = unique_visits(fs->visits);
+	fs->counts.visited = list_length(fs->visits);
+	MemoryContextSwitchTo(old);
+	quo_fanout_check_budget(fs, relname, requests_made, rate_limit);
+	old = MemoryContextSwitchTo(fs->cxt);
 	foreach(lc, fs->visits)
 		children = add_children(fs, children, lfirst(lc));
 	MemoryContextSwitchTo(old);

@@ -252,9 +252,11 @@ attempt_finished(QuoFetcher *f, QuoFetch *fetch)
 	if (asked > QUO_RETRY_AFTER_MAX_MS)
 	{
 		/* kept as long as the fetch: it may be reported rows later */
-		res->gave_up = MemoryContextStrdup(f->cxt,
-										   psprintf("The API asked to wait longer than quo_fdw does (60 s): Retry-After: %s.",
-													res->retry_after));
+		char	   *text = psprintf("The API asked to wait longer than quo_fdw does (60 s): Retry-After: %s.",
+									res->retry_after);
+
+		res->gave_up = MemoryContextStrdup(f->cxt, text);
+		pfree(text);
 		return;
 	}
 	wait_ms = asked >= 0 ? asked : quo_backoff_ms(fetch->attempt, quo_random_fraction());
@@ -302,7 +304,19 @@ quo_fetch_await(QuoFetcher *f, QuoFetch *fetch)
 				attempt_finished(f, other);
 		}
 
+		/* missed slots are given up first, so the awaited fetch goes first */
 		now = quo_monotonic_usecs();
+		dlist_foreach(it, &f->fetches)
+		{
+			QuoFetch   *other = dlist_container(QuoFetch, node, it.cur);
+
+			if (other->reserved && other->start_at + QUO_SLOT_LATE_USECS < now)
+			{
+				other->reserved = false;	/* the stamp stays, unused */
+				f->waiting--;
+			}
+		}
+
 		try_start(f, fetch, now, &wake_at, &rate_wait);
 		dlist_foreach(it, &f->fetches)
 			try_start(f, dlist_container(QuoFetch, node, it.cur), now, &wake_at, &rate_wait);
