@@ -10,7 +10,7 @@ OBJS = src/quo_fdw.o src/scan.o src/fanout.o src/fetch.o src/option.o src/endpoi
        src/request.o src/http.o src/retry.o src/rate.o src/errors.o src/json_row.o
 
 EXTENSION = quo_fdw
-DATA = quo_fdw--0.1.0.sql
+DATA = quo_fdw--0.1.0.sql quo_fdw--0.2.0.sql quo_fdw--0.1.0--0.2.0.sql
 
 PG_CONFIG ?= pg_config
 

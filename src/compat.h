@@ -89,4 +89,11 @@
 #define quo_mark_guc_prefix_reserved(p) EmitWarningsOnPlaceholders(p)
 #endif
 
+/* The module's magic block, with its name and version where the server has them (PG18). */
+#ifdef PG_MODULE_MAGIC_EXT
+#define QUO_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "quo_fdw", .version = QUO_FDW_VERSION)
+#else
+#define QUO_MODULE_MAGIC PG_MODULE_MAGIC
+#endif
+
 #endif							/* QUO_COMPAT_H */

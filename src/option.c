@@ -27,7 +27,7 @@
 
 #include "quo_fdw.h"
 
-PG_MODULE_MAGIC;
+QUO_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(quo_fdw_validator);
 

@@ -26,7 +26,17 @@ flock 9
 log() { printf '== %s\n' "$*" >&2; }
 
 # ---------------------------------------------------------------- packages
-PG_MAJOR=${PG_MAJOR:-15}
+# PostgreSQL as the machine's Debian ships it: bookworm 15, trixie 17,
+# unstable 18; PG_MAJOR=N picks another
+if [ -z "${PG_MAJOR:-}" ]; then
+  codename=$(. /etc/os-release 2>/dev/null; echo "${VERSION_CODENAME:-}")
+  case "$codename" in
+    bookworm) PG_MAJOR=15 ;;
+    trixie) PG_MAJOR=17 ;;
+    sid|forky) PG_MAJOR=18 ;;
+    *) PG_MAJOR=15 ;;
+  esac
+fi
 need_pkgs=()
 for p in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-dev libjson-c-dev \
          python3 make gcc pkg-config; do

@@ -1,0 +1,41 @@
+--
+-- upgrade: CREATE EXTENSION quo_fdw VERSION '0.1.0' then ALTER EXTENSION
+-- UPDATE gives exactly the objects (and their definitions and comments) of
+-- a fresh install of the default version
+--
+CREATE DATABASE quo_upgrade;
+\c quo_upgrade
+-- every object of the extension, with what defines it
+CREATE FUNCTION ext_objects() RETURNS TABLE (object text, definition text)
+LANGUAGE sql AS $$
+  SELECT pg_describe_object(d.classid, d.objid, d.objsubid),
+         concat_ws(' | ',
+           (SELECT format('%s(%s) returns %s, %s, %s', p.proname, pg_get_function_identity_arguments(p.oid),
+                          p.prorettype::regtype, p.prosrc, p.probin)
+              FROM pg_proc p WHERE d.classid = 'pg_proc'::regclass AND p.oid = d.objid),
+           (SELECT format('handler %s, validator %s', w.fdwhandler::regproc, w.fdwvalidator::regproc)
+              FROM pg_foreign_data_wrapper w
+             WHERE d.classid = 'pg_foreign_data_wrapper'::regclass AND w.oid = d.objid),
+           obj_description(d.objid, (SELECT relname FROM pg_class WHERE oid = d.classid)))
+    FROM pg_depend d
+   WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+     AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'quo_fdw')
+$$;
+CREATE EXTENSION quo_fdw VERSION '0.1.0';
+SELECT extversion FROM pg_extension WHERE extname = 'quo_fdw';
+ALTER EXTENSION quo_fdw UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'quo_fdw';
+CREATE TABLE updated AS SELECT * FROM ext_objects();
+DROP EXTENSION quo_fdw;
+CREATE EXTENSION quo_fdw;
+SELECT extversion FROM pg_extension WHERE extname = 'quo_fdw';
+CREATE TABLE fresh AS SELECT * FROM ext_objects();
+SELECT count(*) AS objects FROM fresh;
+-- no object differs, in either direction
+(SELECT 'only after update' AS side, * FROM updated EXCEPT SELECT 'only after update', * FROM fresh)
+UNION ALL
+(SELECT 'only in fresh install', * FROM fresh EXCEPT SELECT 'only in fresh install', * FROM updated);
+-- the update path is the one shipped
+SELECT source, target, path FROM pg_extension_update_paths('quo_fdw') WHERE path IS NOT NULL ORDER BY 1, 2;
+\c contrib_regression
+DROP DATABASE quo_upgrade;

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# META.json is valid PGXN metadata (meta-spec 1.0.0) and agrees with the
+# control file, the shipped SQL scripts and the library's version; every
+# version after the first has an upgrade script from the one before it.
+# Run by test/run.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 - <<'PY'
+import json, re, os, sys
+m = json.load(open("META.json"))
+errors = []
+for key in ("name", "abstract", "version", "maintainer", "license", "provides", "meta-spec"):
+    if key not in m:
+        errors.append("missing %s" % key)
+semver = re.compile(r"^\d+\.\d+\.\d+$")
+if not semver.match(m.get("version", "")):
+    errors.append("version is not semantic: %r" % m.get("version"))
+if m.get("meta-spec", {}).get("version") != "1.0.0":
+    errors.append("meta-spec version is not 1.0.0")
+licenses = {"postgresql", "bsd", "mit", "gpl_3", "apache_2_0"}
+if m.get("license") not in licenses:
+    errors.append("license %r is not a PGXN license string" % m.get("license"))
+control = open("quo_fdw.control").read()
+default = re.search(r"default_version\s*=\s*'([^']+)'", control).group(1)
+header = open("src/quo_fdw.h").read()
+library = re.search(r'#define QUO_FDW_VERSION "([^"]+)"', header).group(1)
+ext = m["provides"].get("quo_fdw", {})
+for what, v in (("control default_version", default), ("QUO_FDW_VERSION", library),
+                ("provides.quo_fdw.version", ext.get("version"))):
+    if v != m["version"]:
+        errors.append("%s is %s, META.json version is %s" % (what, v, m["version"]))
+if not os.path.exists(ext.get("file", "")):
+    errors.append("provides.quo_fdw.file %s does not exist" % ext.get("file"))
+req = m.get("prereqs", {}).get("runtime", {}).get("requires", {})
+for need in ("PostgreSQL", "libcurl", "json-c"):
+    if need not in req:
+        errors.append("prereqs.runtime.requires lacks %s" % need)
+# every shipped version is in the Makefile's DATA, with an upgrade path
+make = open("Makefile").read()
+data = re.search(r"^DATA\s*=\s*(.*)$", make, re.M).group(1).split()
+versions = sorted({f[len("quo_fdw--"):-4] for f in data if "--" not in f[len("quo_fdw--"):]},
+                  key=lambda v: [int(x) for x in v.split(".")])
+for a, b in zip(versions, versions[1:]):
+    if "quo_fdw--%s--%s.sql" % (a, b) not in data:
+        errors.append("no upgrade script from %s to %s in DATA" % (a, b))
+if versions[-1] != default:
+    errors.append("the newest install script %s is not the default %s" % (versions[-1], default))
+for f in data:
+    if not os.path.exists(f):
+        errors.append("DATA names %s, which does not exist" % f)
+if errors:
+    print("\n".join(errors)); sys.exit(1)
+print("META.json valid: %s %s, versions %s" % (m["name"], m["version"], " -> ".join(versions)))
+PY
