@@ -172,7 +172,8 @@ statement_time_left_ms(void)
 /*
  * Start fetch's next attempt if it may go now: a slot in flight is free,
  * its backoff is over, and its rate-limit slot has come (reserved here, in
- * the order fetches are considered, and taken anew when it was missed).
+ * the order fetches are considered; a missed slot was given up by the
+ * caller).
  * Otherwise lower *wake_at to when it could go.
  */
 static void
@@ -184,11 +185,6 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 	{
 		*wake_at = Min(*wake_at, fetch->not_before);
 		return;
-	}
-	if (fetch->reserved && fetch->start_at + QUO_SLOT_LATE_USECS < now)
-	{
-		fetch->reserved = false;	/* missed its slot: the stamp stays, unused */
-		f->waiting--;
 	}
 	if (!fetch->reserved)
 	{
@@ -292,27 +288,22 @@ quo_fetch_await(QuoFetcher *f, QuoFetch *fetch)
 		uint32		event;
 
 		/*
-		 * Claim every transfer that has finished, before anything else: the
+		 * Before anything else: claim every transfer that has finished (the
 		 * multi handle is the backend's, so another scan's wait may have
-		 * finished ours, and then nothing would wake this one.
+		 * finished ours, and then nothing would wake this one), and give up
+		 * slots missed by more than QUO_SLOT_LATE_USECS (the stamp stays,
+		 * unused), so the awaited fetch is considered first for a new one.
 		 */
+		now = quo_monotonic_usecs();
 		dlist_foreach(it, &f->fetches)
 		{
 			QuoFetch   *other = dlist_container(QuoFetch, node, it.cur);
 
 			if (other->running && quo_http_done(other->req))
 				attempt_finished(f, other);
-		}
-
-		/* missed slots are given up first, so the awaited fetch goes first */
-		now = quo_monotonic_usecs();
-		dlist_foreach(it, &f->fetches)
-		{
-			QuoFetch   *other = dlist_container(QuoFetch, node, it.cur);
-
-			if (other->reserved && other->start_at + QUO_SLOT_LATE_USECS < now)
+			else if (other->reserved && other->start_at + QUO_SLOT_LATE_USECS < now)
 			{
-				other->reserved = false;	/* the stamp stays, unused */
+				other->reserved = false;
 				f->waiting--;
 			}
 		}

@@ -44,6 +44,17 @@ is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
+/* Past a run of one or more digits at p, or NULL when p is not at one. */
+static const char *
+skip_digits(const char *p)
+{
+	if (!is_digit(*p))
+		return NULL;
+	while (is_digit(*p))
+		p++;
+	return p;
+}
+
 /*
  * Whether s is a number of seconds quo_fdw reads: digits, as RFC 9110's
  * delta-seconds, optionally with a fraction and an exponent ("1.5",
@@ -54,30 +65,19 @@ is_digit(char c)
 static bool
 is_seconds(const char *s)
 {
-	const char *p = s;
+	const char *p = skip_digits(s);
 
-	if (!is_digit(*p))
-		return false;
-	while (is_digit(*p))
-		p++;
-	if (*p == '.')
-	{
-		p++;
-		if (!is_digit(*p))
-			return false;
-		while (is_digit(*p))
-			p++;
-	}
-	if (*p == 'e' || *p == 'E')
+	if (p != NULL && *p == '.')
+		p = skip_digits(p + 1);
+	if (p != NULL && (*p == 'e' || *p == 'E'))
 	{
 		p++;
 		if (*p == '+' || *p == '-')
 			p++;
-		if (!is_digit(*p))
-			return false;
-		while (is_digit(*p))
-			p++;
+		p = skip_digits(p);
 	}
+	if (p == NULL)
+		return false;
 	while (*p == ' ' || *p == '\t')
 		p++;
 	return *p == '\0';

@@ -121,6 +121,47 @@ TEXTS = [
 STATUSES = ["completed", "completed", "completed", "missed", "no-answer", "busy", "canceled", "forwarded"]
 
 
+def call_object(call_id, pn, parts, user, t, j, st, incoming, dur, style, ai):
+    """A call as the API returns it (j, the call's index, varies the details)."""
+    answered = st in ("completed", "forwarded")
+    return {
+        "answeredAt": iso(t + timedelta(seconds=8), style) if answered else None,
+        "answeredBy": user if answered and incoming else None,
+        "initiatedBy": None if incoming else user,
+        "direction": "incoming" if incoming else "outgoing",
+        "status": st,
+        "completedAt": iso(t + timedelta(seconds=8 + dur), style) if answered else None,
+        "createdAt": iso(t, style),
+        "callRoute": ("phone-menu" if j % 4 == 1 else "phone-number") if incoming else None,
+        "duration": dur,
+        "forwardedFrom": None,
+        "forwardedTo": "+15550003000" if st == "forwarded" else None,
+        "aiHandled": "ai-agent" if ai else None,
+        "id": call_id,
+        "phoneNumberId": pn,
+        "participants": list(parts),
+        "updatedAt": iso(t + timedelta(seconds=9 + dur), style) if j % 5 else None,
+        "userId": user,
+    }
+
+
+def message_object(msg_id, pn, cid, t, style, incoming, to, frm, text, user, status):
+    """A message as the API returns it."""
+    return {
+        "id": msg_id,
+        "to": to,
+        "from": frm,
+        "text": text,
+        "phoneNumberId": pn,
+        "conversationId": cid,
+        "direction": "incoming" if incoming else "outgoing",
+        "userId": user,
+        "status": status,
+        "createdAt": iso(t, style),
+        "updatedAt": iso(t + timedelta(seconds=2), style),
+    }
+
+
 class Workspace:
     def __init__(self, seed=42):
         rnd = random.Random(seed)
@@ -152,26 +193,9 @@ class Workspace:
                 answered = st in ("completed", "forwarded")
                 dur = rnd.randint(5, 1800) if answered else 0
                 style = 1 if j % 11 == 5 else (2 if j % 13 == 7 else 0)
-                call = {
-                    "answeredAt": iso(t + timedelta(seconds=8), style) if answered else None,
-                    "answeredBy": user if answered and incoming else None,
-                    "initiatedBy": None if incoming else user,
-                    "direction": "incoming" if incoming else "outgoing",
-                    "status": st,
-                    "completedAt": iso(t + timedelta(seconds=8 + dur), style) if answered else None,
-                    "createdAt": iso(t, style),
-                    "callRoute": ("phone-menu" if j % 4 == 1 else "phone-number") if incoming else None,
-                    "duration": dur,
-                    "forwardedFrom": None,
-                    "forwardedTo": "+15550003000" if st == "forwarded" else None,
-                    "aiHandled": "ai-agent" if j % 9 == 4 else None,
-                    "id": "AC%08d" % n,
-                    "phoneNumberId": pn,
-                    "participants": list(parts),
-                    "updatedAt": iso(t + timedelta(seconds=9 + dur), style) if j % 5 else None,
-                    "userId": user,
-                    "_t": t,
-                }
+                call = call_object("AC%08d" % n, pn, parts, user, t, j, st, incoming, dur, style,
+                                   j % 9 == 4)
+                call["_t"] = t
                 self.calls.append(call)
                 if last_t is None or t > last_t:
                     last_t, last_id = t, call["id"]
@@ -180,21 +204,14 @@ class Workspace:
                 t = t0 + timedelta(minutes=23 * j + 3, seconds=rnd.randint(0, 59), milliseconds=rnd.randint(0, 999))
                 incoming = (j + k) % 3 != 0
                 style = 1 if j % 7 == 3 else (2 if j % 17 == 9 else 0)
-                msg = {
-                    "id": "AC%08d" % n,
-                    "to": [PHONES[0][1] if pn == "PNsales0001" else PHONES[1][1]] if incoming else list(parts),
-                    "from": parts[j % len(parts)] if incoming else (PHONES[0][1] if pn == "PNsales0001" else PHONES[1][1]),
-                    "text": TEXTS[(j + k) % len(TEXTS)],
-                    "phoneNumberId": pn,
-                    "conversationId": cid,
-                    "direction": "incoming" if incoming else "outgoing",
-                    "userId": None if incoming else user,
-                    "status": "received" if incoming else ("delivered" if j % 4 else "sent"),
-                    "createdAt": iso(t, style),
-                    "updatedAt": iso(t + timedelta(seconds=2), style),
-                    "_t": t,
-                    "_parts": list(parts),
-                }
+                own = PHONES[0][1] if pn == "PNsales0001" else PHONES[1][1]
+                msg = message_object("AC%08d" % n, pn, cid, t, style, incoming,
+                                     [own] if incoming else list(parts),
+                                     parts[j % len(parts)] if incoming else own,
+                                     TEXTS[(j + k) % len(TEXTS)], None if incoming else user,
+                                     "received" if incoming else ("delivered" if j % 4 else "sent"))
+                msg["_t"] = t
+                msg["_parts"] = list(parts)
                 self.messages.append(msg)
                 if last_t is None or t > last_t:
                     last_t, last_id = t, msg["id"]
@@ -368,19 +385,11 @@ class BulkConversation:
         t = dt_of(self.msg_t(j))
         incoming = (j + k) % 3 != 0
         style = 1 if j % 11 == 5 else (2 if j % 13 == 7 else 0)
-        return {
-            "id": self.msg_id(j),
-            "to": [self.own] if incoming else [self.contact],
-            "from": self.contact if incoming else self.own,
-            "text": TEXTS[(j + k) % len(TEXTS)],
-            "phoneNumberId": self.pn,
-            "conversationId": self.cid,
-            "direction": "incoming" if incoming else "outgoing",
-            "userId": self.msg_user(j),
-            "status": "received" if incoming else ("delivered" if j % 4 else "sent"),
-            "createdAt": iso(t, style),
-            "updatedAt": iso(t + timedelta(seconds=2), style),
-        }
+        return message_object(self.msg_id(j), self.pn, self.cid, t, style, incoming,
+                              [self.own] if incoming else [self.contact],
+                              self.contact if incoming else self.own,
+                              TEXTS[(j + k) % len(TEXTS)], self.msg_user(j),
+                              "received" if incoming else ("delivered" if j % 4 else "sent"))
 
     def msg_range(self, after, before, inclusive):
         """Indexes [lo, hi) of the messages between after and before (us or None)."""
@@ -405,25 +414,8 @@ class BulkConversation:
         answered = st in ("completed", "forwarded")
         dur = (k * 31 + j * 17) % 1800 + 5 if answered else 0
         style = 2 if j == 1 else 0
-        return {
-            "answeredAt": iso(t + timedelta(seconds=8), style) if answered else None,
-            "answeredBy": self.user if answered and incoming else None,
-            "initiatedBy": None if incoming else self.user,
-            "direction": "incoming" if incoming else "outgoing",
-            "status": st,
-            "completedAt": iso(t + timedelta(seconds=8 + dur), style) if answered else None,
-            "createdAt": iso(t, style),
-            "callRoute": ("phone-menu" if j % 4 == 1 else "phone-number") if incoming else None,
-            "duration": dur,
-            "forwardedFrom": None,
-            "forwardedTo": "+15550003000" if st == "forwarded" else None,
-            "aiHandled": "ai-agent" if j % 3 == 2 else None,
-            "id": self.call_id(j),
-            "phoneNumberId": self.pn,
-            "participants": list(self.parts),
-            "updatedAt": iso(t + timedelta(seconds=9 + dur), style) if j % 5 else None,
-            "userId": self.user,
-        }
+        return call_object(self.call_id(j), self.pn, self.parts, self.user, t, j, st, incoming, dur,
+                           style, j % 3 == 2)
 
     def list_calls(self, user, after, before):
         if user is not None and user != self.user:
@@ -465,20 +457,13 @@ class BigGroup:
         for j in range(BIG_GROUP_MESSAGES):
             t = base + timedelta(minutes=41 * j, milliseconds=123 * j + 45)
             incoming = j % 3 != 0
-            self.messages.append({
-                "id": "ACG%07d" % j,
-                "to": [self.own] if incoming else list(self.parts),
-                "from": self.parts[(5 * j) % len(self.parts)] if incoming else self.own,
-                "text": TEXTS[(j + 4) % len(TEXTS)],
-                "phoneNumberId": self.pn,
-                "conversationId": self.cid,
-                "direction": "incoming" if incoming else "outgoing",
-                "userId": None if incoming else self.user,
-                "status": "received" if incoming else "delivered",
-                "createdAt": iso(t),
-                "updatedAt": iso(t + timedelta(seconds=2)),
-                "_t": t,
-            })
+            m = message_object("ACG%07d" % j, self.pn, self.cid, t, 0, incoming,
+                               [self.own] if incoming else list(self.parts),
+                               self.parts[(5 * j) % len(self.parts)] if incoming else self.own,
+                               TEXTS[(j + 4) % len(TEXTS)], None if incoming else self.user,
+                               "received" if incoming else "delivered")
+            m["_t"] = t
+            self.messages.append(m)
         last = self.messages[-1]
         self.conv = conversation_dict(1, self.cid, self.pn, self.parts, self.user, base - timedelta(minutes=5),
                                       last["_t"], last["id"], "Group: all hands")
