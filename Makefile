@@ -3,7 +3,11 @@
 #   make demo    install what is missing, build, run example queries on a mock API
 #   make test    the same environment, then the whole test suite
 #   make bench   quo_fdw against a PL/Python pager and the raw transfer
+#   make test-versions  the suite on PostgreSQL 15, 17 and 18 in Debian chroots
 #   make         just build (needs PostgreSQL server headers, libcurl, json-c)
+#   make install; make installcheck   the pg_regress suite against a running
+#                server (PGHOST, PGPORT, PGUSER: a superuser), with the bundled
+#                mock API started and stopped by test/installcheck.sh
 
 MODULE_big = quo_fdw
 OBJS = src/quo_fdw.o src/scan.o src/fanout.o src/fetch.o src/option.o src/endpoints.o src/pushdown.o \
@@ -11,6 +15,10 @@ OBJS = src/quo_fdw.o src/scan.o src/fanout.o src/fetch.o src/option.o src/endpoi
 
 EXTENSION = quo_fdw
 DATA = quo_fdw--0.1.0.sql quo_fdw--0.2.0.sql quo_fdw--0.1.0--0.2.0.sql
+
+# the pg_regress suite, in the order of test/schedule
+REGRESS = $(shell sed -n 's/^test: *//p' $(dir $(firstword $(MAKEFILE_LIST)))test/schedule)
+REGRESS_OPTS = --encoding=UTF8
 
 PG_CONFIG ?= pg_config
 
@@ -36,12 +44,16 @@ endif
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
 include $(PGXS)
+# installcheck: pg_regress runs inside test/installcheck.sh, which starts the
+# mock Quo API first and stops it after
+quo_pg_regress := $(top_builddir)/src/test/regress/pg_regress
+pg_regress_installcheck := $(subst $(quo_pg_regress),bash $(srcdir)/test/installcheck.sh $(quo_pg_regress),$(pg_regress_installcheck))
 else
 all:
 	@echo "PostgreSQL server headers not found: run 'make demo' or 'make test', which install them" >&2; exit 1
 endif
 
-.PHONY: demo test bench
+.PHONY: demo test bench test-versions
 demo:
 	bash test/run.sh demo
 
@@ -50,3 +62,6 @@ test:
 
 bench:
 	bash test/run.sh bench
+
+test-versions:
+	bash test/versions.sh

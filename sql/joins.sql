@@ -39,7 +39,7 @@ SELECT * FROM mock_log();
 SELECT mock_reset();
 
 -- EXPLAIN ANALYZE counts the requests of every loop
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
 SELECT c.status FROM wanted w JOIN calls c ON c.id = w.call_id;
 SELECT mock_reset();
 
@@ -58,9 +58,9 @@ SELECT mock_reset();
 -- so EXPLAIN ANALYZE shows the request's shape and that none was made (it
 -- used to evaluate the unset parameter and crash the backend)
 DELETE FROM wanted;
-EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
 SELECT c.status FROM wanted w JOIN calls c ON c.id = w.call_id;
-EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
 SELECT a.name, c.id FROM accounts a
   JOIN calls c ON c.phone_number_id = 'PNsales0001' AND a.phone = ANY (c.participants)
  WHERE a.name = 'no such account';

@@ -16,15 +16,20 @@ IMPORT FOREIGN SCHEMA quo FROM SERVER quo_mock INTO quo;
 \d quo.conversations
 \d quo.messages
 
--- The mock is driven through COPY FROM PROGRAM: $QUO_MOCKCTL is set in the
--- server's environment by test/run.sh and names the mock's address.
+-- The mock is driven through COPY FROM PROGRAM, which the server runs: the
+-- command is $QUO_MOCKCTL from psql's environment (test/installcheck.sh sets
+-- it: mockctl.py where the server's OS user can read it, and the mock's
+-- address).
+\getenv mockctl QUO_MOCKCTL
+CREATE TABLE mock_config (cmd text NOT NULL);
+INSERT INTO mock_config VALUES (:'mockctl');
 CREATE TABLE mock_out (n serial, line text);
 CREATE FUNCTION mock(cmd text, arg text DEFAULT '') RETURNS SETOF text
 LANGUAGE plpgsql AS $$
 BEGIN
   TRUNCATE mock_out;
   EXECUTE format('COPY mock_out (line) FROM PROGRAM %L',
-                 '$QUO_MOCKCTL ' || cmd || ' ''' || replace(arg, '''', '''\''''') || '''');
+                 (SELECT c.cmd FROM mock_config c) || ' ' || cmd || ' ''' || replace(arg, '''', '''\''''') || '''');
   RETURN QUERY SELECT line FROM mock_out ORDER BY n;
 END $$;
 -- the requests the mock saw since the last reset, one per row

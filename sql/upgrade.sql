@@ -3,8 +3,9 @@
 -- UPDATE gives exactly the objects (and their definitions and comments) of
 -- a fresh install of the default version
 --
-CREATE DATABASE quo_upgrade;
-\c quo_upgrade
+\set regress_db :DBNAME
+CREATE DATABASE regress_quo_upgrade;
+\c regress_quo_upgrade
 -- every object of the extension, with what defines it
 CREATE FUNCTION ext_objects() RETURNS TABLE (object text, definition text)
 LANGUAGE sql AS $$
@@ -37,5 +38,5 @@ UNION ALL
 (SELECT 'only in fresh install', * FROM fresh EXCEPT SELECT 'only in fresh install', * FROM updated);
 -- the update path is the one shipped
 SELECT source, target, path FROM pg_extension_update_paths('quo_fdw') WHERE path IS NOT NULL ORDER BY 1, 2;
-\c contrib_regression
-DROP DATABASE quo_upgrade;
+\c :regress_db
+DROP DATABASE regress_quo_upgrade;

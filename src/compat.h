@@ -2,7 +2,8 @@
  * compat.h
  *		Every PostgreSQL and libcurl version shim of quo_fdw, in one place.
  *
- * Built and tested on PostgreSQL 15; the shims keep 13 to 17 within reach.
+ * Built and tested on PostgreSQL 15, 17 and 18 (make test-versions), and
+ * built on 16; the shims keep 13 and 14 within reach.
  *-------------------------------------------------------------------------
  */
 #ifndef QUO_COMPAT_H
@@ -24,13 +25,39 @@
 	 exec_rt_fetch((rtindex), (estate))->checkAsUser : GetUserId())
 #endif
 
-/* create_foreignscan_path grew fdw_restrictinfo in PG17. */
-#if PG_VERSION_NUM >= 170000
+/*
+ * create_foreignscan_path grew fdw_restrictinfo in PG17 and disabled_nodes
+ * (after rows) in PG18.
+ */
+#if PG_VERSION_NUM >= 180000
+#define quo_create_foreignscan_path(root, rel, target, rows, startup, total, pathkeys, outer, epq, priv) \
+	create_foreignscan_path((root), (rel), (target), (rows), 0, (startup), (total), (pathkeys), (outer), (epq), NIL, (priv))
+#elif PG_VERSION_NUM >= 170000
 #define quo_create_foreignscan_path(root, rel, target, rows, startup, total, pathkeys, outer, epq, priv) \
 	create_foreignscan_path((root), (rel), (target), (rows), (startup), (total), (pathkeys), (outer), (epq), NIL, (priv))
 #else
 #define quo_create_foreignscan_path(root, rel, target, rows, startup, total, pathkeys, outer, epq, priv) \
 	create_foreignscan_path((root), (rel), (target), (rows), (startup), (total), (pathkeys), (outer), (epq), (priv))
+#endif
+
+/*
+ * Functions that do not return: PG18 replaced pg_attribute_noreturn(), put
+ * after the declarator, with pg_noreturn, put first.  GCC and clang take the
+ * attribute first as well.
+ */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
+/*
+ * EXPLAIN: PG18 moved ExplainState to commands/explain_state.h and the
+ * ExplainProperty functions to commands/explain_format.h.
+ */
+#if PG_VERSION_NUM >= 180000
+#include "commands/explain_format.h"
+#include "commands/explain_state.h"
+#else
+#include "commands/explain.h"
 #endif
 
 /* pull_varnos took the PlannerInfo in PG14. */

@@ -137,7 +137,7 @@ quo_append_api_text(StringInfo buf, const char *s, size_t len, size_t max,
 	size_t		keylen = key ? strlen(key) : 0;
 	size_t		i = 0;
 	size_t		nchars = 0;
-	QuoteEncodings enc;
+	QuoteEncodings enc = {0};	/* set on first use; zeroed for gcc 14 */
 	bool		have_enc = false;
 
 	for (; i < len && nchars < max; nchars++)
@@ -317,7 +317,7 @@ append_request(StringInfo detail, const QuoFdwOptions *opts, const char *target,
 }
 
 /* Raise the error for a transport failure (res->curl_code is set). */
-static pg_attribute_noreturn() void
+pg_noreturn static void
 report_transport_failure(const QuoFdwOptions *opts, const QuoHttpResult *res,
 						 StringInfo detail)
 {

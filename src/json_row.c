@@ -373,7 +373,7 @@ json_kind(struct json_object *v)
 }
 
 /* ERROR: a value of the wrong type for its column. */
-static pg_attribute_noreturn() void
+pg_noreturn static void
 wrong_value(const QuoRowContext *ctx, int att, struct json_object *v,
 			const char *expected)
 {

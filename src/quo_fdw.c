@@ -14,7 +14,6 @@
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "commands/defrem.h"
-#include "commands/explain.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "compat.h"
+#include "datatype/timestamp.h"
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
 
@@ -258,8 +259,9 @@ enum QuoFdwScanPrivate
 };
 
 /* in quo_fdw.c */
-extern void quo_report_missing_required(const QuoEndpoint *ep, const char *relname,
-										List *missing) pg_attribute_noreturn();
+pg_noreturn extern void quo_report_missing_required(const QuoEndpoint *ep,
+													 const char *relname,
+													 List *missing);
 
 /* in scan.c */
 struct FdwRoutine;
@@ -389,12 +391,12 @@ extern int64 quo_rate_reserve(const char *api_key, int rate);
 extern bool quo_is_missing_object(const QuoHttpResult *res);
 extern void quo_append_api_text(StringInfo buf, const char *s, size_t len,
 								size_t max, const char *key);
-extern void quo_report_http_failure(const QuoFdwOptions *opts,
-									const char *target,
-									const QuoHttpResult *res) pg_attribute_noreturn();
-extern void quo_report_bad_response(const QuoFdwOptions *opts,
-									const char *target,
-									const char *what) pg_attribute_noreturn();
+pg_noreturn extern void quo_report_http_failure(const QuoFdwOptions *opts,
+												const char *target,
+												const QuoHttpResult *res);
+pg_noreturn extern void quo_report_bad_response(const QuoFdwOptions *opts,
+												 const char *target,
+												 const char *what);
 
 /* ---------------------------------------------------------------------
  * JSON to rows (json_row.c)

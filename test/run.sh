@@ -6,6 +6,8 @@
 #                      API when QUO_API_KEY is set), run example queries
 #   test/run.sh test   the same environment, then the whole suite; the last
 #                      line is "N passed, M failed"
+#   test/run.sh deps   only install the packages `test` needs
+#   test/run.sh build  install them and build (-Wall -Wextra -Werror), no run
 #
 # Runs as root on Debian 12.  The cluster runs as the postgres user (the
 # server refuses root) on a private port and socket directory, and is
@@ -42,7 +44,7 @@ for p in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-d
          python3 make gcc pkg-config; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
-if [ "$mode" = test ]; then
+if [ "$mode" != demo ]; then
   for p in clang libclang-rt-dev valgrind; do
     dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
   done
@@ -62,13 +64,15 @@ PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 PG_CONFIG=$PG_BIN/pg_config
 [ -x "$PG_CONFIG" ] || PG_CONFIG=$(command -v pg_config)
 PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/..
-PG_REGRESS=$PGXS_DIR/test/regress/pg_regress
+
+[ "$mode" = deps ] && exit 0
 
 # ------------------------------------------------------------------- build
-log "building quo_fdw (-Wall -Wextra -Werror)"
+log "building quo_fdw for PostgreSQL $("$PG_CONFIG" --version | cut -d' ' -f2) (-Wall -Wextra -Werror)"
 make -s PG_CONFIG="$PG_CONFIG" QUO_STRICT=1 clean >/dev/null
 make -s PG_CONFIG="$PG_CONFIG" QUO_STRICT=1 >/dev/null
 make -s PG_CONFIG="$PG_CONFIG" QUO_STRICT=1 install >/dev/null
+[ "$mode" = build ] && exit 0
 
 # -------------------------------------------------------------- work area
 # Under the build tree when the postgres user can reach it, else /tmp.
@@ -132,10 +136,8 @@ shared_preload_libraries = 'quo_fdw'
 log_min_messages = warning
 log_line_prefix = '%m [%p] '
 EOF
-# the tests drive the mock through COPY ... FROM PROGRAM with these
 start_cluster() {
-  QUO_MOCKCTL="python3 $work/mockctl.py $base_url" QUO_MOCK_URL="$base_url" \
-    runuser -u postgres --preserve-environment -- "$PG_BIN/pg_ctl" -D "$pgdata" -l "$1" -w start >/dev/null
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$pgdata" -l "$1" -w start >/dev/null
 }
 stop_cluster() {
   runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null
@@ -173,23 +175,34 @@ only() { [ -z "${QUO_ONLY:-}" ] || [[ " $QUO_ONLY " == *" $1 "* ]]; }
 if [ -n "${QUO_ONLY:-}" ]; then
   # setup first, then the chosen tests in schedule order
   tests=$(for t in $tests; do if [ "$t" = setup ] || only "$t"; then echo -n "$t "; fi; done)
-  printf 'test: %s\n' $tests > "$work/schedule-only"
-  schedule=$work/schedule-only
   QUO_SKIP_VALGRIND=1; QUO_SKIP_FUZZ=1
-else
-  schedule=test/schedule
 fi
-log "pg_regress: $tests"
+# The pg_regress suite runs the way a packager runs it, `make installcheck`
+# against this (running) cluster; test/installcheck.sh starts its own mock.
+# The main pass shares run.sh's mock (QUO_MOCKCTL set), so the shell tests
+# after it find the database pointing at a live mock; the valgrind pass lets
+# installcheck start and stop its own, as it does for a packager.
+installcheck() {     # outdir tests...
+  local out=$1; shift
+  mkdir -p "$out"; chown postgres: "$out"
+  make -s --no-print-directory PG_CONFIG="$PG_CONFIG" installcheck REGRESS="$*" \
+    EXTRA_REGRESS_OPTS="--outputdir=$out" > "$out/pg_regress.out" 2>&1
+}
+# pg_regress's result lines: "test NAME ... ok" (15), "ok N - NAME" (16+)
+regress_ok() { grep -cE '^ok [0-9]+ |^test .* \.\.\. ok' "$1" || true; }
+regress_failed() { grep -cE '^not ok [0-9]+ |^test .* \.\.\. FAILED|failed \(ignored\)' "$1" || true; }
+log "make installcheck: $tests"
 outdir=$work/regress
-mkdir -p "$outdir"; chown postgres: "$outdir"
 set +e
-"$PG_REGRESS" --inputdir="$top" --outputdir="$outdir" --bindir="$PG_BIN" \
-  --host="$sock" --port="$port" --user=postgres --dbname=contrib_regression \
-  --schedule="$schedule" > "$outdir/pg_regress.out" 2>&1
+QUO_MOCKCTL="python3 $work/mockctl.py $base_url" installcheck "$outdir" $tests
+rc=$?
 set -e
 cat "$outdir/pg_regress.out"
-passed=$((passed + $(grep -cE '^(ok|test) .* (\.\.\. )?ok' "$outdir/pg_regress.out" || true)))
-failed=$((failed + $(grep -cE 'FAILED|failed \(ignored\)' "$outdir/pg_regress.out" | head -1 || true)))
+n_ok=$(regress_ok "$outdir/pg_regress.out"); n_failed=$(regress_failed "$outdir/pg_regress.out")
+passed=$((passed + n_ok)); failed=$((failed + n_failed))
+if [ "$rc" -ne 0 ] && [ "$n_failed" -eq 0 ]; then
+  echo "FAILED make installcheck: exit $rc"; failed=$((failed + 1))
+fi
 if [ -s "$outdir/regression.diffs" ]; then
   log "differences (also in $outdir/regression.diffs):"
   head -300 "$outdir/regression.diffs"
@@ -228,18 +241,14 @@ if [ "${QUO_SKIP_VALGRIND:-}" != 1 ]; then
   stop_cluster
   vg=$work/valgrind; mkdir -p "$vg"; chown postgres: "$vg"; rm -f "$vg"/*
   cp test/valgrind.supp "$work/"; chmod 644 "$work/valgrind.supp"
-  QUO_MOCKCTL="python3 $work/mockctl.py $base_url" \
-    runuser -u postgres --preserve-environment -- valgrind --tool=memcheck --quiet \
+  runuser -u postgres -- valgrind --tool=memcheck --quiet \
       --trace-children=no --num-callers=40 --error-limit=no --log-file="$vg/vg.%p.log" \
       --suppressions="$work/valgrind.supp" \
       "$PG_BIN/postgres" -D "$pgdata" > "$work/postgres-valgrind.log" 2>&1 &
   for _ in $(seq 1 240); do "$PG_BIN/pg_isready" -q -h "$sock" -p "$port" && break; sleep 0.5; done
-  printf 'test: setup\ntest: options\ntest: rows\ntest: pushdown\ntest: limit_params\ntest: errors\ntest: explain\n' \
-    > "$work/schedule-valgrind"
   set +e
-  "$PG_REGRESS" --inputdir="$top" --outputdir="$vg" --bindir="$PG_BIN" \
-    --host="$sock" --port="$port" --user=postgres --dbname=contrib_regression \
-    --schedule="$work/schedule-valgrind" > "$vg/pg_regress.out" 2>&1
+  (unset QUO_MOCK_URL QUO_TEST_KEY QUO_MOCKCTL
+   installcheck "$vg" setup options rows pushdown limit_params errors explain)
   rc=$?
   set -e
   stop_cluster
@@ -247,7 +256,7 @@ if [ "${QUO_SKIP_VALGRIND:-}" != 1 ]; then
     echo "ok valgrind: the suite passes, $(tail -1 "$vg/report.txt")"; passed=$((passed + 1))
   else
     echo "FAILED valgrind: pg_regress exit $rc"; cat "$vg/report.txt" | tail -60
-    grep -E 'FAILED' "$vg/pg_regress.out"; head -80 "$vg/regression.diffs" 2>/dev/null
+    grep -E 'FAILED|^not ok' "$vg/pg_regress.out"; head -80 "$vg/regression.diffs" 2>/dev/null
     failed=$((failed + 1))
   fi
   check_log "$work/postgres-valgrind.log" "valgrind"
