@@ -204,12 +204,14 @@ value_unknown_walker(Node *node, void *context)
 
 /*
  * Evaluate the qual values and build the request series.  For EXPLAIN of
- * a scan that has not run (no ANALYZE, or an ANALYZE whose outer side gave
- * no row), values the scan does not have are shown as placeholders: they
- * are never evaluated.
+ * a scan that has not run (es set: no ANALYZE, or an ANALYZE whose outer
+ * side gave no row), values the scan does not have are shown as
+ * placeholders, deparsed as EXPLAIN shows them (in the plan's context, so
+ * an initplan's output reads as EXPLAIN names it): they are never
+ * evaluated.
  */
 static List *
-build_specs(ForeignScanState *node, QuoFdwScanState *state, bool explain,
+build_specs(ForeignScanState *node, QuoFdwScanState *state, ExplainState *es,
 			List **missing)
 {
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
@@ -226,11 +228,17 @@ build_specs(ForeignScanState *node, QuoFdwScanState *state, bool explain,
 		QuoQualValue *v = &values[i++];
 
 		v->type = exprType((Node *) q->value);
-		if (explain && value_unknown_walker((Node *) q->value, node->ss.ps.state))
+		if (es != NULL && value_unknown_walker((Node *) q->value, node->ss.ps.state))
 		{
+			if (es->deparse_cxt == NIL)
+			{
+				/* not inside ExplainPrintPlan: nothing to name it with */
+				v->placeholder = pstrdup("?");
+				continue;
+			}
 			if (deparse_ctx == NIL)
-				deparse_ctx = deparse_context_for(RelationGetRelationName(state->rel),
-												  RelationGetRelid(state->rel));
+				deparse_ctx = set_deparse_context_plan(es->deparse_cxt,
+													   node->ss.ps.plan, NIL);
 			v->placeholder = deparse_expression((Node *) q->value, deparse_ctx, false, false);
 			continue;
 		}
@@ -545,7 +553,7 @@ quoIterateForeignScan(ForeignScanState *node)
 
 		elog(DEBUG1, "quo_fdw: scan of \"%s\" starts with %d HTTP requests held by this backend",
 			 RelationGetRelationName(state->rel), quo_http_live_requests());
-		state->specs = build_specs(node, state, false, &missing);
+		state->specs = build_specs(node, state, NULL, &missing);
 		MemoryContextSwitchTo(old);
 		if (missing != NIL)
 			quo_report_missing_required(state->opts.endpoint,
@@ -673,7 +681,7 @@ quoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		List	   *missing = NIL;
 
 		if (!state->built)
-			specs = build_specs(node, state, true, &missing);
+			specs = build_specs(node, state, es, &missing);
 		if (state->fanout != NULL)
 		{
 			/* the listing, then the shape of each conversation's series */

@@ -10,6 +10,10 @@
 #                             (default /var/cache/quo_fdw/chroots)
 #   QUO_DEBIAN_MIRROR=URL     another mirror
 #   QUO_VERSIONS_STEP=build   only build (-Wall -Wextra -Werror), no suite
+#   QUO_VERSIONS_FRESH=1      bases with only build-essential, git and
+#                             ca-certificates, so `make test` installs
+#                             PostgreSQL and the rest itself, as on a new
+#                             machine (slower: downloads every run)
 #
 # A base (debootstrap plus the packages the suite needs) is made once per
 # suite and cached outside the build tree; every run copies it to a fresh
@@ -25,6 +29,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 versions=${QUO_VERSIONS:-15 17 18}
 cache=${QUO_CHROOT_CACHE:-/var/cache/quo_fdw/chroots}
 step=${QUO_VERSIONS_STEP:-test}
+fresh=${QUO_VERSIONS_FRESH:-}
 
 log() { printf '== %s\n' "$*" >&2; }
 [ "$(id -u)" = 0 ] || { echo "make test-versions runs as root (debootstrap, chroot, mount)" >&2; exit 1; }
@@ -123,16 +128,19 @@ copy_tree() {        # root
 }
 
 # ------------------------------------------------------------ bases
+base_of() { if [ -n "$fresh" ]; then echo "$cache/$1-fresh"; else echo "$cache/$1"; fi; }
 prepare_base() {     # major suite
-  local major=$1 suite=$2 base=$cache/$2
+  local major=$1 suite=$2 base
+  base=$(base_of "$2")
   if [ -f "$base/.quo_base_ready" ] && [ "$(cat "$base/.quo_base_ready")" = "$major" ]; then
     return 0
   fi
-  local tmp=$cache/$suite.partial
+  local tmp=$base.partial include=ca-certificates,make
+  [ -z "$fresh" ] || include=ca-certificates,build-essential,git
   rm -rf --one-file-system "$tmp"
   log "debootstrap $suite from $mirror (once; cached in $base)"
   roots+=("$tmp")
-  debootstrap --variant=minbase --include=ca-certificates,make \
+  debootstrap --variant=minbase --include="$include" \
     "$suite" "$tmp" "$mirror" > "$cache/debootstrap-$suite.log" 2>&1 ||
     { echo "debootstrap $suite failed:" >&2; tail -20 "$cache/debootstrap-$suite.log" >&2; return 1; }
   # an expired Release file is accepted inside this chroot, never on the host
@@ -141,11 +149,14 @@ prepare_base() {     # major suite
   echo "deb $mirror $suite main" > "$tmp/etc/apt/sources.list"
   cp /etc/resolv.conf "$tmp/etc/resolv.conf" 2>/dev/null || true
   mount_into "$tmp"
-  copy_tree "$tmp"
-  log "installing PostgreSQL $major and the suite's packages in $suite"
-  in_root "$tmp" bash -c "cd /root/quo_fdw && PG_MAJOR=$major bash test/run.sh deps" \
-    > "$cache/deps-$suite.log" 2>&1 ||
-    { echo "installing packages in $suite failed:" >&2; tail -20 "$cache/deps-$suite.log" >&2; return 1; }
+  if [ -z "$fresh" ]; then
+    copy_tree "$tmp"
+    log "installing PostgreSQL $major and the suite's packages in $suite"
+    in_root "$tmp" bash -c "cd /root/quo_fdw && PG_MAJOR=$major bash test/run.sh deps" \
+      > "$cache/deps-$suite.log" 2>&1 ||
+      { echo "installing packages in $suite failed:" >&2; tail -20 "$cache/deps-$suite.log" >&2; return 1; }
+  fi
+  in_root "$tmp" apt-get update -qq
   in_root "$tmp" apt-get clean
   unmount_all
   rm -rf "$tmp/root/quo_fdw" "$tmp/tmp/"*
@@ -167,20 +178,25 @@ for major in $versions; do
   root=$cache/run-$suite-$$
   roots+=("$root")
   log "PostgreSQL $major on Debian $suite: fresh root $root"
-  cp -a "$cache/$suite" "$root"
+  cp -a "$(base_of "$suite")" "$root"
   mount_into "$root"
   copy_tree "$root"
   out=$cache/test-$major.log
+  # no PG_MAJOR: the harness must pick the suite's PostgreSQL by itself
   if [ "$step" = build ]; then
-    cmd="cd /root/quo_fdw && PG_MAJOR=$major bash test/run.sh build"
+    cmd="cd /root/quo_fdw && bash test/run.sh build"
   else
-    cmd="cd /root/quo_fdw && PG_MAJOR=$major make test"
+    cmd="cd /root/quo_fdw && make test"
   fi
   set +e
   in_root "$root" bash -c "$cmd" 2>&1 | tee "$out" | sed -u "s/^/[pg$major] /"
   rc=${PIPESTATUS[0]}
   set -e
   last=$(tail -1 "$out")
+  if ! grep -q "^== building quo_fdw for PostgreSQL $major\." "$out"; then
+    echo "[pg$major] FAILED: the harness did not build for PostgreSQL $major on $suite"
+    rc=1
+  fi
   if [[ "$last" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
     passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
     [ "$rc" -eq 0 ] || [ "${BASH_REMATCH[2]}" -gt 0 ] || failed=$((failed + 1))
