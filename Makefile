@@ -48,6 +48,9 @@ include $(PGXS)
 # mock Quo API first and stops it after
 quo_pg_regress := $(top_builddir)/src/test/regress/pg_regress
 pg_regress_installcheck := $(subst $(quo_pg_regress),bash $(srcdir)/test/installcheck.sh $(quo_pg_regress),$(pg_regress_installcheck))
+ifeq ($(findstring installcheck.sh,$(pg_regress_installcheck)),)
+$(error this PGXS runs pg_regress in a way quo_fdw's Makefile does not know: installcheck would run without the mock)
+endif
 else
 all:
 	@echo "PostgreSQL server headers not found: run 'make demo' or 'make test', which install them" >&2; exit 1

@@ -8,26 +8,21 @@ SELECT mock_reset();
 
 -- 2,345 rows over 24 pages, on one reused connection, with the documented
 -- headers: the bare key, a User-Agent, gzip accepted
-EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
-SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550109999' = ANY (participants);
+SELECT * FROM explain_analyze($$SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550109999' = ANY (participants)$$, with_verbose => true);
 SELECT mock('stats');
 -- the next scan in this backend reuses the connection too
 SELECT count(*) FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants);
 SELECT mock('stats');
 -- id lookups: a 404 is a request without a page
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
-SELECT id FROM calls WHERE id IN ('AC00000001', 'AC00000002', 'AC99999999');
+SELECT * FROM explain_analyze($$SELECT id FROM calls WHERE id IN ('AC00000001', 'AC00000002', 'AC99999999')$$);
 -- a pushed LIMIT: one short page
-EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
-SELECT id FROM messages WHERE phone_number_id = 'PNsales0001' AND participants = ARRAY['+15550109999'] LIMIT 3;
+SELECT * FROM explain_analyze($$SELECT id FROM messages WHERE phone_number_id = 'PNsales0001' AND participants = ARRAY['+15550109999'] LIMIT 3$$, with_verbose => true);
 -- the Limit node stops the scan: only the pages needed are fetched
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
-SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550109999' = ANY (participants)
-   AND duration >= 0 LIMIT 150;
+SELECT * FROM explain_analyze($$SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550109999' = ANY (participants)
+   AND duration >= 0 LIMIT 150$$);
 -- no request at all
-EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
-SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550109999' = ANY (participants)
-   AND created_at < '2020-01-01' AND created_at > '2021-01-01';
+SELECT * FROM explain_analyze($$SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550109999' = ANY (participants)
+   AND created_at < '2020-01-01' AND created_at > '2021-01-01'$$, with_verbose => true);
 -- the key never appears in EXPLAIN, in any format
 \getenv api_key QUO_TEST_KEY
 CREATE TEMP TABLE plans (format text, plan text);

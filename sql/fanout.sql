@@ -27,7 +27,7 @@ SELECT mock_reset();
 CREATE FUNCTION explain_fanout(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE line text;
 BEGIN
-  FOR line IN EXECUTE 'EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF) ' || q LOOP
+  FOR line IN SELECT * FROM explain_analyze(q, with_verbose => true) LOOP
     IF line !~ 'Peak Requests In Flight|Rate Limit Wait|Bytes Received|Output:' THEN
       RETURN NEXT line;
     END IF;

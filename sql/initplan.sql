@@ -10,3 +10,14 @@ SELECT id FROM calls WHERE id = (SELECT min(id) FROM (VALUES ('AC00000003'), ('A
 SELECT id FROM calls WHERE id = (SELECT min(id) FROM (VALUES ('AC00000003'), ('AC00000004')) v(id));
 SELECT * FROM mock_log();
 SELECT mock_reset();
+-- an initplan of a node above the scan, and a correlated sub-select's
+-- parameter: EXPLAIN without ANALYZE shows them as $n (the scan cannot see
+-- the nodes above it)
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT count(*) FROM calls WHERE id = (SELECT min(id) FROM (VALUES ('AC00000003'), ('AC00000004')) v(id));
+SELECT count(*) FROM calls WHERE id = (SELECT min(id) FROM (VALUES ('AC00000003'), ('AC00000004')) v(id));
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT v.id, (SELECT c.status FROM calls c WHERE c.id = v.id) FROM (VALUES ('AC00000003'), ('AC00000004')) v(id);
+SELECT v.id, (SELECT c.status FROM calls c WHERE c.id = v.id) FROM (VALUES ('AC00000003'), ('AC00000004')) v(id);
+SELECT * FROM mock_log() ORDER BY 1;
+SELECT mock_reset();

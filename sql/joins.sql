@@ -39,8 +39,7 @@ SELECT * FROM mock_log();
 SELECT mock_reset();
 
 -- EXPLAIN ANALYZE counts the requests of every loop
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
-SELECT c.status FROM wanted w JOIN calls c ON c.id = w.call_id;
+SELECT * FROM explain_analyze($$SELECT c.status FROM wanted w JOIN calls c ON c.id = w.call_id$$);
 SELECT mock_reset();
 
 -- two scans at once on the backend's one multi handle: a request the outer
@@ -58,12 +57,10 @@ SELECT mock_reset();
 -- so EXPLAIN ANALYZE shows the request's shape and that none was made (it
 -- used to evaluate the unset parameter and crash the backend)
 DELETE FROM wanted;
-EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
-SELECT c.status FROM wanted w JOIN calls c ON c.id = w.call_id;
-EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
-SELECT a.name, c.id FROM accounts a
+SELECT * FROM explain_analyze($$SELECT c.status FROM wanted w JOIN calls c ON c.id = w.call_id$$, with_verbose => true);
+SELECT * FROM explain_analyze($$SELECT a.name, c.id FROM accounts a
   JOIN calls c ON c.phone_number_id = 'PNsales0001' AND a.phone = ANY (c.participants)
- WHERE a.name = 'no such account';
+ WHERE a.name = 'no such account'$$, with_verbose => true);
 SELECT count(*) AS requests FROM mock_log();
 INSERT INTO wanted VALUES ('AC00000001'), ('AC00000004'), ('AC99999999');
 

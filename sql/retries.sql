@@ -31,8 +31,7 @@ SELECT mock_reset();
 
 -- a failure in the middle of a long scan is retried and the scan goes on
 SELECT mock_fault('{"action": "status", "status": 503, "skip": 7, "times": 2}');
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF)
-SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550109999' = ANY (participants);
+SELECT * FROM explain_analyze($$SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550109999' = ANY (participants)$$);
 SELECT count(*) FILTER (WHERE l LIKE '%-> 503') AS failed, count(*) AS requests FROM mock_log() l;
 SELECT mock_reset();
 

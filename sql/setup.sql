@@ -32,6 +32,21 @@ BEGIN
                  (SELECT c.cmd FROM mock_config c) || ' ' || cmd || ' ''' || replace(arg, '''', '''\''''') || '''');
   RETURN QUERY SELECT line FROM mock_out ORDER BY n;
 END $$;
+-- EXPLAIN ANALYZE the same on every version: PostgreSQL 18 prints actual
+-- rows with two decimals, shown here rounded as 15 to 17 print them
+CREATE FUNCTION explain_analyze(q text, with_verbose boolean DEFAULT false) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+DECLARE line text; m text[];
+BEGIN
+  FOR line IN EXECUTE format('EXPLAIN (ANALYZE, VERBOSE %s, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF) %s',
+                             CASE WHEN with_verbose THEN 'on' ELSE 'off' END, q) LOOP
+    m := regexp_match(line, 'actual rows=([0-9.]+)');
+    IF m IS NOT NULL THEN
+      line := replace(line, 'actual rows=' || m[1], 'actual rows=' || round(m[1]::numeric));
+    END IF;
+    RETURN NEXT line;
+  END LOOP;
+END $$;
 -- the requests the mock saw since the last reset, one per row
 CREATE FUNCTION mock_log() RETURNS SETOF text LANGUAGE sql AS $$ SELECT mock('log') $$;
 CREATE FUNCTION mock_reset() RETURNS void LANGUAGE sql AS $$ SELECT mock('reset') $$;

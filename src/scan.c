@@ -203,6 +203,39 @@ value_unknown_walker(Node *node, void *context)
 }
 
 /*
+ * For EXPLAIN's placeholders: a PARAM_EXEC that no initplan of this scan
+ * sets (a nested loop's parameter, an initplan of a node above, a SubPlan's
+ * argument) becomes a PARAM_EXTERN of the same number.  Without the plan's
+ * ancestors ruleutils cannot name such a Param (from PG17 it asserts that
+ * it can); as PARAM_EXTERN it prints as $n, as it does up to PG16.
+ */
+static Node *
+explain_param_mutator(Node *node, void *context)
+{
+	Plan	   *plan = context;
+
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXEC)
+	{
+		Param	   *p = (Param *) node;
+		ListCell   *lc;
+
+		foreach(lc, plan->initPlan)
+		{
+			SubPlan    *sp = lfirst(lc);
+
+			if (IsA(sp, SubPlan) && list_member_int(sp->setParam, p->paramid))
+				return (Node *) copyObject(p);
+		}
+		p = copyObject(p);
+		p->paramkind = PARAM_EXTERN;
+		return (Node *) p;
+	}
+	return expression_tree_mutator(node, explain_param_mutator, context);
+}
+
+/*
  * Evaluate the qual values and build the request series.  For EXPLAIN of
  * a scan that has not run (es set: no ANALYZE, or an ANALYZE whose outer
  * side gave no row), values the scan does not have are shown as
@@ -236,10 +269,17 @@ build_specs(ForeignScanState *node, QuoFdwScanState *state, ExplainState *es,
 				v->placeholder = pstrdup("?");
 				continue;
 			}
+			/*
+			 * EXPLAIN's own context, set to this plan without ancestors (the
+			 * core's show_* functions set both before each use).
+			 */
 			if (deparse_ctx == NIL)
 				deparse_ctx = set_deparse_context_plan(es->deparse_cxt,
 													   node->ss.ps.plan, NIL);
-			v->placeholder = deparse_expression((Node *) q->value, deparse_ctx, false, false);
+			v->placeholder =
+				deparse_expression(explain_param_mutator((Node *) q->value,
+														 node->ss.ps.plan),
+								   deparse_ctx, false, false);
 			continue;
 		}
 		v->value = ExecEvalExpr(lfirst(lc2), econtext, &v->isnull);

@@ -9,7 +9,7 @@
 #   test/run.sh deps   only install the packages `test` needs
 #   test/run.sh build  install them and build (-Wall -Wextra -Werror), no run
 #
-# Runs as root on Debian 12.  The cluster runs as the postgres user (the
+# Runs as root on Debian 12, 13 or unstable.  The cluster runs as the postgres user (the
 # server refuses root) on a private port and socket directory, and is
 # stopped on every exit path, as is the mock.
 set -euo pipefail
@@ -63,7 +63,6 @@ fi
 PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 PG_CONFIG=$PG_BIN/pg_config
 [ -x "$PG_CONFIG" ] || PG_CONFIG=$(command -v pg_config)
-PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/..
 
 [ "$mode" = deps ] && exit 0
 
@@ -113,7 +112,7 @@ if [ -z "$key" ]; then
   key="test-key-$$-$RANDOM"
   log "starting the mock Quo API"
   runuser -u postgres -- python3 "$work/mock_quo.py" --port 0 --port-file "$work/mock.port" \
-    --key "$key" > "$work/mock.log" 2>&1 &
+    --key "$key" > "$work/mock.log" 2>&1 9>&- &
   mock_pid=$!
   for _ in $(seq 1 100); do [ -s "$work/mock.port" ] && break; sleep 0.1; done
   [ -s "$work/mock.port" ] || { echo "mock did not start:" >&2; cat "$work/mock.log" >&2; exit 1; }
@@ -137,7 +136,8 @@ log_min_messages = warning
 log_line_prefix = '%m [%p] '
 EOF
 start_cluster() {
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$pgdata" -l "$1" -w start >/dev/null
+  # the server does not keep this run's lock (fd 9) after the run ends
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$pgdata" -l "$1" -w start >/dev/null 9>&-
 }
 stop_cluster() {
   runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null
@@ -244,7 +244,7 @@ if [ "${QUO_SKIP_VALGRIND:-}" != 1 ]; then
   runuser -u postgres -- valgrind --tool=memcheck --quiet \
       --trace-children=no --num-callers=40 --error-limit=no --log-file="$vg/vg.%p.log" \
       --suppressions="$work/valgrind.supp" \
-      "$PG_BIN/postgres" -D "$pgdata" > "$work/postgres-valgrind.log" 2>&1 &
+      "$PG_BIN/postgres" -D "$pgdata" > "$work/postgres-valgrind.log" 2>&1 9>&- &
   for _ in $(seq 1 240); do "$PG_BIN/pg_isready" -q -h "$sock" -p "$port" && break; sleep 0.5; done
   set +e
   (unset QUO_MOCK_URL QUO_TEST_KEY QUO_MOCKCTL

@@ -10,6 +10,7 @@
 #                             (default /var/cache/quo_fdw/chroots)
 #   QUO_DEBIAN_MIRROR=URL     another mirror
 #   QUO_VERSIONS_STEP=build   only build (-Wall -Wextra -Werror), no suite
+#   QUO_ONLY="initplan t_meta"  only these tests (as for make test)
 #   QUO_VERSIONS_FRESH=1      bases with only build-essential, git and
 #                             ca-certificates, so `make test` installs
 #                             PostgreSQL and the rest itself, as on a new
@@ -36,10 +37,12 @@ log() { printf '== %s\n' "$*" >&2; }
 
 suite_of() {
   case "$1" in
-    15) echo bookworm ;; 16) echo bookworm ;; 17) echo trixie ;; 18) echo unstable ;;
-    *) echo "no Debian suite known for PostgreSQL $1" >&2; return 1 ;;
+    15) echo bookworm ;; 17) echo trixie ;; 18) echo unstable ;;
+    *) echo "no Debian suite ships PostgreSQL $1 (15 bookworm, 17 trixie, 18 unstable)" >&2; return 1 ;;
   esac
 }
+[ -n "${versions// /}" ] || { echo "QUO_VERSIONS is empty: nothing to test" >&2; exit 1; }
+for major in $versions; do suite_of "$major" >/dev/null || exit 1; done
 
 # the Debian mirror apt uses here (the first source whose origin is Debian
 # and which is not the security archive)
@@ -62,9 +65,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 mkdir -p "$cache"
-# one test-versions at a time (the roots and the bases are shared)
+# one test-versions at a time (the roots and the bases are shared); nothing
+# started inside a root inherits this descriptor (in_root closes it)
 exec 8>"$cache/.lock"
-flock 8
+flock -w 1800 8 || { echo "another make test-versions holds $cache/.lock" >&2; exit 1; }
 
 # ------------------------------------------------------------ mounts
 mounted=()          # mount points, in mount order
@@ -76,17 +80,26 @@ unmount_all() {
   done
   mounted=()
 }
-# processes left running inside a root (a cancelled suite's server, say)
-kill_in_root() {     # root
-  local p
+# processes running inside a root (a cancelled suite's server, say); a root
+# already removed reads as "ROOT (deleted)"
+kill_under() {       # shell pattern of roots
+  local p r
   for p in /proc/[0-9]*; do
-    case "$(readlink "$p/root" 2>/dev/null)" in
-      "$1"|"$1"/*) kill -9 "${p#/proc/}" 2>/dev/null ;;
-    esac
+    r=$(readlink "$p/root" 2>/dev/null) || continue
+    r=${r% (deleted)}
+    # shellcheck disable=SC2254
+    case "$r" in $1) kill -9 "${p#/proc/}" 2>/dev/null ;; esac
   done
+}
+kill_in_root() { kill_under "$(printf '%q' "$1")"; kill_under "$(printf '%q' "$1")/*"; }
+release_root() {     # root: processes, mounts, files
+  kill_in_root "$1"
+  unmount_all
+  rm -rf --one-file-system "$1"
 }
 cleanup() {
   set +e
+  local r
   for r in "${roots[@]}"; do kill_in_root "$r"; done
   unmount_all
   for r in "${roots[@]}"; do rm -rf --one-file-system "$r"; done
@@ -95,29 +108,37 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-# a run killed by SIGKILL leaves mounts behind: clear them before starting
+# what a run killed with SIGKILL left: processes, mounts, roots
+kill_under "$(printf '%q' "$cache")/run-*"
+kill_under "$(printf '%q' "$cache")/*.partial*"
 while read -r _ mp _; do
   case "$mp" in "$cache"/*) umount -l "$mp" 2>/dev/null || true ;; esac
 done < <(sort -r -k2 /proc/mounts)
 rm -rf --one-file-system "$cache"/run-* "$cache"/*.partial
 
+# /dev is bound as a slave, so nothing mounted or unmounted under it here
+# reaches the host's /dev on a host whose mounts are shared
 mount_into() {       # root
   local r=$1
-  mount -t proc proc "$r/proc"; mounted+=("$r/proc")
-  mount --bind /dev "$r/dev"; mounted+=("$r/dev")
-  mount --bind /dev/pts "$r/dev/pts"; mounted+=("$r/dev/pts")
-  mount -t tmpfs -o mode=1777 shm "$r/dev/shm"; mounted+=("$r/dev/shm")
+  mount -t proc proc "$r/proc" && mounted+=("$r/proc") &&
+  mount --bind /dev "$r/dev" && mounted+=("$r/dev") && mount --make-rslave "$r/dev" &&
+  mount --bind /dev/pts "$r/dev/pts" && mounted+=("$r/dev/pts") &&
+  mount -t tmpfs -o mode=1777 shm "$r/dev/shm" && mounted+=("$r/dev/shm")
 }
 
+# a command in a root: clean environment, no stdin, no lock descriptor,
+# at most QUO_VERSIONS_TIMEOUT seconds (default 3600)
 in_root() {          # root command...
   local r=$1; shift
-  chroot "$r" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive CI="${CI:-}" "$@"
+  timeout -k 30 "${QUO_VERSIONS_TIMEOUT:-3600}" \
+    chroot "$r" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive CI="${CI:-}" QUO_ONLY="${QUO_ONLY:-}" \
+    "$@" < /dev/null 8>&-
 }
 
 # copy the work tree (what git tracks, as it is on disk now) into a root
 copy_tree() {        # root
-  mkdir -p "$1/root/quo_fdw"
+  mkdir -p "$1/root/quo_fdw" || return 1
   if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
     (cd "$top" && git ls-files -z --cached --others --exclude-standard |
        while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
@@ -129,6 +150,7 @@ copy_tree() {        # root
 
 # ------------------------------------------------------------ bases
 base_of() { if [ -n "$fresh" ]; then echo "$cache/$1-fresh"; else echo "$cache/$1"; fi; }
+# (called in an if: every step checks its own status)
 prepare_base() {     # major suite
   local major=$1 suite=$2 base
   base=$(base_of "$2")
@@ -143,44 +165,43 @@ prepare_base() {     # major suite
   debootstrap --variant=minbase --include="$include" \
     "$suite" "$tmp" "$mirror" > "$cache/debootstrap-$suite.log" 2>&1 ||
     { echo "debootstrap $suite failed:" >&2; tail -20 "$cache/debootstrap-$suite.log" >&2; return 1; }
-  # an expired Release file is accepted inside this chroot, never on the host
+  # an expired Release file is accepted inside this chroot, never on the
+  # host; package scripts start no service in it
   printf 'Acquire::Check-Valid-Until "false";\nAPT::Install-Recommends "false";\n' \
-    > "$tmp/etc/apt/apt.conf.d/99quo-test"
-  echo "deb $mirror $suite main" > "$tmp/etc/apt/sources.list"
+    > "$tmp/etc/apt/apt.conf.d/99quo-test" &&
+  printf '#!/bin/sh\nexit 101\n' > "$tmp/usr/sbin/policy-rc.d" && chmod 755 "$tmp/usr/sbin/policy-rc.d" &&
+  echo "deb $mirror $suite main" > "$tmp/etc/apt/sources.list" || return 1
   cp /etc/resolv.conf "$tmp/etc/resolv.conf" 2>/dev/null || true
-  mount_into "$tmp"
+  mount_into "$tmp" || { echo "mounting into $tmp failed" >&2; return 1; }
   if [ -z "$fresh" ]; then
-    copy_tree "$tmp"
+    copy_tree "$tmp" || return 1
     log "installing PostgreSQL $major and the suite's packages in $suite"
     in_root "$tmp" bash -c "cd /root/quo_fdw && PG_MAJOR=$major bash test/run.sh deps" \
       > "$cache/deps-$suite.log" 2>&1 ||
       { echo "installing packages in $suite failed:" >&2; tail -20 "$cache/deps-$suite.log" >&2; return 1; }
   fi
-  in_root "$tmp" apt-get update -qq
-  in_root "$tmp" apt-get clean
+  { in_root "$tmp" apt-get update -qq && in_root "$tmp" apt-get clean; } > "$cache/apt-$suite.log" 2>&1 ||
+    { echo "apt-get update in $suite failed:" >&2; tail -20 "$cache/apt-$suite.log" >&2; return 1; }
+  kill_in_root "$tmp"
   unmount_all
-  rm -rf "$tmp/root/quo_fdw" "$tmp/tmp/"*
-  echo "$major" > "$tmp/.quo_base_ready"
+  rm -rf "$tmp/root/quo_fdw" "$tmp/tmp/"* || return 1
+  echo "$major" > "$tmp/.quo_base_ready" || return 1
   rm -rf --one-file-system "$base"
   mv "$tmp" "$base"
 }
 
 # ------------------------------------------------------------ runs
-passed=0; failed=0
-results=()
-for major in $versions; do
-  suite=$(suite_of "$major")
-  t0=$SECONDS
-  if ! prepare_base "$major" "$suite"; then
-    results+=("PostgreSQL $major ($suite): FAILED to prepare the chroot")
-    failed=$((failed + 1)); continue
-  fi
+# One version: prints its suite's output with a [pgNN] prefix and sets
+# summary ("N passed, M failed" or empty) and rc.  (Called in an if.)
+run_version() {      # major suite
+  local major=$1 suite=$2 root cmd
+  summary=""; rc=1
+  prepare_base "$major" "$suite" || { echo "[pg$major] FAILED to prepare the $suite chroot"; return 1; }
   root=$cache/run-$suite-$$
   roots+=("$root")
   log "PostgreSQL $major on Debian $suite: fresh root $root"
-  cp -a "$(base_of "$suite")" "$root"
-  mount_into "$root"
-  copy_tree "$root"
+  cp -a "$(base_of "$suite")" "$root" && mount_into "$root" && copy_tree "$root" ||
+    { echo "[pg$major] FAILED to make the root $root"; release_root "$root"; return 1; }
   out=$cache/test-$major.log
   # no PG_MAJOR: the harness must pick the suite's PostgreSQL by itself
   if [ "$step" = build ]; then
@@ -188,32 +209,43 @@ for major in $versions; do
   else
     cmd="cd /root/quo_fdw && make test"
   fi
-  set +e
   in_root "$root" bash -c "$cmd" 2>&1 | tee "$out" | sed -u "s/^/[pg$major] /"
   rc=${PIPESTATUS[0]}
-  set -e
-  last=$(tail -1 "$out")
   if ! grep -q "^== building quo_fdw for PostgreSQL $major\." "$out"; then
     echo "[pg$major] FAILED: the harness did not build for PostgreSQL $major on $suite"
     rc=1
   fi
-  if [[ "$last" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+  summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+  # keep pg_regress's results and diffs for a look after the root is gone
+  rm -rf "$cache/regress-$major"
+  cp -r "$root"/tmp/quo_fdw_run.*/regress "$cache/regress-$major" 2>/dev/null || true
+  release_root "$root"
+  return 0
+}
+
+passed=0; failed=0
+results=()
+for major in $versions; do
+  suite=$(suite_of "$major")
+  t0=$SECONDS
+  summary=""; rc=1
+  run_version "$major" "$suite" || true
+  if [[ "$summary" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
     passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
+    # a non-zero exit with no failed test still fails
     [ "$rc" -eq 0 ] || [ "${BASH_REMATCH[2]}" -gt 0 ] || failed=$((failed + 1))
-  elif [ "$rc" -eq 0 ]; then
-    passed=$((passed + 1))
+  elif [ "$rc" -eq 0 ] && [ "$step" = build ]; then
+    passed=$((passed + 1)); summary="built"
   else
-    failed=$((failed + 1))
+    failed=$((failed + 1)); summary=${summary:-no summary line}
   fi
-  if [ "$rc" -eq 0 ]; then
-    results+=("ok PostgreSQL $major ($suite): $last, $((SECONDS - t0)) s")
+  if [ "$rc" -eq 0 ] && [ -n "$summary" ]; then
+    results+=("ok PostgreSQL $major ($suite): $summary, $((SECONDS - t0)) s")
   else
-    results+=("FAILED PostgreSQL $major ($suite): exit $rc, $last (log: $out)")
+    results+=("FAILED PostgreSQL $major ($suite): exit $rc, $summary (log: $cache/test-$major.log)")
   fi
-  unmount_all
-  rm -rf --one-file-system "$root"
 done
 
 printf '%s\n' "${results[@]}"
 echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
