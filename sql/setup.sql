@@ -42,7 +42,11 @@ BEGIN
                              CASE WHEN with_verbose THEN 'on' ELSE 'off' END, q) LOOP
     m := regexp_match(line, 'actual rows=([0-9.]+)');
     IF m IS NOT NULL THEN
-      line := replace(line, 'actual rows=' || m[1], 'actual rows=' || round(m[1]::numeric));
+      -- ties to even, as printf's %.0f does
+      line := replace(line, 'actual rows=' || m[1], 'actual rows=' ||
+                      CASE WHEN m[1]::numeric - floor(m[1]::numeric) = 0.5
+                           THEN floor(m[1]::numeric) + floor(m[1]::numeric) % 2
+                           ELSE round(m[1]::numeric) END);
     END IF;
     RETURN NEXT line;
   END LOOP;

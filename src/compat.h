@@ -61,8 +61,8 @@
 #include "commands/explain.h"
 #endif
 
-/* appendBinaryStringInfo's data became const void * in PG17 (the fuzz shim defines it). */
-#if PG_VERSION_NUM >= 170000
+/* appendBinaryStringInfo's data became const void * in PG16 (the fuzz shim defines it). */
+#if PG_VERSION_NUM >= 160000
 typedef const void *quo_binary_data;
 #else
 typedef const char *quo_binary_data;

@@ -34,7 +34,7 @@ cp "$here/mock_quo.py" "$here/mockctl.py" "$dir/"
 chmod 644 "$dir"/*.py
 
 key="installcheck-key-$$-$RANDOM"
-python3 "$dir/mock_quo.py" --port 0 --port-file "$dir/mock.port" --key "$key" > "$dir/mock.log" 2>&1 &
+python3 "$dir/mock_quo.py" --port 0 --port-file "$dir/mock.port" --key "$key" > "$dir/mock.log" 2>&1 9>&- &
 mock_pid=$!
 for _ in $(seq 1 100); do [ -s "$dir/mock.port" ] && break; sleep 0.1; done
 if [ ! -s "$dir/mock.port" ]; then

@@ -23,7 +23,7 @@ cd "$top"
 # interleave.  QUO_ONLY="pushdown t_cancel" runs just those tests (a
 # developer's loop; CI runs everything).
 exec 9>/tmp/quo_fdw_run.lock
-flock 9
+flock -w 1800 9 || { echo "another run holds /tmp/quo_fdw_run.lock" >&2; exit 1; }
 
 log() { printf '== %s\n' "$*" >&2; }
 

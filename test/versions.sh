@@ -10,6 +10,7 @@
 #                             (default /var/cache/quo_fdw/chroots)
 #   QUO_DEBIAN_MIRROR=URL     another mirror
 #   QUO_VERSIONS_STEP=build   only build (-Wall -Wextra -Werror), no suite
+#   QUO_VERSIONS_STEP=demo    `make demo` instead of `make test`
 #   QUO_ONLY="initplan t_meta"  only these tests (as for make test)
 #   QUO_VERSIONS_FRESH=1      bases with only build-essential, git and
 #                             ca-certificates, so `make test` installs
@@ -30,6 +31,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 versions=${QUO_VERSIONS:-15 17 18}
 cache=${QUO_CHROOT_CACHE:-/var/cache/quo_fdw/chroots}
 step=${QUO_VERSIONS_STEP:-test}
+case "$step" in test|build|demo) ;; *) echo "QUO_VERSIONS_STEP is test, build or demo, not '$step'" >&2; exit 1 ;; esac
 fresh=${QUO_VERSIONS_FRESH:-}
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -82,16 +84,20 @@ unmount_all() {
 }
 # processes running inside a root (a cancelled suite's server, say); a root
 # already removed reads as "ROOT (deleted)"
-kill_under() {       # shell pattern of roots
+kill_under() {       # directory prefix [name prefix]: roots "$1/$2*" (or "$1" itself and under it)
   local p r
   for p in /proc/[0-9]*; do
     r=$(readlink "$p/root" 2>/dev/null) || continue
     r=${r% (deleted)}
-    # shellcheck disable=SC2254
-    case "$r" in $1) kill -9 "${p#/proc/}" 2>/dev/null ;; esac
+    if [ $# -eq 1 ]; then
+      [[ "$r" == "$1" || "$r" == "$1"/* ]] || continue
+    else
+      [[ "$r" == "$1/$2"* ]] || continue
+    fi
+    kill -9 "${p#/proc/}" 2>/dev/null
   done
 }
-kill_in_root() { kill_under "$(printf '%q' "$1")"; kill_under "$(printf '%q' "$1")/*"; }
+kill_in_root() { kill_under "$1"; }
 release_root() {     # root: processes, mounts, files
   kill_in_root "$1"
   unmount_all
@@ -109,8 +115,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 # what a run killed with SIGKILL left: processes, mounts, roots
-kill_under "$(printf '%q' "$cache")/run-*"
-kill_under "$(printf '%q' "$cache")/*.partial*"
+kill_under "$cache" run-
+for b in bookworm trixie unstable; do kill_under "$cache" "$b.partial"; kill_under "$cache" "$b-fresh.partial"; done
 while read -r _ mp _; do
   case "$mp" in "$cache"/*) umount -l "$mp" 2>/dev/null || true ;; esac
 done < <(sort -r -k2 /proc/mounts)
@@ -130,7 +136,9 @@ mount_into() {       # root
 # at most QUO_VERSIONS_TIMEOUT seconds (default 3600)
 in_root() {          # root command...
   local r=$1; shift
-  timeout -k 30 "${QUO_VERSIONS_TIMEOUT:-3600}" \
+  # --foreground: timeout stays in this process group, so Ctrl-C or a
+  # cancel reaches the suite at once
+  timeout --foreground -k 30 "${QUO_VERSIONS_TIMEOUT:-3600}" \
     chroot "$r" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive CI="${CI:-}" QUO_ONLY="${QUO_ONLY:-}" \
     "$@" < /dev/null 8>&-
@@ -163,7 +171,7 @@ prepare_base() {     # major suite
   log "debootstrap $suite from $mirror (once; cached in $base)"
   roots+=("$tmp")
   debootstrap --variant=minbase --include="$include" \
-    "$suite" "$tmp" "$mirror" > "$cache/debootstrap-$suite.log" 2>&1 ||
+    "$suite" "$tmp" "$mirror" > "$cache/debootstrap-$suite.log" 2>&1 8>&- ||
     { echo "debootstrap $suite failed:" >&2; tail -20 "$cache/debootstrap-$suite.log" >&2; return 1; }
   # an expired Release file is accepted inside this chroot, never on the
   # host; package scripts start no service in it
@@ -172,16 +180,18 @@ prepare_base() {     # major suite
   printf '#!/bin/sh\nexit 101\n' > "$tmp/usr/sbin/policy-rc.d" && chmod 755 "$tmp/usr/sbin/policy-rc.d" &&
   echo "deb $mirror $suite main" > "$tmp/etc/apt/sources.list" || return 1
   cp /etc/resolv.conf "$tmp/etc/resolv.conf" 2>/dev/null || true
-  mount_into "$tmp" || { echo "mounting into $tmp failed" >&2; return 1; }
+  mount_into "$tmp" || { echo "mounting into $tmp failed" >&2; release_root "$tmp"; return 1; }
   if [ -z "$fresh" ]; then
-    copy_tree "$tmp" || return 1
+    copy_tree "$tmp" || { release_root "$tmp"; return 1; }
     log "installing PostgreSQL $major and the suite's packages in $suite"
     in_root "$tmp" bash -c "cd /root/quo_fdw && PG_MAJOR=$major bash test/run.sh deps" \
       > "$cache/deps-$suite.log" 2>&1 ||
-      { echo "installing packages in $suite failed:" >&2; tail -20 "$cache/deps-$suite.log" >&2; return 1; }
+      { echo "installing packages in $suite failed:" >&2; tail -20 "$cache/deps-$suite.log" >&2
+        release_root "$tmp"; return 1; }
   fi
   { in_root "$tmp" apt-get update -qq && in_root "$tmp" apt-get clean; } > "$cache/apt-$suite.log" 2>&1 ||
-    { echo "apt-get update in $suite failed:" >&2; tail -20 "$cache/apt-$suite.log" >&2; return 1; }
+    { echo "apt-get update in $suite failed:" >&2; tail -20 "$cache/apt-$suite.log" >&2
+      release_root "$tmp"; return 1; }
   kill_in_root "$tmp"
   unmount_all
   rm -rf "$tmp/root/quo_fdw" "$tmp/tmp/"* || return 1
@@ -206,12 +216,14 @@ run_version() {      # major suite
   # no PG_MAJOR: the harness must pick the suite's PostgreSQL by itself
   if [ "$step" = build ]; then
     cmd="cd /root/quo_fdw && bash test/run.sh build"
+  elif [ "$step" = demo ]; then
+    cmd="cd /root/quo_fdw && make demo"
   else
     cmd="cd /root/quo_fdw && make test"
   fi
   in_root "$root" bash -c "$cmd" 2>&1 | tee "$out" | sed -u "s/^/[pg$major] /"
   rc=${PIPESTATUS[0]}
-  if ! grep -q "^== building quo_fdw for PostgreSQL $major\." "$out"; then
+  if ! grep -qE "^== building quo_fdw for PostgreSQL $major(\.|beta|rc)" "$out"; then
     echo "[pg$major] FAILED: the harness did not build for PostgreSQL $major on $suite"
     rc=1
   fi
@@ -228,18 +240,19 @@ results=()
 for major in $versions; do
   suite=$(suite_of "$major")
   t0=$SECONDS
-  summary=""; rc=1
+  summary=""; rc=1; ok=false
   run_version "$major" "$suite" || true
   if [[ "$summary" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
     passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
-    # a non-zero exit with no failed test still fails
-    [ "$rc" -eq 0 ] || [ "${BASH_REMATCH[2]}" -gt 0 ] || failed=$((failed + 1))
-  elif [ "$rc" -eq 0 ] && [ "$step" = build ]; then
-    passed=$((passed + 1)); summary="built"
+    if [ "$rc" -eq 0 ] && [ "${BASH_REMATCH[2]}" -eq 0 ]; then ok=true
+    elif [ "${BASH_REMATCH[2]}" -eq 0 ]; then failed=$((failed + 1))   # failed with no failed test
+    fi
+  elif [ "$rc" -eq 0 ] && [ "$step" != test ]; then
+    passed=$((passed + 1)); summary="$step done"; ok=true
   else
     failed=$((failed + 1)); summary=${summary:-no summary line}
   fi
-  if [ "$rc" -eq 0 ] && [ -n "$summary" ]; then
+  if $ok; then
     results+=("ok PostgreSQL $major ($suite): $summary, $((SECONDS - t0)) s")
   else
     results+=("FAILED PostgreSQL $major ($suite): exit $rc, $summary (log: $cache/test-$major.log)")
