@@ -125,19 +125,24 @@ static const QuoFanout message_fanout = {
 	"The Quo API lists messages only for conversations of at most 10 participants."
 };
 
+/* the paging styles (quo_fdw.h) */
+const QuoPaging quo_paging_none = {QUO_PAGING_NONE, NULL, NULL, NULL};
+const QuoPaging quo_paging_v1 = {QUO_PAGING_TOKEN, "maxResults", "pageToken", "nextPageToken"};
+const QuoPaging quo_paging_dated = {QUO_PAGING_CURSOR, "limit", "after", "nextCursor"};
+
 static const QuoEndpoint endpoints[] = {
-	{"calls", "/v1/calls", "/v1/calls/",
+	{"calls", "/v1/calls", "/v1/calls/", &quo_paging_v1, 100, QUO_ITEM_OBJECT, NULL,
 		call_columns, lengthof_(call_columns),
 		call_filters, lengthof_(call_filters),
 		NULL, 0,
 	"WHERE phone_number_id = 'PN123abc' AND '+15555550123' = ANY (participants)",
 	&call_fanout},
-	{"conversations", "/v1/conversations", NULL,
+	{"conversations", "/v1/conversations", NULL, &quo_paging_v1, 100, QUO_ITEM_OBJECT, NULL,
 		conversation_columns, lengthof_(conversation_columns),
 		conversation_filters, lengthof_(conversation_filters),
 		conversation_options, lengthof_(conversation_options),
 	NULL, NULL},
-	{"messages", "/v1/messages", "/v1/messages/",
+	{"messages", "/v1/messages", "/v1/messages/", &quo_paging_v1, 100, QUO_ITEM_OBJECT, NULL,
 		message_columns, lengthof_(message_columns),
 		message_filters, lengthof_(message_filters),
 		NULL, 0,

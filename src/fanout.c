@@ -366,6 +366,7 @@ add_children(QuoFanoutState *fs, List *children, FanoutVisit *v)
 		}
 		if (t->query[0] != '\0')
 			appendStringInfo(&q, "&%s", t->query);
+		s->ep = t->ep;
 		s->path = t->path;
 		s->query = pstrdup(q.data);
 		pfree(q.data);

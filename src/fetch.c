@@ -32,6 +32,7 @@ struct QuoFetch
 {
 	dlist_node	node;			/* in QuoFetcher.fetches, submission order */
 	char	   *target;			/* path and query (fetcher's context) */
+	const char *api_version;	/* Quo-Api-Version (an endpoint's, static) */
 	int			attempt;		/* attempts started so far */
 	bool		reserved;		/* a rate-limit slot is reserved at start_at */
 	int64		start_at;		/* the reserved slot (monotonic usecs) */
@@ -114,13 +115,18 @@ quo_check_budget(const char *relname, int64 needed, const char *detail, const ch
 			 errhint("%s", hint)));
 }
 
-/* Queue GET target; nothing is sent until a fetch is awaited. */
+/*
+ * Queue GET target (with a Quo-Api-Version header when api_version is set,
+ * a string that outlives the fetch); nothing is sent until a fetch is
+ * awaited.
+ */
 QuoFetch *
-quo_fetch_submit(QuoFetcher *f, const char *target)
+quo_fetch_submit(QuoFetcher *f, const char *target, const char *api_version)
 {
 	QuoFetch   *fetch = MemoryContextAllocZero(f->cxt, sizeof(QuoFetch));
 
 	fetch->target = MemoryContextStrdup(f->cxt, target);
+	fetch->api_version = api_version;
 	dlist_push_tail(&f->fetches, &fetch->node);
 	return fetch;
 }
@@ -211,7 +217,7 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 						 "Narrow the query, or raise quo_fdw.max_requests.");
 	f->waiting--;
 	fetch->reserved = false;
-	fetch->req = quo_http_start(f->opts, fetch->target);
+	fetch->req = quo_http_start(f->opts, fetch->target, fetch->api_version);
 	fetch->running = true;
 	fetch->attempt++;
 	f->running++;

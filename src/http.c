@@ -241,11 +241,12 @@ quo_http_live_requests(void)
 }
 
 /*
- * Start GET base_url + target.  The request runs while the caller waits on
- * it (or on any other request): nothing blocks here.
+ * Start GET base_url + target, with a Quo-Api-Version header when
+ * api_version is set (the dated API generation).  The request runs while
+ * the caller waits on it (or on any other request): nothing blocks here.
  */
 QuoHttpRequest *
-quo_http_start(const QuoFdwOptions *opts, const char *target)
+quo_http_start(const QuoFdwOptions *opts, const char *target, const char *api_version)
 {
 	CURLM	   *multi = get_multi();
 	QuoHttpRequest *req = calloc(1, sizeof(QuoHttpRequest));
@@ -269,6 +270,13 @@ quo_http_start(const QuoFdwOptions *opts, const char *target)
 	pfree(auth);
 	if (req->headers)
 		req->headers = curl_slist_append(req->headers, "Accept: application/json");
+	if (req->headers && api_version)
+	{
+		char	   *version = psprintf("Quo-Api-Version: %s", api_version);
+
+		req->headers = curl_slist_append(req->headers, version);
+		pfree(version);
+	}
 
 	ok = req->headers != NULL &&
 		curl_easy_setopt(req->easy, CURLOPT_URL, url) == CURLE_OK &&

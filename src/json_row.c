@@ -169,15 +169,19 @@ quo_json_free(struct json_object *obj)
 }
 
 /*
- * Find a page's rows and next token in a parsed response.  A list response
- * is {"data": [...], "nextPageToken": string|null}; an item response is
- * {"data": {...}}.  The token points into root.
+ * Find a page's rows and next token in a parsed response of ep.  A list
+ * response is {"data": [...]}, with the paging's next field (a string,
+ * null or absent) when it pages; an item response is {"data": {...}}, or
+ * {"data": [...]} for an endpoint whose item is an array of rows.  The
+ * token points into root.
  */
 bool
-quo_json_page(struct json_object *root, bool is_item,
+quo_json_page(struct json_object *root, const QuoEndpoint *ep, bool is_item,
 			  struct json_object **rows, int *nrows,
 			  const char **next_token, const char **error)
 {
+	const QuoPaging *paging = ep->paging;
+
 	struct json_object *data;
 	struct json_object *tok;
 
@@ -192,7 +196,7 @@ quo_json_page(struct json_object *root, bool is_item,
 		*error = "the response has no \"data\"";
 		return false;
 	}
-	if (is_item)
+	if (is_item && ep->item_shape == QUO_ITEM_OBJECT)
 	{
 		if (!json_object_is_type(data, json_type_object))
 		{
@@ -210,11 +214,12 @@ quo_json_page(struct json_object *root, bool is_item,
 	}
 	*rows = data;
 	*nrows = (int) json_object_array_length(data);
-	if (json_object_object_get_ex(root, "nextPageToken", &tok) && tok != NULL)
+	if (!is_item && paging->style != QUO_PAGING_NONE &&
+		json_object_object_get_ex(root, paging->next_field, &tok) && tok != NULL)
 	{
 		if (!json_object_is_type(tok, json_type_string))
 		{
-			*error = "\"nextPageToken\" is not a string";
+			*error = psprintf("\"%s\" is not a string", paging->next_field);
 			return false;
 		}
 		if (json_object_get_string_len(tok) > 0)

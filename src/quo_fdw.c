@@ -198,7 +198,9 @@ pushable_limit(PlannerInfo *root, RelOptInfo *baserel, QuoFdwRelationInfo *fpinf
 static Cost
 path_cost(double rows, const QuoFdwRelationInfo *fpinfo)
 {
-	Cost		total = 100.0 + ceil(rows / QUO_MAX_PAGE_SIZE) * 100.0 + rows * cpu_tuple_cost;
+	const QuoEndpoint *ep = fpinfo->endpoint;
+	double		pages = ep->paging->style == QUO_PAGING_NONE ? 0 : ceil(rows / ep->max_page);
+	Cost		total = 100.0 + pages * 100.0 + rows * cpu_tuple_cost;
 
 	if (fpinfo->has_required)
 		return total;

@@ -21,7 +21,6 @@
 
 #define QUO_FDW_VERSION "0.2.0"
 #define QUO_DEFAULT_BASE_URL "https://api.quo.com"
-#define QUO_MAX_PAGE_SIZE 100
 #define QUO_MAX_CONCURRENT 16	/* the max_concurrent_requests option's maximum */
 
 struct json_object;
@@ -133,11 +132,46 @@ typedef struct QuoFanout
 								 * a row, so skipping them needs no WARNING */
 } QuoFanout;
 
+/*
+ * How a list operation pages: not at all, by v1's maxResults/pageToken and
+ * nextPageToken, or by the dated generation's limit/after and nextCursor.
+ * A list ends when the next field is absent, null or "".
+ */
+typedef enum QuoPagingStyle
+{
+	QUO_PAGING_NONE,
+	QUO_PAGING_TOKEN,
+	QUO_PAGING_CURSOR
+} QuoPagingStyle;
+
+typedef struct QuoPaging
+{
+	QuoPagingStyle style;
+	const char *size_param;		/* "maxResults", "limit"; NULL when none */
+	const char *token_param;	/* "pageToken", "after" */
+	const char *next_field;		/* "nextPageToken", "nextCursor" */
+} QuoPaging;
+
+extern const QuoPaging quo_paging_none;
+extern const QuoPaging quo_paging_v1;
+extern const QuoPaging quo_paging_dated;
+
+/* What a get-by-id returns under "data": one object, or an array of rows. */
+typedef enum QuoItemShape
+{
+	QUO_ITEM_OBJECT,
+	QUO_ITEM_ARRAY
+} QuoItemShape;
+
 typedef struct QuoEndpoint
 {
 	const char *name;			/* table and endpoint option name */
 	const char *list_path;		/* list operation */
 	const char *item_path;		/* get-by-id operation prefix, or NULL */
+	const QuoPaging *paging;	/* how the list operation pages */
+	int			max_page;		/* its largest page size (1..max_page) */
+	QuoItemShape item_shape;	/* what item_path returns */
+	const char *api_version;	/* Quo-Api-Version header, NULL for v1 */
 	const QuoColumn *columns;
 	int			ncolumns;
 	const QuoFilter *filters;	/* in the order parameters are sent */
@@ -236,8 +270,9 @@ typedef struct QuoQualValue
 /* One request series: a list operation followed page by page, or one item. */
 typedef struct QuoRequestSpec
 {
+	const QuoEndpoint *ep;		/* the endpoint requested (paging, shape) */
 	char	   *path;			/* "/v1/calls" or "/v1/calls/AC%2F1" */
-	char	   *query;			/* parameters without maxResults/pageToken,
+	char	   *query;			/* parameters without the paging ones,
 								 * "" when none; NULL for an item GET */
 	char	   *ctx_phone;		/* phoneNumberId sent, for synthetic columns */
 	List	   *ctx_participants;	/* participants sent (char *) */
@@ -322,7 +357,7 @@ typedef struct QuoFetchStats
 
 extern void quo_http_init(void);
 extern QuoHttpRequest *quo_http_start(const QuoFdwOptions *opts,
-									  const char *target);
+									  const char *target, const char *api_version);
 extern void quo_http_wait(int64 until, uint32 wait_event);
 extern bool quo_http_done(QuoHttpRequest *req);
 extern const QuoHttpResult *quo_http_result(QuoHttpRequest *req);
@@ -339,7 +374,8 @@ typedef struct QuoFetch QuoFetch;
 
 extern QuoFetcher *quo_fetcher_create(const QuoFdwOptions *opts, int max_in_flight,
 									  QuoFetchStats *stats, MemoryContext cxt);
-extern QuoFetch *quo_fetch_submit(QuoFetcher *fetcher, const char *target);
+extern QuoFetch *quo_fetch_submit(QuoFetcher *fetcher, const char *target,
+								  const char *api_version);
 extern const QuoHttpResult *quo_fetch_await(QuoFetcher *fetcher, QuoFetch *fetch);
 extern const char *quo_fetch_target(const QuoFetch *fetch);
 extern void quo_fetch_release(QuoFetcher *fetcher, QuoFetch *fetch);
@@ -420,7 +456,7 @@ typedef struct QuoRowContext
 extern struct json_object *quo_json_parse(const char *body, size_t len,
 										  const char **error);
 extern void quo_json_free(struct json_object *obj);
-extern bool quo_json_page(struct json_object *root, bool is_item,
+extern bool quo_json_page(struct json_object *root, const QuoEndpoint *ep, bool is_item,
 						  struct json_object **rows, int *nrows,
 						  const char **next_token, const char **error);
 extern struct json_object *quo_json_row(struct json_object *rows, int i);

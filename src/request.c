@@ -489,6 +489,7 @@ id_requests(const QuoEndpoint *ep, FilterValues *fvs, List **specs)
 		{
 			QuoRequestSpec *s = palloc0(sizeof(QuoRequestSpec));
 
+			s->ep = ep;
 			s->path = psprintf("%s{%s}", ep->item_path, (char *) lfirst(lc));
 			*specs = lappend(*specs, s);
 		}
@@ -498,6 +499,7 @@ id_requests(const QuoEndpoint *ep, FilterValues *fvs, List **specs)
 			QuoRequestSpec *s = palloc0(sizeof(QuoRequestSpec));
 
 			CHECK_FOR_INTERRUPTS();
+			s->ep = ep;
 			resetStringInfo(&path);
 			appendStringInfoString(&path, ep->item_path);
 			quo_append_encoded(&path, lfirst(lc));
@@ -608,6 +610,7 @@ list_requests(const QuoEndpoint *ep, FilterValues *fvs, List **missing)
 	QuoRequestSpec *start = palloc0(sizeof(QuoRequestSpec));
 	List	   *specs;
 
+	start->ep = ep;
 	start->path = (char *) ep->list_path;
 	start->query = "";
 	specs = list_make1(start);
@@ -737,21 +740,31 @@ quo_range_lower(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 	return true;
 }
 
-/* The request target (path and query) of one page of a series. */
+/*
+ * The request target (path and query) of one page of a series: the
+ * endpoint's paging parameters (page size, and the token of a later page)
+ * after the series' own.
+ */
 char *
 quo_request_target(const QuoRequestSpec *spec, int max_results,
 				   const char *page_token)
 {
+	const QuoPaging *paging = spec->ep->paging;
 	StringInfoData buf;
 
 	if (spec->query == NULL)
 		return pstrdup(spec->path);
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "%s?%s%smaxResults=%d", spec->path, spec->query,
-					 spec->query[0] ? "&" : "", max_results);
+	appendStringInfoString(&buf, spec->path);
+	if (spec->query[0])
+		appendStringInfo(&buf, "?%s", spec->query);
+	if (paging->style == QUO_PAGING_NONE)
+		return buf.data;
+	appendStringInfo(&buf, "%c%s=%d", spec->query[0] ? '&' : '?',
+					 paging->size_param, max_results);
 	if (page_token)
 	{
-		appendStringInfoString(&buf, "&pageToken=");
+		appendStringInfo(&buf, "&%s=", paging->token_param);
 		quo_append_encoded(&buf, page_token);
 	}
 	return buf.data;

@@ -297,13 +297,13 @@ build_specs(ForeignScanState *node, QuoFdwScanState *state, ExplainState *es,
 							  state->opts.fixed_params, missing);
 }
 
-/* Page size for a series: 100, or the pushed LIMIT when smaller. */
+/* Page size for a series: its endpoint's largest, or the pushed LIMIT when smaller. */
 static int
 page_size(QuoFdwScanState *state, const QuoRequestSpec *spec)
 {
-	if (state->limit > 0 && state->limit < QUO_MAX_PAGE_SIZE && !spec->lists_parents)
+	if (state->limit > 0 && state->limit < spec->ep->max_page && !spec->lists_parents)
 		return state->limit;
-	return QUO_MAX_PAGE_SIZE;
+	return spec->ep->max_page;
 }
 
 /*
@@ -347,7 +347,8 @@ submit_ahead(QuoFdwScanState *state)
 		char	   *target;
 
 		target = quo_request_target(spec, page_size(state, spec), NULL);
-		state->ahead[state->nahead++] = quo_fetch_submit(state->fetcher, target);
+		state->ahead[state->nahead++] = quo_fetch_submit(state->fetcher, target,
+														 spec->ep->api_version);
 		pfree(target);
 	}
 }
@@ -454,7 +455,7 @@ take_response(QuoFdwScanState *state, const QuoHttpResult *res, bool is_item)
 	quo_fetch_release(state->fetcher, state->current);
 	state->current = NULL;
 
-	if (!quo_json_page(state->page, is_item, &state->rows, &state->nrows, &token, &error))
+	if (!quo_json_page(state->page, state->spec->ep, is_item, &state->rows, &state->nrows, &token, &error))
 		quo_report_bad_response(&state->opts, state->target, error);
 	state->n_pages++;
 	state->next_row = 0;
@@ -534,7 +535,7 @@ fetch_next_page(QuoFdwScanState *state)
 			char	   *target = quo_request_target(state->spec, page_size(state, state->spec),
 													state->page_token);
 
-			fetch = quo_fetch_submit(state->fetcher, target);
+			fetch = quo_fetch_submit(state->fetcher, target, state->spec->ep->api_version);
 			pfree(target);
 		}
 		state->current = fetch;

@@ -29,7 +29,7 @@ convert_rows(const QuoEndpoint *ep, struct json_object *root, bool is_item)
 	QuoRowContext ctx;
 	sigjmp_buf	jmp;
 
-	if (!quo_json_page(root, is_item, &rows, &nrows, &token, &error))
+	if (!quo_json_page(root, ep, is_item, &rows, &nrows, &token, &error))
 		return;
 	for (int i = 0; i < ep->ncolumns; i++)
 	{

@@ -281,8 +281,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_ids(ep, quals, values, specs);
 		foreach(lc, specs)
 		{
-			char	   *t = quo_request_target(lfirst(lc), 1 + byte(&in) % 100, *token ? token : NULL);
+			QuoRequestSpec *s = lfirst(lc);
+			char	   *t;
 
+			if (s->ep != ep)
+				abort();		/* a series must know its endpoint */
+			t = quo_request_target(s, 1 + byte(&in) % ep->max_page, *token ? token : NULL);
 			if (!well_formed(t))
 			{
 				fprintf(stderr, "malformed request target: %s\n", t);
