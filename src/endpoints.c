@@ -125,6 +125,24 @@ static const QuoFanout message_fanout = {
 	"The Quo API lists messages only for conversations of at most 10 participants."
 };
 
+/* GET /v1/users and GET /v1/users/{userId} */
+static const QuoColumn user_columns[] = {
+	{"id", "id", QUO_TEXT, QUO_SRC_JSON},
+	{"email", "email", QUO_TEXT, QUO_SRC_JSON},
+	{"first_name", "firstName", QUO_TEXT, QUO_SRC_JSON},
+	{"last_name", "lastName", QUO_TEXT, QUO_SRC_JSON},
+	{"picture_url", "pictureUrl", QUO_TEXT, QUO_SRC_JSON},
+	{"role", "role", QUO_TEXT, QUO_SRC_JSON},
+	{"created_at", "createdAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
+	{"updated_at", "updatedAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
+	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW},
+};
+
+/* users: the list takes no filter; id = v is a get by id */
+static const QuoFilter user_filters[] = {
+	{"id", QUO_FILTER_ID, NULL, NULL, 0, 0, "US", EXACT_EQ, false},
+};
+
 /* the paging styles (quo_fdw.h) */
 const QuoPaging quo_paging_none = {QUO_PAGING_NONE, NULL, NULL, NULL};
 const QuoPaging quo_paging_v1 = {QUO_PAGING_TOKEN, "maxResults", "pageToken", "nextPageToken"};
@@ -136,18 +154,26 @@ static const QuoEndpoint endpoints[] = {
 		call_filters, lengthof_(call_filters),
 		NULL, 0,
 	"WHERE phone_number_id = 'PN123abc' AND '+15555550123' = ANY (participants)",
-	&call_fanout},
+	&call_fanout, NULL},
 	{"conversations", "/v1/conversations", NULL, &quo_paging_v1, 100, QUO_ITEM_OBJECT, NULL,
 		conversation_columns, lengthof_(conversation_columns),
 		conversation_filters, lengthof_(conversation_filters),
 		conversation_options, lengthof_(conversation_options),
-	NULL, NULL},
+	NULL, NULL, NULL},
 	{"messages", "/v1/messages", "/v1/messages/", &quo_paging_v1, 100, QUO_ITEM_OBJECT, NULL,
 		message_columns, lengthof_(message_columns),
 		message_filters, lengthof_(message_filters),
 		NULL, 0,
 	"WHERE phone_number_id = 'PN123abc' AND participants = ARRAY['+15555550123']",
-	&message_fanout},
+	&message_fanout, NULL},
+	/* maxResults 1..50 (the v1 document); the dated generation is live for
+	 * users: moving is &quo_paging_dated, "/users", and "2026-03-30" */
+	{"users", "/v1/users", "/v1/users/", &quo_paging_v1, 50, QUO_ITEM_OBJECT, NULL,
+		user_columns, lengthof_(user_columns),
+		user_filters, lengthof_(user_filters),
+		NULL, 0,
+		NULL, NULL,
+	"The API key may not list the workspace's users."},
 };
 
 /* The endpoint called name, or NULL. */

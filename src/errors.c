@@ -273,8 +273,10 @@ status_sqlstate(long status, bool quo_404)
 
 /* What to tell the user to do about an HTTP status; quo_404 as above. */
 static const char *
-status_hint(long status, const char *server, bool quo_404)
+status_hint(long status, const QuoFdwOptions *opts, bool quo_404)
 {
+	const char *server = opts->server_name;
+
 	switch (status)
 	{
 		case 401:
@@ -282,6 +284,8 @@ status_hint(long status, const char *server, bool quo_404)
 		case 402:
 			return "The Quo workspace's subscription has expired.";
 		case 403:
+			if (opts->endpoint && opts->endpoint->forbidden_hint)
+				return opts->endpoint->forbidden_hint;
 			return "The API key's workspace has no access to this phone number.";
 		case 404:
 			if (quo_404)
@@ -478,7 +482,7 @@ quo_report_http_failure(const QuoFdwOptions *opts, const char *target,
 	initStringInfo(&title);
 	if (raw_title)
 		quo_append_api_text(&title, raw_title, strlen(raw_title), 100, opts->api_key);
-	hint = status_hint(res->status, opts->server_name, quo_404);
+	hint = status_hint(res->status, opts, quo_404);
 	ereport(ERROR,
 			(errcode(status_sqlstate(res->status, quo_404)),
 			 raw_title ? errmsg("Quo API request failed with HTTP %ld: %s", res->status, title.data)

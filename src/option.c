@@ -438,11 +438,18 @@ quo_table_endpoint(Oid foreigntableid)
 	if (name == NULL)
 		name = get_rel_name(foreigntableid);
 	if (quo_endpoint_by_name(name) == NULL)
+	{
+		StringInfoData names;
+
+		initStringInfo(&names);
+		for (int i = 0; i < quo_endpoint_count(); i++)
+			appendStringInfo(&names, "%s'%s'", i == 0 ? "" : ", ", quo_endpoint_at(i)->name);
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
 				 errmsg("foreign table \"%s\" names no Quo endpoint",
 						get_rel_name(foreigntableid)),
-				 errhint("Add OPTIONS (endpoint 'calls'), 'conversations' or 'messages'.")));
+				 errhint("Add OPTIONS (endpoint '...') with one of %s.", names.data)));
+	}
 	return quo_endpoint_by_name(name);
 }
 

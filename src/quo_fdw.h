@@ -181,6 +181,8 @@ typedef struct QuoEndpoint
 	const char *required_hint;	/* a WHERE clause that satisfies the
 								 * required filters */
 	const QuoFanout *fanout;	/* workspace-wide listing, or NULL */
+	const char *forbidden_hint; /* HINT of a 403, NULL: no access to the
+								 * phone number */
 } QuoEndpoint;
 
 /* in endpoints.c */

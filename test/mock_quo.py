@@ -67,6 +67,9 @@ ERRORS = {
     "messages": {400: ("0206400", "A2P Registration Not Approved"), 401: ("0200401", "Unauthorized"),
                  402: ("0201402", "Subscription Expired"), 403: ("0202403", "Not Phone Number User"),
                  404: ("0200404", "Not Found"), 500: ("0201500", "Unknown")},
+    "users": {400: ("1100400", "Bad Request"), 401: ("1100401", "Unauthorized"),
+              403: ("1100403", "Forbidden"), 404: ("1100404", "Not Found"),
+              500: ("1101500", "Unknown")},
 }
 
 
@@ -491,7 +494,7 @@ BULK_CALL_ID = re.compile(r"^ACB(\d{6})C(\d{2})$")
 class Extras:
     """The extra conversations of one POST /_mock/workspace; read-only once built."""
 
-    KEYS = {"bulk_conversations", "bulk_messages", "big_group"}
+    KEYS = {"bulk_conversations", "bulk_messages", "big_group", "bulk_users"}
 
     def __init__(self, ws, spec):
         if not isinstance(spec, dict) or set(spec) - self.KEYS:
@@ -503,7 +506,12 @@ class Extras:
         if not 0 <= n <= BULK_MAX_CONVERSATIONS or m < 0 or n * m > BULK_MAX_ROWS:
             raise ValueError("at most %d bulk conversations and %d bulk messages in all"
                              % (BULK_MAX_CONVERSATIONS, BULK_MAX_ROWS))
-        self.spec = {"bulk_conversations": n, "bulk_messages": m, "big_group": big}
+        nu = spec.get("bulk_users", 0)
+        if type(nu) is not int or not 0 <= nu <= 1000:
+            raise ValueError("bulk_users is an integer from 0 to 1000")
+        self.users = [user_object(10 + k, "USbulk%05d" % k, "user%05d@example.com" % k, "User", "%05d" % k,
+                                  None, "member") for k in range(nu)]
+        self.spec = {"bulk_conversations": n, "bulk_messages": m, "big_group": big, "bulk_users": nu}
         self.bulk = [BulkConversation(k, n, m) for k in range(n)]
         self.group = BigGroup() if big else None
         convs = self.bulk + ([self.group] if self.group else [])
@@ -545,6 +553,8 @@ class Extras:
             if ts:
                 lines += ["bulk_first %s" % iso(dt_of(min(ts))), "bulk_last %s" % iso(dt_of(max(te)))]
         lines.append("big_group_messages %d" % (len(self.group.messages) if self.group else 0))
+        if self.users:
+            lines.append("bulk_users %d" % len(self.users))
         return "".join(l + "\n" for l in lines)
 
 
@@ -739,11 +749,11 @@ def ts_param(q, name):
     return dt
 
 
-def max_results(q):
+def max_results(q, hi=100):
     v = one(q, "maxResults", required=True)
-    if not re.match(r"^\d+$", v) or not 1 <= int(v) <= 100:
-        raise ApiError(400, "maxResults must be an integer from 1 to 100",
-                       [{"path": "/maxResults", "message": "Expected integer between 1 and 100",
+    if not re.match(r"^\d+$", v) or not 1 <= int(v) <= hi:
+        raise ApiError(400, "maxResults must be an integer from 1 to %d" % hi,
+                       [{"path": "/maxResults", "message": "Expected integer between 1 and %d" % hi,
                          "value": v, "schema": {"type": "integer"}}])
     return int(v)
 
@@ -813,8 +823,8 @@ def in_range(t, after, before):
 # Operations
 # ---------------------------------------------------------------------------
 
-def page(q, rows, fault):
-    limit = max_results(q)
+def page(q, rows, fault, hi=100):
+    limit = max_results(q, hi)
     if fault is not None and fault.action == "cycle":
         # page 1 -> token A, page (A) -> token B, page (B) -> token A again
         tok = one(q, "pageToken")
@@ -905,6 +915,32 @@ def list_conversations(ws, q, fault, extras=None):
     return page(q, rows, fault)
 
 
+def user_object(k, uid, email, first, last, picture, role):
+    t = datetime(2023, 1, 2, 9, 0, tzinfo=timezone.utc) + timedelta(days=3 * k, minutes=7 * k)
+    return {"id": uid, "email": email, "firstName": first, "lastName": last, "pictureUrl": picture,
+            "role": role, "createdAt": iso(t), "updatedAt": iso(t + timedelta(days=40, seconds=k))}
+
+
+# the workspace's users (USERS own its calls and messages), and a member
+# with no name or picture yet
+BASE_USERS = [
+    user_object(0, "USalice0001", "alice@example.com", "Alice", "Nguyen", "https://example.com/alice.jpg", "owner"),
+    user_object(1, "USbob000002", "bob@example.com", "Bob", "Okafor", None, "admin"),
+    user_object(2, "UScarol0003", "carol@example.com", "Carol", "Jiménez", "https://example.com/carol.jpg",
+                "member"),
+    user_object(3, "USdave00004", "dave@example.com", None, None, None, "member"),
+]
+
+
+def all_users(extras):
+    return BASE_USERS + (extras.users if extras is not None else [])
+
+
+def list_users(q, fault, extras):
+    check_known(q, {"maxResults", "pageToken"})
+    return page(q, all_users(extras), fault, hi=50)
+
+
 def get_item(table, item_id, prefix, extra=None):
     if not item_id.startswith(prefix):
         raise ApiError(400, "id does not match ^%s(.*)$" % prefix,
@@ -981,7 +1017,7 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError as e:     # bad JSON too
                 return self.send_text(400, "workspace: %s\n" % e)
             with st.lock:
-                st.extras = ex if ex.bulk or ex.group else None
+                st.extras = ex if ex.bulk or ex.group or ex.users else None
             return self.send_text(200, ex.summary())
         if self.path == "/_mock/faults":
             spec = json.loads(payload)
@@ -1071,6 +1107,8 @@ class Handler(BaseHTTPRequestHandler):
             family = "messages"
         elif path.startswith("/v1/conversations"):
             family = "conversations"
+        elif path.startswith("/v1/users"):
+            family = "users"
         fault = st.take_fault(line)
         status = 200
         limited = False
@@ -1108,6 +1146,10 @@ class Handler(BaseHTTPRequestHandler):
                 body = list_messages(st.ws, q, pf, ex)
             elif path == "/v1/conversations":
                 body = list_conversations(st.ws, q, pf, ex)
+            elif path == "/v1/users":
+                body = list_users(q, pf, ex)
+            elif path.startswith("/v1/users/"):
+                body = get_item({u["id"]: u for u in all_users(ex)}, unquote(path[len("/v1/users/"):]), "US")
             elif path.startswith("/v1/calls/"):
                 body = get_item(st.ws.call_by_id, unquote(path[len("/v1/calls/"):]), "AC",
                                 ex.call_by_id if ex is not None else None)

@@ -61,11 +61,11 @@ class Client:
         r = self.conn.getresponse()
         return r.status, r.read().decode()
 
-    def pages(self, path, params):
+    def pages(self, path, params, size=100):
         """Every row of a list, page by page."""
         rows, token = [], None
         while True:
-            q = list(params) + [("maxResults", "100")] + ([("pageToken", token)] if token else [])
+            q = list(params) + [("maxResults", str(size))] + ([("pageToken", token)] if token else [])
             st, body = self.get(path + "?" + urllib.parse.urlencode(q))
             assert st == 200, (path, q, st, body[:300])
             d = json.loads(body)
@@ -234,9 +234,26 @@ def main():
         check(c, "messages", "kind=messages&after=" + urllib.parse.quote(bare), after=ts(bare))
         rss2 = rss_kb(mock.pid)
 
+        # users: maxResults 1..50 as documented, pages to the last user,
+        # get by id with the documented 400 and 404
+        assert c.get("/v1/users?maxResults=51")[0] == 400
+        assert c.get("/v1/users")[0] == 400
+        st, _ = c.post("/_mock/workspace", json.dumps({"bulk_users": 120}))
+        assert st == 200
+        users = c.pages("/v1/users", [], size=50)
+        assert len(users) == 124 and len({u["id"] for u in users}) == 124, len(users)
+        for u in users:
+            assert set(u) == {"id", "email", "firstName", "lastName", "pictureUrl", "role",
+                              "createdAt", "updatedAt"}, u
+            assert u["id"].startswith("US") and u["role"] in ("owner", "admin", "member"), u
+        assert c.get("/v1/users/USbob000002")[0] == 200
+        assert c.get("/v1/users/USnobody")[0] == 404
+        assert c.get("/v1/users/bob")[0] == 400
+
         # reset switches the extras off
         c.post("/_mock/reset", "")
         assert len(c.pages("/v1/conversations", [])) == 55
+        assert len(c.pages("/v1/users", [], size=50)) == 4
         assert c.truth("kind=messages")["count"] == "2634"
 
         def stats(xs):
