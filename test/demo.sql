@@ -56,6 +56,13 @@ SELECT a.name, count(c.id) AS calls, sum(c.duration) AS seconds
   JOIN quo.calls c ON c.phone_number_id = :'pn' AND a.phone = ANY (c.participants)
  GROUP BY a.name ORDER BY a.name;
 
+\echo '== Calls per user name in that conversation (users name the calls: one users listing)'
+SELECT coalesce(u.first_name || ' ' || u.last_name, u.email) AS user_name, count(*) AS calls,
+       sum(c.duration) AS seconds
+  FROM quo.calls c JOIN quo.users u ON u.id = c.user_id
+ WHERE c.phone_number_id = :'pn' AND :'who' = ANY (c.participants)
+ GROUP BY 1 ORDER BY 1;
+
 \echo '== The request that report made'
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT status FROM quo.calls
