@@ -41,6 +41,20 @@ SELECT coalesce(u.first_name, u.id) AS user_name, count(*) AS calls
 SELECT * FROM mock_log() ORDER BY 1;
 SELECT mock_reset();
 
+-- a nested loop: one get by id per distinct outer id, none for a NULL
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+SET enable_material = off;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT v.id, u.first_name FROM (VALUES ('USbob000002'), ('UScarol0003'), (NULL)) v(id) JOIN users u ON u.id = v.id;
+SELECT v.id, u.first_name FROM (VALUES ('USbob000002'), ('UScarol0003'), (NULL)) v(id) JOIN users u ON u.id = v.id
+ ORDER BY 1;
+SELECT * FROM mock_log() ORDER BY 1;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+RESET enable_material;
+SELECT mock_reset();
+
 -- the API's errors for users are reported as for every table
 SELECT mock_fault('{"match": "/v1/users", "action": "status", "status": 403}');
 SELECT count(*) FROM users;

@@ -173,7 +173,7 @@ static const QuoEndpoint endpoints[] = {
 		user_filters, lengthof_(user_filters),
 		NULL, 0,
 		NULL, NULL,
-	"The API key may not list the workspace's users."},
+	"The API key has no access to the workspace's users."},
 };
 
 /* The endpoint called name, or NULL. */

@@ -245,40 +245,50 @@ quo_http_live_requests(void)
  * api_version is set (the dated API generation).  The request runs while
  * the caller waits on it (or on any other request): nothing blocks here.
  */
+/* Append s to a request's headers; false, the list kept, when out of memory. */
+static bool
+add_header(QuoHttpRequest *req, const char *s)
+{
+	struct curl_slist *l = curl_slist_append(req->headers, s);
+
+	if (l == NULL)
+		return false;
+	req->headers = l;
+	return true;
+}
+
 QuoHttpRequest *
 quo_http_start(const QuoFdwOptions *opts, const char *target, const char *api_version)
 {
 	CURLM	   *multi = get_multi();
+	/* palloc'd before the malloc'd request, so an ERROR here leaks nothing */
+	char	   *url = psprintf("%s%s", opts->base_url, target);
+	char	   *auth = psprintf("Authorization: %s", opts->api_key ? opts->api_key : "");
+	char		version[128];
 	QuoHttpRequest *req = calloc(1, sizeof(QuoHttpRequest));
-	char	   *url;
-	char	   *auth;
 	bool		ok = true;
 
 	if (req == NULL || (req->easy = curl_easy_init()) == NULL)
 	{
 		free(req);
+		explicit_bzero(auth, strlen(auth));
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl handle")));
 	}
 	quo_live_requests++;
 
-	url = psprintf("%s%s", opts->base_url, target);
-	auth = psprintf("Authorization: %s", opts->api_key ? opts->api_key : "");
-	req->headers = curl_slist_append(req->headers, auth);
+	ok = add_header(req, auth);
 	explicit_bzero(auth, strlen(auth));
 	pfree(auth);
-	if (req->headers)
-		req->headers = curl_slist_append(req->headers, "Accept: application/json");
-	if (req->headers && api_version)
+	ok = ok && add_header(req, "Accept: application/json");
+	if (ok && api_version)
 	{
-		char	   *version = psprintf("Quo-Api-Version: %s", api_version);
-
-		req->headers = curl_slist_append(req->headers, version);
-		pfree(version);
+		snprintf(version, sizeof(version), "Quo-Api-Version: %s", api_version);
+		ok = add_header(req, version);
 	}
 
-	ok = req->headers != NULL &&
+	ok = ok &&
 		curl_easy_setopt(req->easy, CURLOPT_URL, url) == CURLE_OK &&
 		curl_easy_setopt(req->easy, CURLOPT_HTTPGET, 1L) == CURLE_OK &&
 		curl_easy_setopt(req->easy, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&

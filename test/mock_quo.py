@@ -4,7 +4,7 @@
 Python 3 standard library only; listens on 127.0.0.1 only.
 
 Strict to the OpenAPI documents in ../shared/quo-api: the Authorization header
-must be the bare key; required parameters, maxResults 1..100, E.164 and id
+must be the bare key; required parameters, maxResults 1..100 (users 1..50), E.164 and id
 patterns are validated and answered with the documented 400 bodies; query
 strings are decoded as form-urlencoded (an unencoded '+' becomes a space and
 fails E.164); arrays are repeated keys; createdAfter/createdBefore/
@@ -28,7 +28,7 @@ Control endpoints (no auth, never logged), used by test/mockctl.py:
   POST /_mock/workspace        extra conversations beside the default workspace
                                (off by default, off again after reset):
                                {"bulk_conversations": 1000, "bulk_messages": 100,
-                                "big_group": true}; {} switches them off.
+                                "big_group": true, "bulk_users": 120}; {} switches them off.
                                Answers what it made, as "name value" lines.
   GET  /_mock/truth?kind=calls|messages[&phone=PN..|+1..]...[&after=ISO]
                   [&before=ISO][&user=US..]
