@@ -143,6 +143,30 @@ static const QuoFilter user_filters[] = {
 	{"id", QUO_FILTER_ID, NULL, NULL, 0, 0, "US", EXACT_EQ, false},
 };
 
+/* GET /v1/tasks and GET /v1/tasks/{taskId} */
+static const QuoColumn task_columns[] = {
+	{"id", "taskId", QUO_TEXT, QUO_SRC_JSON},
+	{"phone_number_id", "phoneNumberId", QUO_TEXT, QUO_SRC_JSON},
+	{"conversation_id", "conversationId", QUO_TEXT, QUO_SRC_JSON},
+	{"activity_id", "activityId", QUO_TEXT, QUO_SRC_JSON},
+	{"title", "title", QUO_TEXT, QUO_SRC_JSON},
+	{"description", "description", QUO_TEXT, QUO_SRC_JSON},
+	{"assigned_to", "assignedTo", QUO_TEXT, QUO_SRC_JSON},
+	{"assigned_by", "assignedBy", QUO_TEXT, QUO_SRC_JSON},
+	{"created_by", "createdBy", QUO_TEXT, QUO_SRC_JSON},
+	{"revision", "revision", QUO_TEXT, QUO_SRC_JSON},
+	{"due_date", "dueDate", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
+	{"created_at", "createdAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
+	{"completed", "completed", QUO_BOOL, QUO_SRC_JSON},
+	{"is_deleted", "isDeleted", QUO_BOOL, QUO_SRC_JSON},
+	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW},
+};
+
+/* tasks: the list takes no filter; id = v is a get by id */
+static const QuoFilter task_filters[] = {
+	{"id", QUO_FILTER_ID, NULL, NULL, 0, 0, "TK", EXACT_EQ, false},
+};
+
 /* the paging styles (quo_fdw.h) */
 const QuoPaging quo_paging_none = {QUO_PAGING_NONE, NULL, NULL, NULL};
 const QuoPaging quo_paging_v1 = {QUO_PAGING_TOKEN, "maxResults", "pageToken", "nextPageToken"};
@@ -174,6 +198,13 @@ static const QuoEndpoint endpoints[] = {
 		NULL, 0,
 		NULL, NULL,
 	"The API key has no access to the workspace's users."},
+	/* maxResults 1..100; the last page has no nextPageToken at all */
+	{"tasks", "/v1/tasks", "/v1/tasks/", &quo_paging_v1, 100, QUO_ITEM_OBJECT, NULL,
+		task_columns, lengthof_(task_columns),
+		task_filters, lengthof_(task_filters),
+		NULL, 0,
+		NULL, NULL,
+	"The API key has no access to the workspace's tasks."},
 };
 
 /* The endpoint called name, or NULL. */
@@ -235,6 +266,8 @@ quo_coltype_oid(QuoColType type)
 			return TEXTARRAYOID;
 		case QUO_JSONB:
 			return JSONBOID;
+		case QUO_BOOL:
+			return BOOLOID;
 	}
 	return InvalidOid;
 }
@@ -255,6 +288,8 @@ quo_coltype_name(QuoColType type)
 			return "text[]";
 		case QUO_JSONB:
 			return "jsonb";
+		case QUO_BOOL:
+			return "boolean";
 	}
 	return "?";
 }

@@ -539,6 +539,11 @@ quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
 			case QUO_TEXT_ARRAY:
 				values[att] = text_array_value(ctx, att, v);
 				break;
+			case QUO_BOOL:
+				if (!json_object_is_type(v, json_type_boolean))
+					wrong_value(ctx, att, v, "true or false");
+				values[att] = BoolGetDatum(json_object_get_boolean(v));
+				break;
 			case QUO_JSONB:
 				{
 					const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |

@@ -37,7 +37,8 @@ typedef enum QuoColType
 	QUO_INT4,
 	QUO_TIMESTAMPTZ,
 	QUO_TEXT_ARRAY,
-	QUO_JSONB
+	QUO_JSONB,
+	QUO_BOOL
 } QuoColType;
 
 /* Where a column's value comes from. */

@@ -67,6 +67,9 @@ ERRORS = {
     "messages": {400: ("0206400", "A2P Registration Not Approved"), 401: ("0200401", "Unauthorized"),
                  402: ("0201402", "Subscription Expired"), 403: ("0202403", "Not Phone Number User"),
                  404: ("0200404", "Not Found"), 500: ("0201500", "Unknown")},
+    "tasks": {400: ("0600400", "Bad Request"), 401: ("0600401", "Unauthorized"),
+              402: ("0600402", "Open Tasks Limit Reached"), 403: ("0600403", "Forbidden"),
+              404: ("0600404", "Not Found"), 500: ("0601500", "Unknown")},
     "users": {400: ("1100400", "Bad Request"), 401: ("1100401", "Unauthorized"),
               403: ("1100403", "Forbidden"), 404: ("1100404", "Not Found"),
               500: ("1101500", "Unknown")},
@@ -823,7 +826,7 @@ def in_range(t, after, before):
 # Operations
 # ---------------------------------------------------------------------------
 
-def page(q, rows, fault, hi=100):
+def page(q, rows, fault, hi=100, omit_last_token=False):
     limit = max_results(q, hi)
     if fault is not None and fault.action == "cycle":
         # page 1 -> token A, page (A) -> token B, page (B) -> token A again
@@ -841,7 +844,10 @@ def page(q, rows, fault, hi=100):
     if fault is not None and fault.action == "same_token":
         token = one(q, "pageToken") or token_for(sig, 0)
     # totalItems is documented as inaccurate: keep it wrong.
-    return {"data": [public(r) for r in chunk], "totalItems": len(rows) + 7, "nextPageToken": token}
+    body = {"data": [public(r) for r in chunk], "totalItems": len(rows) + 7, "nextPageToken": token}
+    if token is None and omit_last_token:
+        del body["nextPageToken"]        # tasks: optional, and not nullable
+    return body
 
 
 def list_calls(ws, q, fault, extras=None):
@@ -939,6 +945,37 @@ def all_users(extras):
 def list_users(q, fault, extras):
     check_known(q, {"maxResults", "pageToken"})
     return page(q, all_users(extras), fault, hi=50)
+
+
+def task_object(k):
+    """Task k of the workspace: every nullable field null on some tasks."""
+    t = datetime(2024, 3, 1, 8, 0, tzinfo=timezone.utc) + timedelta(hours=5 * k, seconds=k)
+    linked = k % 4 != 3
+    return {"taskId": "TK%08d" % (k + 1),
+            "phoneNumberId": PHONES[k % 2][0] if linked else None,
+            "conversationId": "CN%08d" % (k % 40 + 1) if linked else None,
+            "activityId": "AC%08d" % (k + 1) if k % 2 == 0 else None,
+            "phoneNumberGroupId": "PG%08d" % (k % 2 + 1) if linked else None,
+            "orgId": "ORmock00001",
+            "title": "Follow up %d" % (k + 1) if k % 9 else None,
+            "description": "Call back about invoice %d" % (1000 + k) if k % 3 == 0 else None,
+            "dueDate": iso(t + timedelta(days=2)) if k % 5 else None,
+            "assignedTo": (USERS[k % 3] if k % 7 else "SYUassistant1") if k % 11 else None,
+            "assignedBy": USERS[(k + 1) % 3] if k % 6 else None,
+            "createdAt": iso(t),
+            "createdBy": USERS[k % 3],
+            "completed": k % 3 == 1,
+            "isDeleted": k % 13 == 12,
+            "revision": str(1 + k % 4)}
+
+
+TASKS = [task_object(k) for k in range(130)]
+TASKS_BY_ID = {t["taskId"]: t for t in TASKS}
+
+
+def list_tasks(q, fault):
+    check_known(q, {"maxResults", "pageToken"})
+    return page(q, TASKS, fault, hi=100, omit_last_token=True)
 
 
 def get_item(table, item_id, prefix, extra=None):
@@ -1109,6 +1146,8 @@ class Handler(BaseHTTPRequestHandler):
             family = "conversations"
         elif path.startswith("/v1/users"):
             family = "users"
+        elif path.startswith("/v1/tasks"):
+            family = "tasks"
         fault = st.take_fault(line)
         status = 200
         limited = False
@@ -1146,6 +1185,10 @@ class Handler(BaseHTTPRequestHandler):
                 body = list_messages(st.ws, q, pf, ex)
             elif path == "/v1/conversations":
                 body = list_conversations(st.ws, q, pf, ex)
+            elif path == "/v1/tasks":
+                body = list_tasks(q, pf)
+            elif path.startswith("/v1/tasks/"):
+                body = get_item(TASKS_BY_ID, unquote(path[len("/v1/tasks/"):]), "TK")
             elif path == "/v1/users":
                 body = list_users(q, pf, ex)
             elif path.startswith("/v1/users/"):
