@@ -31,7 +31,17 @@ SELECT coalesce(u.first_name, t.assigned_to, '(nobody)') AS assignee, count(*) A
  WHERE NOT t.completed AND NOT t.is_deleted
  GROUP BY 1 ORDER BY 1;
 SELECT mock_reset();
--- a boolean the API sends as something else is an error naming the column
+-- a boolean the API sends as something else is an error naming the
+-- column; a null is NULL
 SELECT mock_fault('{"match": "/v1/tasks", "action": "wrong_type", "field": "completed", "value": "yes"}');
 SELECT count(*) FILTER (WHERE completed) FROM tasks;
+SELECT mock_fault('{"match": "/v1/tasks", "action": "wrong_type", "field": "isDeleted", "value": 1}');
+SELECT count(*) FILTER (WHERE is_deleted) FROM tasks;
 SELECT mock_reset();
+SELECT mock_fault('{"match": "/v1/tasks/TK00000003", "action": "wrong_type", "field": "completed", "value": null}');
+SELECT id, completed FROM tasks WHERE id = 'TK00000003';
+SELECT mock_reset();
+-- a column declared with another type than the API's
+CREATE FOREIGN TABLE bad_tasks (id text, completed text) SERVER quo_mock OPTIONS (endpoint 'tasks');
+SELECT count(*) FROM bad_tasks;
+DROP FOREIGN TABLE bad_tasks;

@@ -70,7 +70,7 @@ class Client:
             assert st == 200, (path, q, st, body[:300])
             d = json.loads(body)
             rows += d["data"]
-            token = d["nextPageToken"]
+            token = d.get("nextPageToken")
             if not token:
                 return rows
 
@@ -249,6 +249,26 @@ def main():
         assert c.get("/v1/users/USbob000002")[0] == 200
         assert c.get("/v1/users/USnobody")[0] == 404
         assert c.get("/v1/users/bob")[0] == 400
+
+        # tasks: maxResults 1..100, the last page without nextPageToken,
+        # the 16 documented fields, ^TK ids
+        for bad in ("/v1/tasks?maxResults=0", "/v1/tasks?maxResults=101", "/v1/tasks"):
+            assert c.get(bad)[0] == 400, bad
+        st, body = c.get("/v1/tasks?maxResults=100")
+        assert st == 200 and "nextPageToken" in json.loads(body)
+        tasks = c.pages("/v1/tasks", [], size=100)
+        assert len(tasks) == 130 and len({t["taskId"] for t in tasks}) == 130, len(tasks)
+        for t in tasks:
+            assert set(t) == {"taskId", "phoneNumberId", "conversationId", "activityId", "phoneNumberGroupId",
+                              "orgId", "title", "description", "dueDate", "assignedTo", "assignedBy",
+                              "createdAt", "createdBy", "completed", "isDeleted", "revision"}, t
+            assert t["taskId"].startswith("TK") and isinstance(t["completed"], bool), t
+        st, body = c.get("/v1/tasks?" + urllib.parse.urlencode({"maxResults": "100", "pageToken": json.loads(
+            c.get("/v1/tasks?maxResults=100")[1])["nextPageToken"]}))
+        assert st == 200 and "nextPageToken" not in json.loads(body), body[:200]
+        assert c.get("/v1/tasks/TK00000001")[0] == 200
+        assert c.get("/v1/tasks/TK99999999")[0] == 404
+        assert c.get("/v1/tasks/task-1")[0] == 400
 
         # reset switches the extras off
         c.post("/_mock/reset", "")
