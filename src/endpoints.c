@@ -19,24 +19,24 @@
 
 /* GET /v1/calls and GET /v1/calls/{callId} */
 static const QuoColumn call_columns[] = {
-	{"id", "id", QUO_TEXT, QUO_SRC_JSON},
-	{"phone_number_id", "phoneNumberId", QUO_TEXT, QUO_SRC_JSON},
-	{"user_id", "userId", QUO_TEXT, QUO_SRC_JSON},
-	{"direction", "direction", QUO_TEXT, QUO_SRC_JSON},
-	{"status", "status", QUO_TEXT, QUO_SRC_JSON},
-	{"participants", "participants", QUO_TEXT_ARRAY, QUO_SRC_JSON},
-	{"answered_at", "answeredAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
-	{"answered_by", "answeredBy", QUO_TEXT, QUO_SRC_JSON},
-	{"initiated_by", "initiatedBy", QUO_TEXT, QUO_SRC_JSON},
-	{"completed_at", "completedAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
-	{"created_at", "createdAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
-	{"updated_at", "updatedAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
-	{"call_route", "callRoute", QUO_TEXT, QUO_SRC_JSON},
-	{"duration", "duration", QUO_INT4, QUO_SRC_JSON},
-	{"forwarded_from", "forwardedFrom", QUO_TEXT, QUO_SRC_JSON},
-	{"forwarded_to", "forwardedTo", QUO_TEXT, QUO_SRC_JSON},
-	{"ai_handled", "aiHandled", QUO_TEXT, QUO_SRC_JSON},
-	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW},
+	{"id", "id", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"phone_number_id", "phoneNumberId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"user_id", "userId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"direction", "direction", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"status", "status", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"participants", "participants", QUO_TEXT_ARRAY, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"answered_at", "answeredAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"answered_by", "answeredBy", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"initiated_by", "initiatedBy", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"completed_at", "completedAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"created_at", "createdAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"updated_at", "updatedAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"call_route", "callRoute", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"duration", "duration", QUO_INT4, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"forwarded_from", "forwardedFrom", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"forwarded_to", "forwardedTo", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"ai_handled", "aiHandled", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW, QUO_CTX_NONE},
 };
 
 /*
@@ -45,28 +45,28 @@ static const QuoColumn call_columns[] = {
  * comparison is rechecked, as the row may list more numbers than were sent.
  */
 static const QuoFilter call_filters[] = {
-	{"id", QUO_FILTER_ID, NULL, NULL, 0, 0, "AC", EXACT_EQ, false},
-	{"phone_number_id", QUO_FILTER_EQ, "phoneNumberId", NULL, 0, 0, "PN", EXACT_EQ, true},
-	{"participants", QUO_FILTER_ELEMENTS, "participants", NULL, 0, 1, NULL, QUO_OPBIT(QUO_OP_HAS), true},
-	{"user_id", QUO_FILTER_EQ, "userId", NULL, 0, 0, "US", 0, false},
-	{"created_at", QUO_FILTER_RANGE, "createdAfter", "createdBefore", 0, 0, NULL, 0, false},
+	{"id", QUO_FILTER_ID, NULL, NULL, 0, 0, "AC", EXACT_EQ, false, 0},
+	{"phone_number_id", QUO_FILTER_EQ, "phoneNumberId", NULL, 0, 0, "PN", EXACT_EQ, true, 0},
+	{"participants", QUO_FILTER_ELEMENTS, "participants", NULL, 0, 1, NULL, QUO_OPBIT(QUO_OP_HAS), true, 0},
+	{"user_id", QUO_FILTER_EQ, "userId", NULL, 0, 0, "US", 0, false, 0},
+	{"created_at", QUO_FILTER_RANGE, "createdAfter", "createdBefore", 0, 0, NULL, 0, false, 0},
 };
 
 /* GET /v1/messages and GET /v1/messages/{id} */
 static const QuoColumn message_columns[] = {
-	{"id", "id", QUO_TEXT, QUO_SRC_JSON},
-	{"phone_number_id", "phoneNumberId", QUO_TEXT, QUO_SRC_JSON_OR_PHONE},
-	{"conversation_id", "conversationId", QUO_TEXT, QUO_SRC_JSON_OR_CONVERSATION},
-	{"direction", "direction", QUO_TEXT, QUO_SRC_JSON},
-	{"from_number", "from", QUO_TEXT, QUO_SRC_JSON},
-	{"to_numbers", "to", QUO_TEXT_ARRAY, QUO_SRC_JSON},
-	{"text", "text", QUO_TEXT, QUO_SRC_JSON},
-	{"status", "status", QUO_TEXT, QUO_SRC_JSON},
-	{"user_id", "userId", QUO_TEXT, QUO_SRC_JSON},
-	{"created_at", "createdAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
-	{"updated_at", "updatedAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
-	{"participants", NULL, QUO_TEXT_ARRAY, QUO_SRC_PARTICIPANTS},
-	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW},
+	{"id", "id", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"phone_number_id", "phoneNumberId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_PHONE},
+	{"conversation_id", "conversationId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_CONVERSATION},
+	{"direction", "direction", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"from_number", "from", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"to_numbers", "to", QUO_TEXT_ARRAY, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"text", "text", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"status", "status", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"user_id", "userId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"created_at", "createdAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"updated_at", "updatedAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"participants", NULL, QUO_TEXT_ARRAY, QUO_SRC_CONTEXT, QUO_CTX_PARTICIPANTS},
+	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW, QUO_CTX_NONE},
 };
 
 /*
@@ -75,29 +75,29 @@ static const QuoColumn message_columns[] = {
  * the number the rows were fetched with when the API leaves it null.
  */
 static const QuoFilter message_filters[] = {
-	{"id", QUO_FILTER_ID, NULL, NULL, 0, 0, "AC", EXACT_EQ, false},
-	{"phone_number_id", QUO_FILTER_EQ, "phoneNumberId", NULL, 0, 0, "PN", EXACT_EQ, true},
+	{"id", QUO_FILTER_ID, NULL, NULL, 0, 0, "AC", EXACT_EQ, false, 0},
+	{"phone_number_id", QUO_FILTER_EQ, "phoneNumberId", NULL, 0, 0, "PN", EXACT_EQ, true, 0},
 	{"participants", QUO_FILTER_ELEMENTS, "participants", NULL, 0, 10, NULL,
-	QUO_OPBIT(QUO_OP_HAS) | QUO_OPBIT(QUO_OP_ARRAY_EQ) | QUO_OPBIT(QUO_OP_CONTAINS), true},
-	{"user_id", QUO_FILTER_EQ, "userId", NULL, 0, 0, "US", 0, false},
-	{"created_at", QUO_FILTER_RANGE, "createdAfter", "createdBefore", 0, 0, NULL, 0, false},
+	QUO_OPBIT(QUO_OP_HAS) | QUO_OPBIT(QUO_OP_ARRAY_EQ) | QUO_OPBIT(QUO_OP_CONTAINS), true, 0},
+	{"user_id", QUO_FILTER_EQ, "userId", NULL, 0, 0, "US", 0, false, 0},
+	{"created_at", QUO_FILTER_RANGE, "createdAfter", "createdBefore", 0, 0, NULL, 0, false, 0},
 };
 
 /* GET /v1/conversations */
 static const QuoColumn conversation_columns[] = {
-	{"id", "id", QUO_TEXT, QUO_SRC_JSON},
-	{"phone_number_id", "phoneNumberId", QUO_TEXT, QUO_SRC_JSON},
-	{"name", "name", QUO_TEXT, QUO_SRC_JSON},
-	{"participants", "participants", QUO_TEXT_ARRAY, QUO_SRC_JSON},
-	{"assigned_to", "assignedTo", QUO_TEXT, QUO_SRC_JSON},
-	{"created_at", "createdAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
-	{"updated_at", "updatedAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
-	{"deleted_at", "deletedAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
-	{"last_activity_at", "lastActivityAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
-	{"last_activity_id", "lastActivityId", QUO_TEXT, QUO_SRC_JSON},
-	{"muted_until", "mutedUntil", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
-	{"snoozed_until", "snoozedUntil", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
-	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW},
+	{"id", "id", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"phone_number_id", "phoneNumberId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"name", "name", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"participants", "participants", QUO_TEXT_ARRAY, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"assigned_to", "assignedTo", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"created_at", "createdAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"updated_at", "updatedAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"deleted_at", "deletedAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"last_activity_at", "lastActivityAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"last_activity_id", "lastActivityId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"muted_until", "mutedUntil", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"snoozed_until", "snoozedUntil", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW, QUO_CTX_NONE},
 };
 
 /*
@@ -105,9 +105,9 @@ static const QuoColumn conversation_columns[] = {
  * values that are not PN ids cannot equal phone_number_id and are not sent.
  */
 static const QuoFilter conversation_filters[] = {
-	{"phone_number_id", QUO_FILTER_EQ, "phoneNumbers", NULL, 100, 0, "PN", EXACT_EQ, false},
-	{"created_at", QUO_FILTER_RANGE, "createdAfter", "createdBefore", 0, 0, NULL, 0, false},
-	{"updated_at", QUO_FILTER_RANGE, "updatedAfter", "updatedBefore", 0, 0, NULL, 0, false},
+	{"phone_number_id", QUO_FILTER_EQ, "phoneNumbers", NULL, 100, 0, "PN", EXACT_EQ, false, 0},
+	{"created_at", QUO_FILTER_RANGE, "createdAfter", "createdBefore", 0, 0, NULL, 0, false, 0},
+	{"updated_at", QUO_FILTER_RANGE, "updatedAfter", "updatedBefore", 0, 0, NULL, 0, false, 0},
 };
 
 static const QuoTableOption conversation_options[] = {
@@ -127,44 +127,164 @@ static const QuoFanout message_fanout = {
 
 /* GET /v1/users and GET /v1/users/{userId} */
 static const QuoColumn user_columns[] = {
-	{"id", "id", QUO_TEXT, QUO_SRC_JSON},
-	{"email", "email", QUO_TEXT, QUO_SRC_JSON},
-	{"first_name", "firstName", QUO_TEXT, QUO_SRC_JSON},
-	{"last_name", "lastName", QUO_TEXT, QUO_SRC_JSON},
-	{"picture_url", "pictureUrl", QUO_TEXT, QUO_SRC_JSON},
-	{"role", "role", QUO_TEXT, QUO_SRC_JSON},
-	{"created_at", "createdAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
-	{"updated_at", "updatedAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
-	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW},
+	{"id", "id", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"email", "email", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"first_name", "firstName", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"last_name", "lastName", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"picture_url", "pictureUrl", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"role", "role", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"created_at", "createdAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"updated_at", "updatedAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW, QUO_CTX_NONE},
 };
 
 /* users: the list takes no filter; id = v is a get by id */
 static const QuoFilter user_filters[] = {
-	{"id", QUO_FILTER_ID, NULL, NULL, 0, 0, "US", EXACT_EQ, false},
+	{"id", QUO_FILTER_ID, NULL, NULL, 0, 0, "US", EXACT_EQ, false, 0},
 };
 
 /* GET /v1/tasks and GET /v1/tasks/{taskId} */
 static const QuoColumn task_columns[] = {
-	{"id", "taskId", QUO_TEXT, QUO_SRC_JSON},
-	{"phone_number_id", "phoneNumberId", QUO_TEXT, QUO_SRC_JSON},
-	{"conversation_id", "conversationId", QUO_TEXT, QUO_SRC_JSON},
-	{"activity_id", "activityId", QUO_TEXT, QUO_SRC_JSON},
-	{"title", "title", QUO_TEXT, QUO_SRC_JSON},
-	{"description", "description", QUO_TEXT, QUO_SRC_JSON},
-	{"assigned_to", "assignedTo", QUO_TEXT, QUO_SRC_JSON},
-	{"assigned_by", "assignedBy", QUO_TEXT, QUO_SRC_JSON},
-	{"created_by", "createdBy", QUO_TEXT, QUO_SRC_JSON},
-	{"revision", "revision", QUO_TEXT, QUO_SRC_JSON},
-	{"due_date", "dueDate", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
-	{"created_at", "createdAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON},
-	{"completed", "completed", QUO_BOOL, QUO_SRC_JSON},
-	{"is_deleted", "isDeleted", QUO_BOOL, QUO_SRC_JSON},
-	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW},
+	{"id", "taskId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"phone_number_id", "phoneNumberId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"conversation_id", "conversationId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"activity_id", "activityId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"title", "title", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"description", "description", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"assigned_to", "assignedTo", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"assigned_by", "assignedBy", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"created_by", "createdBy", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"revision", "revision", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"due_date", "dueDate", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"created_at", "createdAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"completed", "completed", QUO_BOOL, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"is_deleted", "isDeleted", QUO_BOOL, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW, QUO_CTX_NONE},
 };
 
 /* tasks: the list takes no filter; id = v is a get by id */
 static const QuoFilter task_filters[] = {
-	{"id", QUO_FILTER_ID, NULL, NULL, 0, 0, "TK", EXACT_EQ, false},
+	{"id", QUO_FILTER_ID, NULL, NULL, 0, 0, "TK", EXACT_EQ, false, 0},
+};
+
+/* GET /v1/phone-numbers and GET /v1/phone-numbers/{phoneNumberId} */
+static const QuoColumn phone_number_columns[] = {
+	{"id", "id", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"group_id", "groupId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"name", "name", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"number", "number", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"formatted_number", "formattedNumber", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"forward", "forward", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"port_request_id", "portRequestId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"porting_status", "portingStatus", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"symbol", "symbol", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"user_ids", "users[].id", QUO_TEXT_ARRAY, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"users", "users", QUO_JSONB, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"restrictions", "restrictions", QUO_JSONB, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"created_at", "createdAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"updated_at", "updatedAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW, QUO_CTX_NONE},
+};
+
+/*
+ * phone_numbers: the list is not paged; userId lists the numbers a user
+ * is on, which is exactly "'US...' = ANY (user_ids)".
+ */
+static const QuoFilter phone_number_filters[] = {
+	{"id", QUO_FILTER_ID, NULL, NULL, 0, 0, "PN", EXACT_EQ, false, 0},
+	{"user_ids", QUO_FILTER_ELEMENTS, "userId", NULL, 0, 1, "US", QUO_OPBIT(QUO_OP_HAS), false, 0},
+};
+
+/* GET /v1/contacts and GET /v1/contacts/{id}: names under defaultFields */
+static const QuoColumn contact_columns[] = {
+	{"id", "id", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"external_id", "externalId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"source", "source", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"source_url", "sourceUrl", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"first_name", "defaultFields.firstName", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"last_name", "defaultFields.lastName", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"company", "defaultFields.company", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"role", "defaultFields.role", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"phone_numbers", "defaultFields.phoneNumbers[].value", QUO_TEXT_ARRAY, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"emails", "defaultFields.emails[].value", QUO_TEXT_ARRAY, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"custom_fields", "customFields", QUO_JSONB, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"created_by_user_id", "createdByUserId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"created_at", "createdAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"updated_at", "updatedAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW, QUO_CTX_NONE},
+};
+
+/*
+ * contacts: externalIds and sources take lists (repeated keys; 50 per
+ * request here, to keep URLs short) of strings of 1 to 75 characters.
+ */
+static const QuoFilter contact_filters[] = {
+	{"id", QUO_FILTER_ID, NULL, NULL, 0, 0, NULL, EXACT_EQ, false, 0},
+	{"external_id", QUO_FILTER_EQ, "externalIds", NULL, 50, 0, NULL, EXACT_EQ, false, 75},
+	{"source", QUO_FILTER_EQ, "sources", NULL, 50, 0, NULL, EXACT_EQ, false, 75},
+};
+
+/* GET /v1/contact-custom-fields: not paged, no filters */
+static const QuoColumn contact_custom_field_columns[] = {
+	{"key", "key", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"name", "name", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"type", "type", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW, QUO_CTX_NONE},
+};
+
+/*
+ * The per-call tables have no list: each is read one call at a time, so
+ * call_id is required (a value, or a join's parameter).  call_id is the
+ * id the call was fetched by where the object does not carry it.
+ */
+static const QuoFilter per_call_filters[] = {
+	{"call_id", QUO_FILTER_ID, NULL, NULL, 0, 0, "AC", EXACT_EQ, true, 0},
+};
+
+#define PER_CALL_HINT(t) \
+	"WHERE call_id = 'AC123abc' (or IN, = ANY), or a join: FROM quo.calls c JOIN quo." t " x ON x.call_id = c.id"
+
+/* GET /v1/call-summaries/{callId} */
+static const QuoColumn call_summary_columns[] = {
+	{"call_id", "callId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_ITEM_ID},
+	{"status", "status", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"summary", "summary", QUO_TEXT_ARRAY, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"next_steps", "nextSteps", QUO_TEXT_ARRAY, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"jobs", "jobs", QUO_JSONB, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW, QUO_CTX_NONE},
+};
+
+/* GET /v1/call-transcripts/{id} */
+static const QuoColumn call_transcript_columns[] = {
+	{"call_id", "callId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_ITEM_ID},
+	{"status", "status", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"created_at", "createdAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"duration", "duration", QUO_FLOAT8, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"dialogue", "dialogue", QUO_JSONB, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW, QUO_CTX_NONE},
+};
+
+/* GET /v1/call-recordings/{callId}: an array, one row per recording */
+static const QuoColumn call_recording_columns[] = {
+	{"call_id", NULL, QUO_TEXT, QUO_SRC_CONTEXT, QUO_CTX_ITEM_ID},
+	{"id", "id", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"status", "status", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"type", "type", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"url", "url", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"duration", "duration", QUO_INT4, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"start_time", "startTime", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW, QUO_CTX_NONE},
+};
+
+/* GET /v1/call-voicemails/{callId} */
+static const QuoColumn call_voicemail_columns[] = {
+	{"call_id", NULL, QUO_TEXT, QUO_SRC_CONTEXT, QUO_CTX_ITEM_ID},
+	{"id", "id", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"status", "status", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"transcript", "transcript", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"recording_url", "recordingUrl", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"duration", "duration", QUO_INT4, QUO_SRC_JSON, QUO_CTX_NONE},
+	{"raw", NULL, QUO_JSONB, QUO_SRC_RAW, QUO_CTX_NONE},
 };
 
 /* the paging styles (quo_fdw.h) */
@@ -205,6 +325,50 @@ static const QuoEndpoint endpoints[] = {
 		NULL, 0,
 		NULL, NULL,
 	"The API key has no access to the workspace's tasks."},
+	/* not paged */
+	{"phone_numbers", "/v1/phone-numbers", "/v1/phone-numbers/", &quo_paging_none, 0, QUO_ITEM_OBJECT, NULL,
+		phone_number_columns, lengthof_(phone_number_columns),
+		phone_number_filters, lengthof_(phone_number_filters),
+		NULL, 0,
+		NULL, NULL,
+	"The API key has no access to the workspace's phone numbers."},
+	/* maxResults 1..50 */
+	{"contacts", "/v1/contacts", "/v1/contacts/", &quo_paging_v1, 50, QUO_ITEM_OBJECT, NULL,
+		contact_columns, lengthof_(contact_columns),
+		contact_filters, lengthof_(contact_filters),
+		NULL, 0,
+		NULL, NULL,
+	"The API key has no access to the workspace's contacts."},
+	{"contact_custom_fields", "/v1/contact-custom-fields", NULL, &quo_paging_none, 0, QUO_ITEM_OBJECT, NULL,
+		contact_custom_field_columns, lengthof_(contact_custom_field_columns),
+		NULL, 0,
+		NULL, 0,
+		NULL, NULL,
+	"The API key has no access to the workspace's contact fields."},
+	{"call_summaries", NULL, "/v1/call-summaries/", &quo_paging_none, 0, QUO_ITEM_OBJECT, NULL,
+		call_summary_columns, lengthof_(call_summary_columns),
+		per_call_filters, lengthof_(per_call_filters),
+		NULL, 0,
+		PER_CALL_HINT("call_summaries"), NULL,
+	"The workspace's Quo plan may not include call summaries, or the API key has no access to the call's phone number."},
+	{"call_transcripts", NULL, "/v1/call-transcripts/", &quo_paging_none, 0, QUO_ITEM_OBJECT, NULL,
+		call_transcript_columns, lengthof_(call_transcript_columns),
+		per_call_filters, lengthof_(per_call_filters),
+		NULL, 0,
+		PER_CALL_HINT("call_transcripts"), NULL,
+	"The workspace's Quo plan may not include call transcripts, or the API key has no access to the call's phone number."},
+	{"call_recordings", NULL, "/v1/call-recordings/", &quo_paging_none, 0, QUO_ITEM_ARRAY, NULL,
+		call_recording_columns, lengthof_(call_recording_columns),
+		per_call_filters, lengthof_(per_call_filters),
+		NULL, 0,
+		PER_CALL_HINT("call_recordings"), NULL,
+	"The workspace's Quo plan may not include call recordings, or the API key has no access to the call's phone number."},
+	{"call_voicemails", NULL, "/v1/call-voicemails/", &quo_paging_none, 0, QUO_ITEM_OBJECT, NULL,
+		call_voicemail_columns, lengthof_(call_voicemail_columns),
+		per_call_filters, lengthof_(per_call_filters),
+		NULL, 0,
+		PER_CALL_HINT("call_voicemails"), NULL,
+	"The API key has no access to the call's voicemail (its phone number)."},
 };
 
 /* The endpoint called name, or NULL. */
@@ -268,6 +432,8 @@ quo_coltype_oid(QuoColType type)
 			return JSONBOID;
 		case QUO_BOOL:
 			return BOOLOID;
+		case QUO_FLOAT8:
+			return FLOAT8OID;
 	}
 	return InvalidOid;
 }
@@ -290,6 +456,8 @@ quo_coltype_name(QuoColType type)
 			return "jsonb";
 		case QUO_BOOL:
 			return "boolean";
+		case QUO_FLOAT8:
+			return "double precision";
 	}
 	return "?";
 }

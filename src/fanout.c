@@ -370,9 +370,9 @@ add_children(QuoFanoutState *fs, List *children, FanoutVisit *v)
 		s->path = t->path;
 		s->query = pstrdup(q.data);
 		pfree(q.data);
-		s->ctx_phone = v->phone;
+		s->ctx[QUO_CTX_PHONE] = v->phone;
 		s->ctx_participants = v->participants;
-		s->ctx_conversation = v->id;
+		s->ctx[QUO_CTX_CONVERSATION] = v->id;
 		children = lappend(children, s);
 	}
 	return children;

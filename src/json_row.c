@@ -443,6 +443,97 @@ text_array_value(const QuoRowContext *ctx, int att, struct json_object *v)
 }
 
 /*
+ * The value at a column's JSON path in obj (quo_fdw.h): NULL when a key is
+ * absent or a value on the way is null.  When a key ends in "[]", that
+ * array is returned and *rest is the path of its elements' values ("" for
+ * the elements themselves).  A value on the way that is not an object is
+ * an ERROR.
+ */
+static struct json_object *
+json_at(const QuoRowContext *ctx, int att, struct json_object *obj,
+		const char *path, const char **rest)
+{
+	const char *p = path;
+
+	*rest = NULL;
+	if (strpbrk(path, ".[") == NULL)
+		return json_object_object_get_ex(obj, path, &obj) ? obj : NULL;
+	for (;;)
+	{
+		const char *dot = strchr(p, '.');
+		size_t		len = dot ? (size_t) (dot - p) : strlen(p);
+		bool		is_array = len >= 2 && p[len - 2] == '[' && p[len - 1] == ']';
+		char		key[64];
+		struct json_object *v;
+
+		if (is_array)
+			len -= 2;
+		if (len >= sizeof(key))
+			elog(ERROR, "quo_fdw: JSON path \"%s\" has a key too long", path);
+		memcpy(key, p, len);
+		key[len] = '\0';
+		if (!json_object_is_type(obj, json_type_object))
+			wrong_value(ctx, att, obj, psprintf("an object with the key \"%s\"", key));
+		if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
+			return NULL;
+		if (is_array)
+		{
+			*rest = dot ? dot + 1 : "";
+			return v;
+		}
+		if (dot == NULL)
+			return v;
+		obj = v;
+		p = dot + 1;
+	}
+}
+
+/*
+ * A text[] Datum of the values at path rest in each element of the JSON
+ * array v ("emails[].value"): a null element, or one without the value,
+ * gives a NULL element.
+ */
+static Datum
+mapped_array_value(const QuoRowContext *ctx, int att, struct json_object *v,
+				   const char *rest)
+{
+	int			n;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			dims[1];
+	int			lbs[1] = {1};
+
+	if (!json_object_is_type(v, json_type_array))
+		wrong_value(ctx, att, v, "an array");
+	n = (int) json_object_array_length(v);
+	if (n == 0)
+		return PointerGetDatum(construct_empty_array(TEXTOID));
+	elems = palloc(sizeof(Datum) * n);
+	nulls = palloc(sizeof(bool) * n);
+	for (int i = 0; i < n; i++)
+	{
+		struct json_object *e = json_object_array_get_idx(v, i);
+		const char *none;
+
+		if (e != NULL && rest[0] != '\0')
+		{
+			if (!json_object_is_type(e, json_type_object))
+				wrong_value(ctx, att, e, "an object");
+			e = json_at(ctx, att, e, rest, &none);
+		}
+		nulls[i] = (e == NULL);
+		if (e == NULL)
+			continue;
+		if (!json_object_is_type(e, json_type_string))
+			wrong_value(ctx, att, e, "a string");
+		elems[i] = text_value(ctx, att, json_object_get_string(e), json_object_get_string_len(e));
+	}
+	dims[0] = n;
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+											  TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
  * Fill values/nulls (one per attribute) from an API object.  Allocates in
  * the current memory context, which the caller resets per row.
  */
@@ -480,27 +571,40 @@ quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
 					nulls[att] = false;
 					continue;
 				}
-			case QUO_SRC_PARTICIPANTS:
-				values[att] = ctx->ctx_participants;
-				nulls[att] = ctx->ctx_participants_null;
+			case QUO_SRC_CONTEXT:
+				if (col->ctx == QUO_CTX_PARTICIPANTS)
+				{
+					values[att] = ctx->ctx_participants;
+					nulls[att] = ctx->ctx_participants_null;
+				}
+				else if (col->ctx != QUO_CTX_NONE && ctx->ctx[col->ctx] != NULL)
+				{
+					values[att] = CStringGetTextDatum(ctx->ctx[col->ctx]);
+					nulls[att] = false;
+				}
 				continue;
 			case QUO_SRC_JSON:
-			case QUO_SRC_JSON_OR_PHONE:
-			case QUO_SRC_JSON_OR_CONVERSATION:
-				if (!json_object_object_get_ex(obj, col->json_key, &v) || v == NULL)
 				{
-					const char *fallback = NULL;
+					const char *rest;
 
-					if (col->source == QUO_SRC_JSON_OR_PHONE)
-						fallback = ctx->ctx_phone;
-					else if (col->source == QUO_SRC_JSON_OR_CONVERSATION)
-						fallback = ctx->ctx_conversation;
-					if (fallback)
+					v = json_at(ctx, att, obj, col->json_path, &rest);
+					if (v == NULL)
 					{
-						values[att] = CStringGetTextDatum(fallback);
-						nulls[att] = false;
+						/* absent or null: what the request was made for, if kept */
+						if (col->ctx != QUO_CTX_NONE && col->ctx < QUO_CTX_TEXT_SLOTS &&
+							ctx->ctx[col->ctx] != NULL)
+						{
+							values[att] = CStringGetTextDatum(ctx->ctx[col->ctx]);
+							nulls[att] = false;
+						}
+						continue;
 					}
-					continue;
+					if (rest != NULL)
+					{
+						values[att] = mapped_array_value(ctx, att, v, rest);
+						nulls[att] = false;
+						continue;
+					}
 				}
 				break;
 		}
@@ -538,6 +642,12 @@ quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
 				}
 			case QUO_TEXT_ARRAY:
 				values[att] = text_array_value(ctx, att, v);
+				break;
+			case QUO_FLOAT8:
+				if (!json_object_is_type(v, json_type_double) &&
+					!json_object_is_type(v, json_type_int))
+					wrong_value(ctx, att, v, "a number");
+				values[att] = Float8GetDatum(json_object_get_double(v));
 				break;
 			case QUO_BOOL:
 				if (!json_object_is_type(v, json_type_boolean))

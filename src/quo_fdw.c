@@ -126,6 +126,9 @@ quo_report_missing_required(const QuoEndpoint *ep, const char *relname, List *mi
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("foreign table \"%s\" needs a WHERE condition on %s", relname, cols.data),
+			 ep->list_path == NULL ?
+			 errdetail("The Quo API has no list of %s: it returns them for one %s at a time (GET %s{%s}).",
+					   ep->name, cols.data, ep->item_path, cols.data) :
 			 errdetail("The Quo API lists %s only for one phone_number_id and its participants (or by id).",
 					   ep->name),
 			 errhint("Add a condition such as: %s", ep->required_hint)));

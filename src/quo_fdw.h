@@ -38,27 +38,48 @@ typedef enum QuoColType
 	QUO_TIMESTAMPTZ,
 	QUO_TEXT_ARRAY,
 	QUO_JSONB,
-	QUO_BOOL
+	QUO_BOOL,
+	QUO_FLOAT8
 } QuoColType;
+
+/*
+ * What a request was made for, kept with the rows it returns: the
+ * phoneNumberId sent, the conversation listed through, the id of a get by
+ * id, the participants sent.  A column can fall back to, or be, one of them.
+ */
+typedef enum QuoCtx
+{
+	QUO_CTX_NONE = 0,
+	QUO_CTX_PHONE,
+	QUO_CTX_CONVERSATION,
+	QUO_CTX_ITEM_ID,
+	QUO_CTX_PARTICIPANTS		/* text[]: the request's participants */
+} QuoCtx;
+
+#define QUO_CTX_TEXT_SLOTS QUO_CTX_PARTICIPANTS	/* slots 1.. hold text */
 
 /* Where a column's value comes from. */
 typedef enum QuoColSource
 {
-	QUO_SRC_JSON,				/* the object's key json_key */
-	QUO_SRC_JSON_OR_PHONE,		/* json_key; when null, the phoneNumberId the
-								 * row was fetched with */
-	QUO_SRC_JSON_OR_CONVERSATION,	/* json_key; when null, the conversation
-									 * the row was fetched through */
-	QUO_SRC_PARTICIPANTS,		/* the participants the row was fetched for */
+	QUO_SRC_JSON,				/* json_path in the object; when null or
+								 * absent, the column's ctx slot if any */
+	QUO_SRC_CONTEXT,			/* only the request's ctx slot */
 	QUO_SRC_RAW					/* the whole object, as jsonb */
 } QuoColSource;
 
+/*
+ * json_path: keys separated by '.', for nested objects
+ * ("defaultFields.firstName"); a key ending in "[]" is an array whose
+ * elements the rest of the path is read from, giving a text[]
+ * ("defaultFields.emails[].value"; one "[]" per path, text[] columns only).
+ */
 typedef struct QuoColumn
 {
 	const char *name;			/* column name in SQL */
-	const char *json_key;		/* key in the API object, or NULL */
+	const char *json_path;		/* where in the API object, or NULL */
 	QuoColType	type;			/* SQL type */
 	QuoColSource source;		/* where the value comes from */
+	QuoCtx		ctx;			/* the request's value it falls back to / is */
 } QuoColumn;
 
 /* How a filter turns SQL quals into request parameters. */
@@ -100,6 +121,8 @@ typedef struct QuoFilter
 	uint32		exact_ops;		/* ops whose API filter equals the SQL qual,
 								 * so no local recheck is needed */
 	bool		required;		/* the list operation needs this parameter */
+	int			max_len;		/* documented longest value, 0: none; longer
+								 * values match no row and are not sent */
 } QuoFilter;
 
 /* A table option that becomes a fixed request parameter. */
@@ -277,9 +300,9 @@ typedef struct QuoRequestSpec
 	char	   *path;			/* "/v1/calls" or "/v1/calls/AC%2F1" */
 	char	   *query;			/* parameters without the paging ones,
 								 * "" when none; NULL for an item GET */
-	char	   *ctx_phone;		/* phoneNumberId sent, for synthetic columns */
+	char	   *ctx[QUO_CTX_TEXT_SLOTS];	/* what the request was made for
+											 * (QuoCtx), or NULL */
 	List	   *ctx_participants;	/* participants sent (char *) */
-	char	   *ctx_conversation;	/* conversation listed through, or NULL */
 	bool		lists_parents;	/* a fan-out's parent listing: its rows
 								 * become series, not result rows */
 } QuoRequestSpec;
@@ -450,10 +473,9 @@ typedef struct QuoRowContext
 	int			natts;
 	int		   *colmap;			/* per attribute, endpoint column or -1 */
 	const char **attnames;		/* per attribute, SQL column name */
-	const char *ctx_phone;		/* the current request's phoneNumberId */
+	const char *ctx[QUO_CTX_TEXT_SLOTS];	/* the current request's (QuoCtx) */
 	Datum		ctx_participants;	/* the current request's participants */
 	bool		ctx_participants_null;
-	const char *ctx_conversation;	/* the conversation listed through */
 } QuoRowContext;
 
 extern struct json_object *quo_json_parse(const char *body, size_t len,

@@ -19,6 +19,7 @@
 
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -244,7 +245,33 @@ elements_may_be_null(const QuoEndpoint *ep, const QuoFilter *f)
 {
 	int			col = quo_endpoint_column(ep, f->column);
 
-	return col < 0 || ep->columns[col].source != QUO_SRC_PARTICIPANTS;
+	return col < 0 || ep->columns[col].source != QUO_SRC_CONTEXT;
+}
+
+/*
+ * Whether a value can be in f's column at all: it has the documented id
+ * prefix and length.  Others match no row and are never sent.
+ */
+static bool
+value_possible(const QuoFilter *f, const char *s)
+{
+	if (f->prefix && strncmp(s, f->prefix, strlen(f->prefix)) != 0)
+		return false;
+	/* "" would make GET item_path/ (the list, on some endpoints) */
+	if (f->kind == QUO_FILTER_ID && s[0] == '\0')
+		return false;
+	if (f->max_len > 0 && (s[0] == '\0' || pg_mbstrlen(s) > f->max_len))
+		return false;
+	return true;
+}
+
+/* The request context slot the value of f's column is kept in. */
+static QuoCtx
+filter_ctx(const QuoEndpoint *ep, const QuoFilter *f)
+{
+	int			col = quo_endpoint_column(ep, f->column);
+
+	return col < 0 ? QUO_CTX_NONE : ep->columns[col].ctx;
 }
 
 /*
@@ -291,7 +318,7 @@ apply_qual(const QuoEndpoint *ep, const QuoFilter *f, const QuoQual *q,
 					char	   *s = lfirst(lc);
 
 					CHECK_FOR_INTERRUPTS();
-					if (f->prefix && strncmp(s, f->prefix, strlen(f->prefix)) != 0)
+					if (!value_possible(f, s))
 						continue;
 					ok = lappend(ok, s);
 				}
@@ -315,6 +342,13 @@ apply_qual(const QuoEndpoint *ep, const QuoFilter *f, const QuoQual *q,
 							(errcode(ERRCODE_INTERNAL_ERROR),
 							 errmsg_internal("an array with NULL elements on column \"%s\" of endpoint \"%s\" needs a local recheck",
 											 f->column, ep->name)));
+			}
+			/* every value must be an element of the row's array */
+			foreach(lc, vals)
+			{
+				CHECK_FOR_INTERRUPTS();
+				if (!value_possible(f, lfirst(lc)))
+					return false;
 			}
 			fv->values = list_concat(fv->values, vals);
 			return true;
@@ -399,13 +433,13 @@ append_bound(StringInfo frag, const char *param, TimestampTz t, int64 delta)
 
 /*
  * Append to out each spec of specs extended by fragment (a query
- * fragment), and by the phone number and participants it fetches rows for
- * when given.  Each query is allocated to its size: there may be tens of
- * thousands.
+ * fragment), and by what it fetches rows for when given: a value for a
+ * context slot, or the participants.  Each query is allocated to its size:
+ * there may be tens of thousands.
  */
 static List *
-extend_specs(List *out, List *specs, const char *fragment, const char *phone,
-			 List *participants)
+extend_specs(List *out, List *specs, const char *fragment, QuoCtx slot,
+			 const char *value, List *participants)
 {
 	ListCell   *lc;
 
@@ -419,8 +453,8 @@ extend_specs(List *out, List *specs, const char *fragment, const char *phone,
 		n->query = psprintf("%s%s%s", s->query,
 							(s->query[0] != '\0' && fragment[0] != '\0') ? "&" : "",
 							fragment);
-		if (phone)
-			n->ctx_phone = (char *) phone;
+		if (slot != QUO_CTX_NONE && slot < QUO_CTX_TEXT_SLOTS && value)
+			n->ctx[slot] = (char *) value;
 		if (participants)
 			n->ctx_participants = participants;
 		out = lappend(out, n);
@@ -479,6 +513,7 @@ id_requests(const QuoEndpoint *ep, FilterValues *fvs, List **specs)
 	for (int i = 0; i < ep->nfilters; i++)
 	{
 		const QuoFilter *f = &ep->filters[i];
+		QuoCtx		slot = filter_ctx(ep, f);
 		StringInfoData path;
 		ListCell   *lc;
 
@@ -500,6 +535,8 @@ id_requests(const QuoEndpoint *ep, FilterValues *fvs, List **specs)
 
 			CHECK_FOR_INTERRUPTS();
 			s->ep = ep;
+			if (slot != QUO_CTX_NONE && slot < QUO_CTX_TEXT_SLOTS)
+				s->ctx[slot] = lfirst(lc);
 			resetStringInfo(&path);
 			appendStringInfoString(&path, ep->item_path);
 			quo_append_encoded(&path, lfirst(lc));
@@ -518,16 +555,16 @@ id_requests(const QuoEndpoint *ep, FilterValues *fvs, List **specs)
  * placeholders.
  */
 static List *
-multiply_eq(const QuoFilter *f, FilterValues *fv, List *specs, StringInfo frag)
+multiply_eq(QuoCtx slot, const QuoFilter *f, FilterValues *fv, List *specs,
+			StringInfo frag)
 {
-	bool		is_phone = strcmp(f->column, "phone_number_id") == 0;
 	List	   *out = NIL;
 	StringInfoData buf;
 	ListCell   *vc;
 	int			n = 0;
 
 	if (fv->values == NIL)
-		return extend_specs(NIL, specs, frag->data, NULL, NIL);
+		return extend_specs(NIL, specs, frag->data, QUO_CTX_NONE, NULL, NIL);
 
 	initStringInfo(&buf);
 	foreach(vc, fv->values)
@@ -538,13 +575,13 @@ multiply_eq(const QuoFilter *f, FilterValues *fv, List *specs, StringInfo frag)
 			resetStringInfo(&buf);
 			appendStringInfoString(&buf, frag->data);
 			append_param(&buf, f->param, lfirst(vc), true);
-			out = extend_specs(out, specs, buf.data, is_phone ? lfirst(vc) : NULL, NIL);
+			out = extend_specs(out, specs, buf.data, slot, lfirst(vc), NIL);
 			continue;
 		}
 		append_param(&buf, f->param, lfirst(vc), true);
 		if (++n % f->chunk == 0 || lnext(fv->values, vc) == NULL)
 		{
-			out = extend_specs(out, specs, buf.data, NULL, NIL);
+			out = extend_specs(out, specs, buf.data, QUO_CTX_NONE, NULL, NIL);
 			resetStringInfo(&buf);
 		}
 	}
@@ -583,7 +620,8 @@ multiply_elements(const QuoEndpoint *ep, const QuoFilter *f, FilterValues *fv,
 	}
 	foreach(vc, fv->values)
 		append_param(frag, f->param, lfirst(vc), true);
-	return extend_specs(NIL, specs, frag->data, NULL, fv->values);
+	return extend_specs(NIL, specs, frag->data, QUO_CTX_NONE, NULL,
+						filter_ctx(ep, f) == QUO_CTX_PARTICIPANTS ? fv->values : NIL);
 }
 
 /* Step 3, a RANGE filter: one after/before pair, widened.  NIL when empty. */
@@ -596,7 +634,7 @@ multiply_range(const QuoFilter *f, FilterValues *fv, List *specs, StringInfo fra
 		append_bound(frag, f->param, fv->lower, -RANGE_WIDEN_USECS);
 	if (fv->have_upper)
 		append_bound(frag, f->param_before, fv->upper, RANGE_WIDEN_USECS);
-	return extend_specs(NIL, specs, frag->data, NULL, NIL);
+	return extend_specs(NIL, specs, frag->data, QUO_CTX_NONE, NULL, NIL);
 }
 
 /*
@@ -607,9 +645,19 @@ multiply_range(const QuoFilter *f, FilterValues *fv, List *specs, StringInfo fra
 static List *
 list_requests(const QuoEndpoint *ep, FilterValues *fvs, List **missing)
 {
-	QuoRequestSpec *start = palloc0(sizeof(QuoRequestSpec));
+	QuoRequestSpec *start;
 	List	   *specs;
 
+	if (ep->list_path == NULL)
+	{
+		/* no list operation: an id is the required filter */
+		for (int i = 0; i < ep->nfilters; i++)
+			if (ep->filters[i].kind == QUO_FILTER_ID)
+				*missing = lappend(*missing, (char *) ep->filters[i].column);
+		Assert(*missing != NIL);
+		return NIL;
+	}
+	start = palloc0(sizeof(QuoRequestSpec));
 	start->ep = ep;
 	start->path = (char *) ep->list_path;
 	start->query = "";
@@ -640,7 +688,7 @@ list_requests(const QuoEndpoint *ep, FilterValues *fvs, List **missing)
 		switch (f->kind)
 		{
 			case QUO_FILTER_EQ:
-				specs = multiply_eq(f, fv, specs, &frag);
+				specs = multiply_eq(filter_ctx(ep, f), f, fv, specs, &frag);
 				break;
 			case QUO_FILTER_ELEMENTS:
 				specs = multiply_elements(ep, f, fv, specs, &frag, missing);
@@ -669,7 +717,7 @@ add_fixed_params(List *specs, List *fixed_params)
 	initStringInfo(&frag);
 	for (int i = 0; i + 1 < list_length(fixed_params); i += 2)
 		append_param(&frag, list_nth(fixed_params, i), list_nth(fixed_params, i + 1), true);
-	return extend_specs(NIL, specs, frag.data, NULL, NIL);
+	return extend_specs(NIL, specs, frag.data, QUO_CTX_NONE, NULL, NIL);
 }
 
 /*

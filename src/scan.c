@@ -413,8 +413,7 @@ start_next_series(QuoFdwScanState *state)
 	state->page_token = NULL;
 	state->nseen = 0;
 	MemoryContextReset(state->spec_cxt);
-	state->rowctx.ctx_phone = state->spec->ctx_phone;
-	state->rowctx.ctx_conversation = state->spec->ctx_conversation;
+	memcpy(state->rowctx.ctx, state->spec->ctx, sizeof(state->rowctx.ctx));
 	state->rowctx.ctx_participants_null = (state->spec->ctx_participants == NIL);
 	if (state->spec->ctx_participants != NIL)
 	{

@@ -42,7 +42,8 @@ convert_rows(const QuoEndpoint *ep, struct json_object *root, bool is_item)
 	ctx.natts = ep->ncolumns;
 	ctx.colmap = colmap;
 	ctx.attnames = names;
-	ctx.ctx_phone = "PNfuzz";
+	ctx.ctx[QUO_CTX_PHONE] = "PNfuzz";
+	ctx.ctx[QUO_CTX_ITEM_ID] = "ACfuzz";
 	ctx.ctx_participants_null = true;
 
 	for (int r = 0; r < nrows && r < 200; r++)

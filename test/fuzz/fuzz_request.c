@@ -2,9 +2,12 @@
  * fuzz_request.c
  *		libFuzzer target: arbitrary quals and values through quo_fdw's real
  *		request builder (request.c).  Every request target it makes must be
- *		a path of /v1/ and a query of percent-encoded name=value pairs,
- *		whatever bytes the values hold; and the ids looked up must be
- *		exactly those a naive reading of the quals gives.
+ *		a path of its endpoint and a query of percent-encoded name=value
+ *		pairs, whatever bytes the values hold; every value sent must fit
+ *		its filter (prefix, length, values per request); and the ids looked
+ *		up must be exactly those a naive reading of the quals gives.  The
+ *		endpoints are the real entries, and copies of each moved to the
+ *		dated generation's paging (paths without /v1).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -66,11 +69,15 @@ text_array(Input *in)
 	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-/* Whether target is "/v1/..." with only unreserved characters, %XX, and ?&= separators. */
+/*
+ * Whether target starts with the endpoint's list or item path and has only
+ * unreserved characters, %XX, and ?&= separators.
+ */
 static bool
-well_formed(const char *t)
+well_formed(const QuoEndpoint *ep, const char *t)
 {
-	if (strncmp(t, "/v1/", 4) != 0)
+	if (!((ep->list_path && strncmp(t, ep->list_path, strlen(ep->list_path)) == 0) ||
+		  (ep->item_path && strncmp(t, ep->item_path, strlen(ep->item_path)) == 0)))
 		return false;
 	for (const char *p = t; *p; p++)
 	{
@@ -140,7 +147,8 @@ expected_ids(const QuoEndpoint *ep, List *quals, QuoQualValue *values, int *nid)
 		{
 			char	   *s = lfirst(vc);
 
-			if (strncmp(s, f->prefix, strlen(f->prefix)) == 0 &&
+			if ((f->prefix == NULL || strncmp(s, f->prefix, strlen(f->prefix)) == 0) &&
+				s[0] != '\0' &&
 				(*nid == 0 || has_string(allowed, s)) && !has_string(kept, s))
 				kept = lappend(kept, s);
 		}
@@ -202,15 +210,146 @@ check_ids(const QuoEndpoint *ep, List *quals, QuoQualValue *values, List *specs)
 			fprintf(stderr, "id lookup %s, expected %s\n", s->path, path.data);
 			abort();
 		}
+		{
+			/* the id is kept for a column that reads it from the request */
+			int			col = quo_endpoint_column(ep, ep->filters[0].column);
+			QuoCtx		slot = QUO_CTX_NONE;
+
+			for (int i = 0; i < ep->nfilters; i++)
+				if (ep->filters[i].kind == QUO_FILTER_ID)
+					col = quo_endpoint_column(ep, ep->filters[i].column);
+			if (col >= 0)
+				slot = ep->columns[col].ctx;
+			if (slot != QUO_CTX_NONE && slot < QUO_CTX_TEXT_SLOTS &&
+				(s->ctx[slot] == NULL || strcmp(s->ctx[slot], lfirst(ic)) != 0))
+			{
+				fprintf(stderr, "id lookup %s does not keep its id\n", s->path);
+				abort();
+			}
+		}
 	}
+}
+
+/* The value of one %XX-encoded query value, or NULL if malformed. */
+static char *
+decode(const char *s, size_t len)
+{
+	char	   *out = palloc(len + 1);
+	size_t		n = 0;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		if (s[i] == '%')
+		{
+			unsigned int c;
+
+			if (i + 2 >= len)
+				return NULL;
+			if (sscanf(s + i + 1, "%2x", &c) != 1)
+				return NULL;
+			out[n++] = (char) c;
+			i += 2;
+		}
+		else
+			out[n++] = s[i];
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* Characters of a UTF-8 string (bytes that do not continue a character). */
+static int
+utf8_chars(const char *s)
+{
+	int			n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char) *s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+/*
+ * Every parameter a list series sends must fit its filter: a documented
+ * prefix, 1..max_len characters, at most chunk (EQ; one when chunk is 0)
+ * or max_items (ELEMENTS) values of one filter per request.
+ */
+static void
+check_values(const QuoEndpoint *ep, const QuoRequestSpec *s)
+{
+	int			counts[16] = {0};
+	const char *p = s->query;
+
+	if (s->query == NULL)
+		return;
+	while (*p)
+	{
+		const char *amp = strchr(p, '&');
+		size_t		len = amp ? (size_t) (amp - p) : strlen(p);
+		const char *eq = memchr(p, '=', len);
+
+		for (int i = 0; eq && i < ep->nfilters && i < 16; i++)
+		{
+			const QuoFilter *f = &ep->filters[i];
+			char	   *v;
+
+			if ((f->kind != QUO_FILTER_EQ && f->kind != QUO_FILTER_ELEMENTS) ||
+				strlen(f->param) != (size_t) (eq - p) || strncmp(p, f->param, eq - p) != 0)
+				continue;
+			if (eq[1] == '{')
+				break;			/* a placeholder */
+			v = decode(eq + 1, len - (eq + 1 - p));
+			if (v == NULL ||
+				(f->prefix && strncmp(v, f->prefix, strlen(f->prefix)) != 0) ||
+				(f->max_len > 0 && (v[0] == '\0' || utf8_chars(v) > f->max_len)))
+			{
+				fprintf(stderr, "value %.*s sent for filter %s\n", (int) len, p, f->column);
+				abort();
+			}
+			counts[i]++;
+			if ((f->kind == QUO_FILTER_EQ && counts[i] > Max(f->chunk, 1)) ||
+				(f->kind == QUO_FILTER_ELEMENTS && counts[i] > f->max_items))
+			{
+				fprintf(stderr, "%d values of %s in one request: %s\n", counts[i], f->param, s->query);
+				abort();
+			}
+			break;
+		}
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+}
+
+/* The endpoint of a fuzz input: a real entry, or a copy with dated paging. */
+static const QuoEndpoint *
+pick_endpoint(Input *in)
+{
+	int			n = quo_endpoint_count();
+	int			i = byte(in) % (2 * n);
+	QuoEndpoint *copy;
+
+	if (i < n)
+		return quo_endpoint_at(i);
+	copy = palloc(sizeof(QuoEndpoint));
+	*copy = *quo_endpoint_at(i - n);
+	/* as the dated generation has it: no /v1, cursor paging, a version */
+	if (copy->list_path)
+		copy->list_path = copy->list_path + 3;
+	if (copy->item_path)
+		copy->item_path = copy->item_path + 3;
+	if (copy->paging->style != QUO_PAGING_NONE)
+		copy->paging = &quo_paging_dated;
+	copy->api_version = "2026-03-30";
+	return copy;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	Input		in = {data, size};
-	const QuoEndpoint *ep = quo_endpoint_at(byte(&in) % quo_endpoint_count());
-	int			nquals = byte(&in) % 8;
+	const QuoEndpoint *ep = pick_endpoint(&in);
+	int			nquals = ep->nfilters > 0 ? byte(&in) % 8 : 0;
 	List	   *quals = NIL;
 	QuoQualValue *values = palloc0(sizeof(QuoQualValue) * 8);
 	List	   *fixed = NIL;
@@ -286,8 +425,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (s->ep != ep)
 				abort();		/* a series must know its endpoint */
-			t = quo_request_target(s, 1 + byte(&in) % ep->max_page, *token ? token : NULL);
-			if (!well_formed(t))
+			check_values(ep, s);
+			t = quo_request_target(s, 1 + byte(&in) % Max(ep->max_page, 1), *token ? token : NULL);
+			if (!well_formed(ep, t))
 			{
 				fprintf(stderr, "malformed request target: %s\n", t);
 				abort();

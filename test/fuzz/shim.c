@@ -349,6 +349,18 @@ pg_mbcliplen(const char *mbstr, int len, int limit)
 	return Min(len, limit);
 }
 
+/* characters of a UTF-8 string: the server encoding of the fuzz targets */
+int
+pg_mbstrlen(const char *mbstr)
+{
+	int			n = 0;
+
+	for (; *mbstr; mbstr++)
+		if (((unsigned char) *mbstr & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
 /* ---- arrays: [int n][Datum elems[n]][bool nulls[n]] after the varlena header ---- */
 ArrayType *
 construct_md_array(Datum *elems, bool *nulls, int ndims, int *dims, int *lbs,
