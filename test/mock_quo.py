@@ -4,8 +4,9 @@
 Python 3 standard library only; listens on 127.0.0.1 only.
 
 Strict to the OpenAPI documents in ../shared/quo-api: the Authorization header
-must be the bare key; required parameters, maxResults 1..100 (users 1..50), E.164 and id
-patterns are validated and answered with the documented 400 bodies; query
+must be the bare key; required parameters, maxResults 1..100 (users and
+contacts 1..50), E.164 and id patterns and string lengths are validated and
+answered with the documented 400 bodies of the operation's error family; query
 strings are decoded as form-urlencoded (an unencoded '+' becomes a space and
 fails E.164); arrays are repeated keys; createdAfter/createdBefore/
 updatedAfter/updatedBefore are exclusive; page tokens are opaque and bound to
@@ -36,6 +37,17 @@ Control endpoints (no auth, never logged), used by test/mockctl.py:
                                lines "count N", "ids_md5 X", "conversations N",
                                "unlistable_count N", "unlistable_conversations N"
                                (see truth() below)
+  GET  /_mock/percall?kind=summaries|transcripts|recordings|voicemails
+                               the default workspace's calls with that object,
+                               as lines "count N", "ids_md5 X", "rows R" (R: one
+                               per call, the recordings for recordings; see
+                               percall() and the rules above call_summary())
+
+Besides calls, messages, conversations, users and tasks: phone numbers (a list
+without pages), contacts (pages of 1..50, externalIds/sources filters), the
+contact custom fields, and per call a summary, a transcript, recordings and a
+voicemail.  A "status" fault on a per-call route answers even for a call
+without the object (403: a plan without the feature).
 """
 import argparse
 import base64
@@ -73,7 +85,33 @@ ERRORS = {
     "users": {400: ("1100400", "Bad Request"), 401: ("1100401", "Unauthorized"),
               403: ("1100403", "Forbidden"), 404: ("1100404", "Not Found"),
               500: ("1101500", "Unknown")},
+    "phone_numbers": {400: ("0400400", "Bad Request"), 401: ("0400401", "Unauthorized"),
+                      403: ("0400403", "Forbidden"), 404: ("0400404", "Not Found"),
+                      500: ("0401500", "Unknown")},
+    # as documented: every 400 of list/get contacts is "Invalid Custom Field Item"
+    "contacts": {400: ("0801400", "Invalid Custom Field Item"), 401: ("0800401", "Unauthorized"),
+                 403: ("0801403", "Not Phone Number User"), 404: ("0800404", "Not Found"),
+                 409: ("0800409", "Conflict"), 500: ("0801500", "Unknown")},
+    "contact_custom_fields": {400: ("0700400", "Bad Request"), 401: ("0700401", "Unauthorized"),
+                              403: ("0700403", "Forbidden"), 404: ("0700404", "Not Found"),
+                              500: ("0701500", "Unknown")},
+    "call_summaries": {400: ("0500400", "Bad Request"), 401: ("0500401", "Unauthorized"),
+                       403: ("0500403", "Forbidden"), 404: ("0500404", "Not Found"),
+                       500: ("0501500", "Unknown")},
+    # as documented: the same codes as tasks
+    "call_transcripts": {400: ("0600400", "Bad Request"), 401: ("0600401", "Unauthorized"),
+                         403: ("0600403", "Forbidden"), 404: ("0600404", "Not Found"),
+                         500: ("0601500", "Unknown")},
+    "call_recordings": {400: ("0900400", "Bad Request"), 401: ("0900401", "Unauthorized"),
+                        403: ("0900403", "Forbidden"), 404: ("0900404", "Not Found"),
+                        500: ("0901500", "Unknown")},
+    "call_voicemails": {400: ("1200400", "Bad Request"), 401: ("1200401", "Unauthorized"),
+                        403: ("1200403", "Forbidden"), 404: ("1200404", "Not Found"),
+                        500: ("1201500", "Unknown")},
 }
+# the families whose routes are per call: a "status" fault answers instead of
+# their 404 too (a plan without the feature is refused before any lookup)
+PER_CALL_FAMILIES = {"call_summaries", "call_transcripts", "call_recordings", "call_voicemails"}
 
 
 class ApiError(Exception):
@@ -675,6 +713,8 @@ class Fault:
             wrong_type | html | raw | short_pages | same_token | cycle | deep |
             huge | many | echo_key
     status, retry_after, seconds, field, value: parameters of the action.
+    A status fault's body is the error family's of the path (its code for
+    that status); on the per-call routes it also replaces a 404.
     """
 
     def __init__(self, spec):
@@ -992,6 +1032,357 @@ def get_item(table, item_id, prefix, extra=None):
 
 
 # ---------------------------------------------------------------------------
+# Phone numbers: GET /v1/phone-numbers (not paginated), /v1/phone-numbers/{id}
+# ---------------------------------------------------------------------------
+
+USER_BY_ID = {u["id"]: u for u in BASE_USERS}
+UNRESTRICTED = {"CA": "unrestricted", "Intl": "unrestricted", "US": "unrestricted"}
+
+
+def phone_number_object(k, pn, number, name, user_ids, formatted, forward, port_request, porting, symbol,
+                        calling=None, messaging=None, style=0):
+    """Phone number k: groupId PG0000000<k+1> (the tasks' phoneNumberGroupId),
+    its users with groupId GR0000000<k+1>, in the document's key order."""
+    t = datetime(2023, 1, 5, 10, 0, tzinfo=timezone.utc) + timedelta(days=11 * k, minutes=13 * k)
+    users = [{"email": u["email"], "firstName": u["firstName"], "lastName": u["lastName"], "id": u["id"],
+              "role": u["role"], "groupId": "GR%08d" % (k + 1)} for u in (USER_BY_ID[i] for i in user_ids)]
+    return {"id": pn, "groupId": "PG%08d" % (k + 1), "portRequestId": port_request,
+            "formattedNumber": formatted, "forward": forward, "name": name, "number": number,
+            "portingStatus": porting, "symbol": symbol, "users": users,
+            "createdAt": iso(t, style), "updatedAt": iso(t + timedelta(days=90, seconds=17 * k), style),
+            "restrictions": {"calling": dict(calling or UNRESTRICTED), "messaging": dict(messaging or UNRESTRICTED)}}
+
+
+# PHONES' two numbers, a spare number nobody uses, and a number whose every
+# nullable field is null (its one user has no name)
+PHONE_NUMBERS = [
+    phone_number_object(0, "PNsales0001", "+15550001000", "Sales", ["USalice0001", "USbob000002"],
+                        "(555) 000-1000", "+15550003000", None, None, "\U0001F4BC"),
+    phone_number_object(1, "PNsupport02", "+15550002000", "Support", ["USbob000002", "UScarol0003"],
+                        "(555) 000-2000", None, "PR00000002", "completed", "\U0001F6E0\ufe0f",
+                        calling={"CA": "unrestricted", "Intl": "restricted", "US": "unrestricted"}),
+    phone_number_object(2, "PNspare0003", "+15550005000", "Spare line", [],
+                        "(555) 000-5000", None, None, None, None,
+                        calling={"CA": "restricted", "Intl": "restricted", "US": "unrestricted"},
+                        messaging={"CA": "restricted", "Intl": "restricted", "US": "restricted"}),
+    phone_number_object(3, "PNnull00004", "+15550006000", "Front desk", ["USdave00004"],
+                        None, None, None, None, None, style=1),
+]
+# the bulk conversations' number, listed while POST /_mock/workspace has them
+BULK_PHONE_NUMBER = phone_number_object(4, BULK_PHONE[0], BULK_PHONE[1], BULK_PHONE[2], USERS,
+                                        "(555) 000-4000", None, None, None, "\U0001F4E6")
+
+
+def all_phone_numbers(extras):
+    return PHONE_NUMBERS + ([BULK_PHONE_NUMBER] if extras is not None and extras.bulk else [])
+
+
+def list_phone_numbers(q, extras):
+    check_known(q, {"userId"})
+    user = one(q, "userId", False, r"^US(.*)$")
+    return {"data": [n for n in all_phone_numbers(extras)
+                     if user is None or any(u["id"] == user for u in n["users"])]}
+
+
+# ---------------------------------------------------------------------------
+# Contacts: GET /v1/contacts (pages of 1..50), /v1/contacts/{id},
+# GET /v1/contact-custom-fields
+# ---------------------------------------------------------------------------
+
+# the workspace's custom contact fields: (name, key, type, id)
+CUSTOM_FIELDS = [
+    ("Inbound Lead", "inbound-lead", "boolean", "66d0d87d534de8fd1c433c01"),
+    ("Lead Score", "lead-score", "number", "66d0d87d534de8fd1c433c02"),
+    ("Renewal Date", "renewal-date", "date", "66d0d87d534de8fd1c433c03"),
+    ("Products", "products", "multi-select", "66d0d87d534de8fd1c433c04"),
+    ("Billing Address", "billing-address", "address", "66d0d87d534de8fd1c433c05"),
+    ("Website", "website", "url", "66d0d87d534de8fd1c433c06"),
+]
+CONTACT_COUNT = 120
+CONTACT_SOURCES = ["public-api", "csv", "public-api", "google", None, "csv"]    # by k % 6
+FIRST = ["Ana", "Ben", "Chloé", "Dmitri", "Eve", "Farah", "Gus", "Hana", "Ivan", "Jo", "Kai", "Lena", "Mo"]
+LAST = ["Smith", "O'Brien", "García", "Li", "Kowalski", "Nakamura", "Dubois", "Adeyemi", "Quinn", "Berg", "Rossi"]
+COMPANIES = ["Acme Corp", "Globex", "Initech", "Umbrella & Sons", "Stark \"Industries\"", "Wayne Enterprises"]
+ROLES = ["Buyer", "CEO", "Office manager", "CTO", "Accountant"]
+
+
+def custom_value(key, k):
+    """Contact k's value of a custom field, or None for no entry."""
+    if key == "inbound-lead" and k % 10 == 0:
+        return k % 20 == 0
+    if key == "lead-score" and k % 10 == 0:
+        if k == 30:
+            return None
+        return k * 7 % 100 + 0.5 if k % 3 == 0 else k * 7 % 100
+    if key == "renewal-date" and k % 10 == 5:
+        return iso(datetime(2025, 1, 1, 4, 0, tzinfo=timezone.utc) + timedelta(days=k * 3))
+    if key == "products" and k % 10 == 5:
+        return [["Basic"], ["Pro", "Add-on"], []][k // 10 % 3]
+    if key in ("billing-address", "website") and k % 30 == 0:
+        if key == "website":
+            return "https://customer%d.example.com/" % k
+        return "%d Main St, Springfield" % (100 + k)
+    return "absent"
+
+
+def contact_object(k):
+    """Contact k (0-based) of CONTACT_COUNT, id 664d0db69fcac7cf2e6e<k+1:04>.
+
+    Contacts 0..39 have the number +155501<k+1:05> (the default workspace's
+    1:1 contacts are +15550100001..40), contact 40 has the BIG number, and
+    contact 119 has +15550100001 as its second number (so one number belongs to two
+    contacts); the others have numbers that are in no call."""
+    cid = "664d0db69fcac7cf2e6e%04d" % (k + 1)
+    t = datetime(2023, 6, 1, 12, 0, tzinfo=timezone.utc) + timedelta(days=2 * k, minutes=17 * k, milliseconds=k)
+    ext = None if k % 5 == 4 else "ext-%04d" % (k + 1)
+    source = CONTACT_SOURCES[k % 6]
+    if source == "google":
+        url = "https://contacts.google.com/person/c%d" % (1000 + k)
+    elif source == "public-api" and ext and k % 4:
+        url = "https://crm.example.com/contacts/%s" % ext
+    else:
+        url = None
+    first = None if k % 17 == 16 else FIRST[k % len(FIRST)]
+    last = None if k % 17 in (15, 16) else LAST[k % len(LAST)]
+    emails = []
+    ne = [0, 1, 1, 2][k % 4]
+    for i in range(ne):
+        emails.append({"name": ["work email", "personal email"][i],
+                       "value": None if k == 23 and i == 1 else "%s.%d@%s.example.com" % (
+                           (first or "contact").lower().replace("é", "e"), k + 1, ["work", "home"][i]),
+                       "id": "em%04d%s" % (k + 1, "ab"[i])})
+    phones = []
+    if k < 40:
+        nums = ["+155501%05d" % (k + 1)]
+    elif k == 40:
+        nums = [BIG]
+    elif k % 9 == 8:
+        nums = []
+    else:
+        nums = ["+1555020%04d" % k]
+    if k % 5 == 2 or k == 119:
+        nums.append("+15550100001" if k == 119 else "+1555030%04d" % k)
+    for i, v in enumerate(nums):
+        phones.append({"name": ["mobile", "work"][i], "value": v, "id": "ph%04d%s" % (k + 1, "ab"[i])})
+    if k == 57:
+        phones.append({"name": "fax", "value": None, "id": "ph%04dz" % (k + 1)})
+    custom = []
+    for name, key, typ, fid in CUSTOM_FIELDS:
+        v = custom_value(key, k)
+        if v != "absent":
+            custom.append({"name": name, "key": key, "id": fid, "type": typ, "value": v})
+    return {"id": cid, "externalId": ext, "source": source, "sourceUrl": url,
+            "defaultFields": {"company": None if k % 3 == 2 else COMPANIES[k % len(COMPANIES)],
+                              "emails": emails, "firstName": first, "lastName": last,
+                              "phoneNumbers": phones, "role": ROLES[k % len(ROLES)] if k % 4 else None},
+            "customFields": custom,
+            "createdAt": iso(t), "updatedAt": iso(t + timedelta(days=k % 7, hours=k % 5)),
+            "createdByUserId": (USERS + ["USdave00004"])[k % 4]}
+
+
+CONTACTS = [contact_object(k) for k in range(CONTACT_COUNT)]
+CONTACTS_BY_ID = {c["id"]: c for c in CONTACTS}
+
+
+def string_items(q, name):
+    """An array of strings sent as repeated keys, each 1..75 characters."""
+    vals = q.get(name, [])
+    for v in vals:
+        if not 1 <= len(v) <= 75:
+            raise ApiError(400, "%s items must be 1 to 75 characters" % name,
+                           [{"path": "/" + name, "message": "Expected string length between 1 and 75",
+                             "value": v, "schema": {"type": "string"}}])
+    return vals
+
+
+def list_contacts(q, fault):
+    check_known(q, {"externalIds", "sources", "maxResults", "pageToken"})
+    ext = string_items(q, "externalIds")
+    src = string_items(q, "sources")
+    rows = [c for c in CONTACTS if (not ext or c["externalId"] in ext) and (not src or c["source"] in src)]
+    return page(q, rows, fault, hi=50)
+
+
+def get_contact(item_id):
+    row = CONTACTS_BY_ID.get(item_id)
+    if row is None:
+        raise ApiError(404, "Contact not found: %s" % item_id)
+    return {"data": row}
+
+
+def list_contact_custom_fields(q):
+    check_known(q, set())
+    return {"data": [{"name": n, "key": k, "type": t} for n, k, t, _ in CUSTOM_FIELDS]}
+
+
+# ---------------------------------------------------------------------------
+# Per-call objects of the default workspace's calls (AC%08d, n = the number):
+#   summary     completed calls with n % 4 != 0
+#   transcript  completed calls with n % 3 != 0
+#   recordings  completed or forwarded calls: n % 3 recordings (0, 1 or 2);
+#               every other call, and these with n % 3 == 0: an empty list
+#   voicemail   missed or no-answer calls with n % 3 != 0
+# A call that is not in the default workspace (the extras' ACB ids too) is 404
+# on all four; a call without the object is 404, but recordings answer [].
+# ---------------------------------------------------------------------------
+
+NEXT_STEPS = ["Send the updated quote.", "Schedule a demo for next week.", "Email the invoice again.",
+              "Call back on Friday \u2615"]
+SUMMARY_LINES = ["The customer asked about the invoice.", "You agreed on a price of $5 + tax & shipping.",
+                 "They want a callback \"after lunch\".", "Line one\nLine two of the summary."]
+
+
+def call_number(call):
+    return int(call["id"][2:])
+
+
+def own_number(pn):
+    for p, num, _ in PHONES + [BULK_PHONE]:
+        if p == pn:
+            return num
+    return None
+
+
+def call_summary(call):
+    n = call_number(call)
+    if call["status"] != "completed" or n % 4 == 0:
+        return None
+    if n % 13 == 1:
+        status = "in-progress"
+    elif n % 17 == 2:
+        status = "failed"
+    elif n % 19 == 3:
+        status = "absent"
+    else:
+        status = "completed"
+    done = status == "completed"
+    body = {"callId": call["id"],
+            "nextSteps": [NEXT_STEPS[(n + i) % len(NEXT_STEPS)] for i in range(n % 3)] if done else None,
+            "status": status,
+            "summary": [SUMMARY_LINES[(n + i) % len(SUMMARY_LINES)] for i in range(1 + n % 3)] if done else None}
+    if n % 3 == 0:
+        body["jobs"] = [{"icon": "\U0001F4CB", "name": "Lead qualification",
+                         "result": {"data": [{"name": "Budget", "value": 5000 + n},
+                                             {"name": "Qualified", "value": n % 2 == 0},
+                                             {"name": "Next contact", "value": "Friday"}]}}] if done else None
+    elif n % 3 == 1:
+        body["jobs"] = None
+    # n % 3 == 2: no jobs key (it is optional)
+    return body
+
+
+def call_transcript(call):
+    n = call_number(call)
+    if call["status"] != "completed" or n % 3 == 0:
+        return None
+    t = parse_ts(call["completedAt"]) + timedelta(seconds=30 + n % 50)
+    duration = call["duration"] - 1 + ((n * 37) % 999 + 1) / 1000.0
+    status = "in-progress" if n % 11 == 1 else "completed"
+    dialogue = None
+    if status == "completed":
+        dialogue = []
+        segs = 0 if n % 29 == 2 else 2 + n % 5
+        own = own_number(call["phoneNumberId"])
+        user = call["answeredBy"] or call["initiatedBy"] or call["userId"]
+        step = duration / max(segs, 1)
+        for i in range(segs):
+            ours = (i % 2 == 0) == (call["direction"] == "incoming")    # who answered speaks first
+            unknown = i == segs - 1 and n % 7 == 0
+            dialogue.append({"content": TEXTS[(n + i) % len(TEXTS)],
+                             "start": round(i * step, 6), "end": round((i + 0.9) * step, 6),
+                             "identifier": None if unknown else (own if ours else call["participants"][0]),
+                             "userId": user if ours and not unknown else None})
+    return {"callId": call["id"], "createdAt": iso(t), "dialogue": dialogue, "duration": duration,
+            "status": status}
+
+
+def call_recordings(call):
+    n = call_number(call)
+    if call["status"] not in ("completed", "forwarded"):
+        return []
+    count = n % 3
+    start = parse_ts(call["answeredAt"])
+    out = []
+    for r in range(count):
+        rid = "CR%08d%d" % (n, r + 1)
+        part = call["duration"] // count
+        rec = {"duration": part if r < count - 1 else call["duration"] - part * (count - 1),
+               "id": rid,
+               "startTime": iso(start + timedelta(seconds=part * r)),
+               "status": "completed",
+               "type": "audio/mpeg",
+               "url": "https://storage.example.com/recordings/%s.mp3" % rid}
+        if r == count - 1 and n % 7 == 0:
+            rec.update(duration=None, status="processing", type=None, url=None)
+        elif r == count - 1 and n % 11 == 0:
+            rec.update(duration=None, startTime=None, status="failed", type=None, url=None)
+        out.append(rec)
+    return out
+
+
+def call_voicemail(call):
+    n = call_number(call)
+    if call["status"] not in ("missed", "no-answer") or n % 3 == 0:
+        return None
+    vid = "VM%08d" % n
+    if n % 5 == 0:           # still processing: null data fields, as documented
+        return {"duration": None, "id": vid, "transcript": None, "recordingUrl": None, "status": "in-progress"}
+    return {"duration": 3 + n % 90, "id": vid,
+            "transcript": None if n % 7 == 3 else "Hi, it's about the invoice %d, call me back. %s"
+            % (n, TEXTS[n % len(TEXTS)]),
+            "recordingUrl": "https://storage.example.com/voicemails/%s.mp3" % vid, "status": "completed"}
+
+
+# route: (error family, path parameter, object, maker)
+PER_CALL = {"call-summaries": ("call_summaries", "callId", "summary", call_summary),
+            "call-transcripts": ("call_transcripts", "id", "transcript", call_transcript),
+            "call-recordings": ("call_recordings", "callId", "recordings", call_recordings),
+            "call-voicemails": ("call_voicemails", "callId", "voicemail", call_voicemail)}
+PERCALL_KINDS = {"summaries": call_summary, "transcripts": call_transcript,
+                 "recordings": call_recordings, "voicemails": call_voicemail}
+
+
+def get_per_call(ws, route, item_id):
+    _, param, what, make = PER_CALL[route]
+    if not item_id.startswith("AC"):
+        raise ApiError(400, "%s does not match ^AC(.*)$" % param,
+                       [{"path": "/" + param, "message": "Expected string to match '^AC(.*)$'",
+                         "value": item_id, "schema": {"type": "string"}}])
+    call = ws.call_by_id.get(item_id)
+    if call is None:
+        raise ApiError(404, "Call not found: %s" % item_id)
+    obj = make(call)
+    if obj is None:
+        raise ApiError(404, "No %s for call %s" % (what, item_id))
+    return {"data": obj}
+
+
+def percall(ws, q):
+    """GET /_mock/percall?kind=...: the calls of the default workspace that have
+    the object ("count", "ids_md5" of their ids sorted and joined by commas),
+    and "rows": one per call, the number of recordings for recordings."""
+    for k in q:
+        if k != "kind":
+            raise TruthError("unknown parameter %s (known: kind)" % k)
+    kind = q.get("kind", [None])
+    if len(kind) != 1 or kind[0] not in PERCALL_KINDS:
+        raise TruthError("kind must be one of %s" % ", ".join(sorted(PERCALL_KINDS)))
+    make = PERCALL_KINDS[kind[0]]
+    ids, rows = [], 0
+    for c in ws.calls:
+        obj = make(c)
+        if kind[0] == "recordings":
+            if obj:
+                ids.append(c["id"])
+                rows += len(obj)
+        elif obj is not None:
+            ids.append(c["id"])
+            rows += 1
+    ids.sort()
+    return "count %d\nids_md5 %s\nrows %d\n" % (len(ids), hashlib.md5(",".join(ids).encode()).hexdigest(), rows)
+
+
+# ---------------------------------------------------------------------------
 # HTTP
 # ---------------------------------------------------------------------------
 
@@ -1096,6 +1487,13 @@ class Handler(BaseHTTPRequestHandler):
                     return self.send_text(200, truth(st.ws, st.extras, parse_qs(query, keep_blank_values=True)))
                 except TruthError as e:
                     return self.send_text(400, "truth: %s\n" % e)
+        if self.path.startswith("/_mock/percall"):
+            path, _, query = self.path.partition("?")
+            if path == "/_mock/percall":
+                try:
+                    return self.send_text(200, percall(st.ws, parse_qs(query, keep_blank_values=True)))
+                except TruthError as e:
+                    return self.send_text(400, "percall: %s\n" % e)
         if self.path == "/_mock/flight":
             with st.lock:
                 text = "max in flight %d\n" % st.max_in_flight
@@ -1148,6 +1546,14 @@ class Handler(BaseHTTPRequestHandler):
             family = "users"
         elif path.startswith("/v1/tasks"):
             family = "tasks"
+        elif path == "/v1/phone-numbers" or path.startswith("/v1/phone-numbers/"):
+            family = "phone_numbers"
+        elif path == "/v1/contacts" or path.startswith("/v1/contacts/"):
+            family = "contacts"
+        elif path == "/v1/contact-custom-fields":
+            family = "contact_custom_fields"
+        elif path.startswith("/v1/call-") and path.split("/")[2] in PER_CALL:
+            family = PER_CALL[path.split("/")[2]][0]
         fault = st.take_fault(line)
         status = 200
         limited = False
@@ -1199,6 +1605,20 @@ class Handler(BaseHTTPRequestHandler):
             elif path.startswith("/v1/messages/"):
                 body = get_item(st.ws.msg_by_id, unquote(path[len("/v1/messages/"):]), "AC",
                                 ex.msg_by_id if ex is not None else None)
+            elif path == "/v1/phone-numbers":
+                body = list_phone_numbers(q, ex)
+            elif path.startswith("/v1/phone-numbers/"):
+                body = get_item({n["id"]: n for n in all_phone_numbers(ex)},
+                                unquote(path[len("/v1/phone-numbers/"):]), "PN")
+            elif path == "/v1/contacts":
+                body = list_contacts(q, pf)
+            elif path.startswith("/v1/contacts/"):
+                body = get_contact(unquote(path[len("/v1/contacts/"):]))
+            elif path == "/v1/contact-custom-fields":
+                body = list_contact_custom_fields(q)
+            elif family in PER_CALL_FAMILIES and path.count("/") == 3:
+                route = path.split("/")[2]
+                body = get_per_call(st.ws, route, unquote(path[len("/v1/%s/" % route):]))
             else:
                 # not the API: a generic web framework's 404, not Quo's documented body
                 self.record(line, 404)
@@ -1206,6 +1626,11 @@ class Handler(BaseHTTPRequestHandler):
                     "message": "Route GET:%s not found" % path, "error": "Not Found", "statusCode": 404}))
         except ApiError as e:
             status = e.status
+            if (status == 404 and family in PER_CALL_FAMILIES and fault is not None
+                    and fault.action == "status"):
+                sent = self.post_fault(fault, family, None)
+                self.record(line, sent)
+                return
             self.record(line, status)
             return self.send_body(status, self.error_body(family, status, e.message, e.errors))
         except _Dropped:

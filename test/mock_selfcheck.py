@@ -5,7 +5,11 @@ Starts test/mock_quo.py on a free loopback port, switches the extras on
 (POST /_mock/workspace), lists calls and messages workspace-wide as a client
 would (conversations first, then each conversation's calls and messages,
 pruning conversations by lastActivityAt), and asserts that what it got
-equals GET /_mock/truth.  Prints timings; exits 0 on success.
+equals GET /_mock/truth.  Checks users, tasks, phone numbers, contacts and
+contact custom fields against the OpenAPI document (parameters, pages, fields,
+get by id, error codes), and every default call's summary, transcript,
+recordings and voicemail against GET /_mock/percall.  Prints timings; exits 0
+on success.
 
   python3 test/mock_selfcheck.py [--conversations 1000] [--messages 100]
 
@@ -16,6 +20,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -79,6 +84,11 @@ class Client:
         assert st == 200, (query, body)
         return dict(l.split(" ", 1) for l in body.decode().splitlines())
 
+    def percall(self, kind):
+        st, body = self.get("/_mock/percall?kind=" + kind)
+        assert st == 200, (kind, body)
+        return dict(l.split(" ", 1) for l in body.decode().splitlines())
+
 
 def workspace_wide(c, kind, phones=(), after=None, before=None, user=None, check_order=False):
     """kind rows with after <= createdAt <= before, listed the way the feature will."""
@@ -136,6 +146,274 @@ def check(c, kind, query, **kw):
           % (kind, query, got["count"], got["conversations"], pruned, len(skipped),
              c.requests - n0, time.perf_counter() - t))
     return want, skipped, convs
+
+
+PHONE_FIELDS = {"id", "groupId", "portRequestId", "formattedNumber", "forward", "name", "number", "portingStatus",
+                "symbol", "users", "createdAt", "updatedAt", "restrictions"}
+CONTACT_FIELDS = {"id", "externalId", "source", "sourceUrl", "defaultFields", "customFields", "createdAt",
+                  "updatedAt", "createdByUserId"}
+DEFAULT_FIELDS = {"company", "emails", "firstName", "lastName", "phoneNumbers", "role"}
+CUSTOM_TYPES = {"address", "boolean", "date", "multi-select", "number", "string", "url"}
+AI_STATUSES = {"absent", "in-progress", "completed", "failed"}
+RECORDING_STATUSES = {"absent", "completed", "deleted", "failed", "in-progress", "paused", "processing", "stopped",
+                      "stopping"}
+
+
+def err(c, path, status, code, auth=True):
+    """path answers status with the documented code of its family."""
+    st, body = c.get(path, auth=auth)
+    assert st == status, (path, st, body[:300])
+    d = json.loads(body)
+    assert d["code"] == code and d["status"] == status, (path, d)
+    return d
+
+
+def check_phone_numbers(c, bulk):
+    st, body = c.get("/v1/phone-numbers")
+    assert st == 200, body[:300]
+    d = json.loads(body)
+    assert set(d) == {"data"}, d.keys()          # not paginated: data only
+    nums = d["data"]
+    want = ["PNsales0001", "PNsupport02", "PNspare0003", "PNnull00004"] + (["PNbulk00003"] if bulk else [])
+    assert [n["id"] for n in nums] == want, [n["id"] for n in nums]
+    for n in nums:
+        assert set(n) == PHONE_FIELDS, n
+        assert re.match(r"^\+[1-9]\d{1,14}$", n["number"]) and isinstance(n["name"], str), n
+        assert isinstance(n["groupId"], str) and isinstance(n["createdAt"], str) and isinstance(n["updatedAt"], str)
+        for u in n["users"]:
+            assert set(u) == {"email", "firstName", "lastName", "id", "role", "groupId"}, u
+            assert u["id"].startswith("US") and u["groupId"].startswith("GR") and u["role"] in (
+                "owner", "admin", "member"), u
+        assert set(n["restrictions"]) == {"calling", "messaging"}, n
+        for r in n["restrictions"].values():
+            assert set(r) == {"CA", "Intl", "US"} and set(r.values()) <= {"restricted", "unrestricted"}, r
+        st, body = c.get("/v1/phone-numbers/" + n["id"])
+        assert st == 200 and json.loads(body) == {"data": n}, (n["id"], st)
+    by = {n["id"]: n for n in nums}
+    assert [u["id"] for u in by["PNsales0001"]["users"]] == ["USalice0001", "USbob000002"]
+    assert [u["id"] for u in by["PNsupport02"]["users"]] == ["USbob000002", "UScarol0003"]
+    assert by["PNspare0003"]["users"] == [] and by["PNsales0001"]["number"] == "+15550001000"
+    for f in ("formattedNumber", "forward", "portRequestId", "portingStatus", "symbol"):
+        assert any(n[f] is None for n in nums) and any(n[f] is not None for n in nums), f
+
+    def listed(q):
+        st, body = c.get("/v1/phone-numbers?" + q)
+        assert st == 200, (q, body[:300])
+        return [n["id"] for n in json.loads(body)["data"]]
+    bulk_ids = ["PNbulk00003"] if bulk else []
+    assert listed("userId=USbob000002") == ["PNsales0001", "PNsupport02"] + bulk_ids
+    assert listed("userId=USalice0001") == ["PNsales0001"] + bulk_ids
+    assert listed("userId=USdave00004") == ["PNnull00004"]
+    assert listed("userId=USnobody") == []
+    for q in ("userId=bob", "userId=USbob000002&userId=UScarol0003", "maxResults=10", "pageToken=x",
+              "phoneNumberId=PNsales0001"):
+        err(c, "/v1/phone-numbers?" + q, 400, "0400400")
+    err(c, "/v1/phone-numbers/PNnope", 404, "0400404")
+    err(c, "/v1/phone-numbers/sales", 400, "0400400")
+    err(c, "/v1/phone-numbers", 401, "0400401", auth=False)
+
+
+def check_contacts(c):
+    # custom fields: data only, no parameters
+    st, body = c.get("/v1/contact-custom-fields")
+    assert st == 200, body[:300]
+    d = json.loads(body)
+    assert set(d) == {"data"} and 4 <= len(d["data"]) <= 6, d
+    for f in d["data"]:
+        assert set(f) == {"name", "key", "type"} and f["type"] in CUSTOM_TYPES, f
+    types = {f["key"]: f["type"] for f in d["data"]}
+    err(c, "/v1/contact-custom-fields?maxResults=10", 400, "0700400")
+    err(c, "/v1/contact-custom-fields", 401, "0700401", auth=False)
+
+    # list: maxResults required 1..50, externalIds/sources items 1..75
+    # characters, unknown parameters refused; 400s are 0801400 as documented
+    for q in ("", "maxResults=0", "maxResults=51", "maxResults=ten", "maxResults=10&maxResults=20",
+              "maxResults=10&externalIds=", "maxResults=10&externalIds=" + "x" * 76,
+              "maxResults=10&externalIds=ext-0001&externalIds=" + "y" * 76,
+              "maxResults=10&sources=", "maxResults=10&sources=" + "s" * 76,
+              "maxResults=10&externalId=ext-0001", "maxResults=10&source=csv", "maxResults=10&userId=USbob000002",
+              "maxResults=10&pageToken=garbage"):
+        d = err(c, "/v1/contacts?" + q, 400, "0801400")
+        assert d["title"] == "Invalid Custom Field Item", d
+    st, body = c.get("/v1/contacts?maxResults=10&externalIds=" + "x" * 75 + "&sources=" + "s" * 75)
+    assert st == 200 and json.loads(body)["data"] == [], body[:300]
+    err(c, "/v1/contacts?maxResults=10", 401, "0800401", auth=False)
+
+    # pages of 50 to the end: nextPageToken on every page, null on the last
+    n0 = c.requests
+    contacts = c.pages("/v1/contacts", [], size=50)
+    assert c.requests - n0 == 3 and len(contacts) == 120, (c.requests - n0, len(contacts))
+    st, body = c.get("/v1/contacts?maxResults=50")
+    d = json.loads(body)
+    assert set(d) == {"data", "totalItems", "nextPageToken"} and d["nextPageToken"], d.keys()
+    st, body = c.get("/v1/contacts?" + urllib.parse.urlencode({"maxResults": "50", "pageToken": d["nextPageToken"]}))
+    d = json.loads(body)
+    st, body = c.get("/v1/contacts?" + urllib.parse.urlencode({"maxResults": "50", "pageToken": d["nextPageToken"]}))
+    d = json.loads(body)
+    assert st == 200 and len(d["data"]) == 20 and "nextPageToken" in d and d["nextPageToken"] is None, d.keys()
+    assert len({v["id"] for v in contacts}) == 120
+    for v in contacts:
+        assert set(v) == CONTACT_FIELDS, v
+        assert set(v["defaultFields"]) == DEFAULT_FIELDS, v
+        assert v["createdByUserId"].startswith("US") and ts(v["updatedAt"]) >= ts(v["createdAt"]), v
+        for f in ("externalId", "source", "sourceUrl"):
+            assert v[f] is None or 1 <= len(v[f]) <= (200 if f == "sourceUrl" else 75), v
+        for item in v["defaultFields"]["emails"] + v["defaultFields"]["phoneNumbers"]:
+            assert {"name", "value"} <= set(item) <= {"name", "value", "id"}, item
+        for cf in v["customFields"]:
+            assert {"name", "type", "value"} <= set(cf) <= {"name", "key", "id", "type", "value"}, cf
+            assert types[cf["key"]] == cf["type"], cf
+            want = {"boolean": (bool,), "number": (int, float), "multi-select": (list,)}.get(cf["type"], (str,))
+            assert cf["value"] is None or type(cf["value"]) in want, cf
+        st, body = c.get("/v1/contacts/" + urllib.parse.quote(v["id"]))
+        assert st == 200 and json.loads(body) == {"data": v}, v["id"]
+    for f in ("externalId", "source", "sourceUrl", "company", "firstName", "lastName", "role"):
+        vals = [v[f] if f in v else v["defaultFields"][f] for v in contacts]
+        assert None in vals and any(x is not None for x in vals), f
+    assert {len(v["defaultFields"]["emails"]) for v in contacts} == {0, 1, 2}
+    assert {len(v["defaultFields"]["phoneNumbers"]) for v in contacts} >= {0, 1, 2}
+    assert sum(1 for v in contacts if v["customFields"]) >= 3
+    sources = {}
+    for v in contacts:
+        sources[v["source"]] = sources.get(v["source"], 0) + 1
+    assert sources == {"public-api": 40, "csv": 40, "google": 20, None: 20}, sources
+    assert sum(v["externalId"] is not None for v in contacts) == 96
+    # a join by number with the default workspace's calls is possible
+    nums = {p["value"] for v in contacts for p in v["defaultFields"]["phoneNumbers"]}
+    called = {p for r in c.pages("/v1/conversations", []) for p in r["participants"]}
+    assert len(nums & called) >= 30, len(nums & called)
+
+    # filters: repeated keys, AND of the two
+    def ids(params):
+        return [v["externalId"] for v in c.pages("/v1/contacts", params, size=50)]
+    assert ids([("externalIds", "ext-0002"), ("externalIds", "ext-0001"), ("externalIds", "ext-9999")]) == [
+        "ext-0001", "ext-0002"]
+    assert len(ids([("sources", "google")])) == 20
+    assert len(ids([("sources", "google"), ("sources", "csv")])) == 60
+    assert ids([("sources", "google"), ("externalIds", "ext-0001"), ("externalIds", "ext-0004")]) == ["ext-0004"]
+    # a page token is bound to its query
+    st, body = c.get("/v1/contacts?maxResults=5")
+    tok = json.loads(body)["nextPageToken"]
+    err(c, "/v1/contacts?" + urllib.parse.urlencode({"maxResults": "5", "sources": "csv", "pageToken": tok}),
+        400, "0801400")
+    err(c, "/v1/contacts/664d0db69fcac7cf2e6e9999", 404, "0800404")
+    err(c, "/v1/contacts/nobody", 404, "0800404")
+    err(c, "/v1/contacts/" + contacts[0]["id"], 401, "0800401", auth=False)
+    return contacts
+
+
+PER_CALL = {  # route: (family code prefix, kind of /_mock/percall)
+    "call-summaries": ("0500", "summaries"), "call-transcripts": ("0600", "transcripts"),
+    "call-recordings": ("0900", "recordings"), "call-voicemails": ("1200", "voicemails")}
+
+
+def check_per_call(c):
+    calls = {r["id"]: r for r in c.pages("/v1/calls", [("phoneNumberId", "PNsales0001"),
+                                                      ("participants", "+15550109999")])}
+    for v in c.pages("/v1/conversations", []):
+        if len(v["participants"]) == 1 and v["participants"] != ["+15550109999"]:
+            for r in c.pages("/v1/calls", [("phoneNumberId", v["phoneNumberId"]),
+                                           ("participants", v["participants"][0])]):
+                calls[r["id"]] = r
+    assert len(calls) == 2507, len(calls)
+    for route, (fam, kind) in PER_CALL.items():
+        t = time.perf_counter()
+        n0 = c.requests
+        have, rows, empty, two = [], 0, None, None
+        for cid, call in sorted(calls.items()):
+            st, body = c.get("/v1/%s/%s" % (route, cid))
+            if st == 404:
+                assert route != "call-recordings" and json.loads(body)["code"] == fam + "404", (route, cid, body)
+                continue
+            assert st == 200, (route, cid, st, body[:300])
+            d = json.loads(body)
+            assert set(d) == {"data"}, d
+            o = d["data"]
+            if route == "call-recordings":
+                assert isinstance(o, list), o
+                times = []
+                for rec in o:
+                    assert set(rec) == {"duration", "id", "startTime", "status", "type", "url"}, rec
+                    assert rec["duration"] is None or type(rec["duration"]) is int, rec
+                    assert rec["status"] is None or rec["status"] in RECORDING_STATUSES, rec
+                    if rec["startTime"] is not None:
+                        times.append(ts(rec["startTime"]))
+                assert times == sorted(times), o               # oldest first
+                if o:
+                    have.append(cid)
+                    rows += len(o)
+                elif empty is None:
+                    empty = cid
+                if len(o) == 2 and two is None:
+                    two = cid
+                continue
+            have.append(cid)
+            rows += 1
+            if route == "call-summaries":
+                assert {"callId", "nextSteps", "status", "summary"} <= set(o) <= {
+                    "callId", "nextSteps", "status", "summary", "jobs"}, o
+                assert o["callId"] == cid and o["status"] in AI_STATUSES, o
+                assert call["status"] == "completed", call
+                for f in ("nextSteps", "summary"):
+                    assert o[f] is None or all(isinstance(x, str) for x in o[f]), o
+                for j in o.get("jobs") or []:
+                    assert set(j) == {"icon", "name", "result"} and set(j["result"]) == {"data"}, j
+                    for x in j["result"]["data"]:
+                        assert set(x) == {"name", "value"} and type(x["value"]) in (str, int, float, bool), x
+            elif route == "call-transcripts":
+                assert set(o) == {"callId", "createdAt", "dialogue", "duration", "status"}, o
+                assert o["callId"] == cid and o["status"] in AI_STATUSES and ts(o["createdAt"]), o
+                assert type(o["duration"]) is float and o["duration"] != int(o["duration"]), o
+                for s in o["dialogue"] or []:
+                    assert set(s) == {"content", "start", "end", "identifier", "userId"}, s
+                    assert s["start"] <= s["end"] and (s["userId"] is None or s["userId"].startswith("US")), s
+            else:
+                assert set(o) == {"duration", "id", "transcript", "recordingUrl", "status"}, o
+                assert o["id"].startswith("VM") and o["status"] in ("completed", "in-progress"), o
+                assert call["status"] in ("missed", "no-answer"), call
+                if o["status"] == "in-progress":
+                    assert o["duration"] is None and o["transcript"] is None and o["recordingUrl"] is None, o
+        have.sort()
+        want = c.percall(kind)
+        got = {"count": str(len(have)), "ids_md5": hashlib.md5(",".join(have).encode()).hexdigest(),
+               "rows": str(rows)}
+        assert got == want, (route, got, want)
+        print("ok  %-16s %4s calls with it, %4s rows  %d requests %.1fs"
+              % (route, got["count"], got["rows"], c.requests - n0, time.perf_counter() - t))
+        if route == "call-recordings":
+            assert empty is not None and two is not None
+            assert json.loads(c.get("/v1/call-recordings/" + empty)[1]) == {"data": []}
+        else:
+            missing = next(cid for cid in sorted(calls) if cid not in set(have))
+            err(c, "/v1/%s/%s" % (route, missing), 404, fam + "404")
+        err(c, "/v1/%s/AC99999999" % route, 404, fam + "404")
+        err(c, "/v1/%s/CN00000001" % route, 400, fam + "400")
+        err(c, "/v1/%s/ac00000001" % route, 400, fam + "400")
+        err(c, "/v1/%s/%s" % (route, have[0]), 401, fam + "401", auth=False)
+        # a plan without the feature: a status fault answers 403 with the
+        # family's code, for calls with the object and without it
+        st, _ = c.post("/_mock/faults", json.dumps({"match": "/v1/%s/" % route, "action": "status",
+                                                   "status": 403, "times": 2}))
+        assert st == 200
+        other = empty if route == "call-recordings" else missing
+        for cid in (have[0], other):
+            d = err(c, "/v1/%s/%s" % (route, cid), 403, fam + "403")
+            assert d["title"] == "Forbidden", d
+        assert c.get("/v1/%s/%s" % (route, have[0]))[0] == 200
+    # the extras' calls exist, but have none of these
+    st, _ = c.post("/_mock/workspace", json.dumps({"bulk_conversations": 10, "bulk_messages": 2}))
+    assert st == 200
+    bulk_call = next(r["id"] for r in c.pages("/v1/calls", [("phoneNumberId", "PNbulk00003"),
+                                                            ("participants", "+15552000001")]))
+    assert c.get("/v1/calls/" + bulk_call)[0] == 200
+    for route, (fam, _) in PER_CALL.items():
+        err(c, "/v1/%s/%s" % (route, bulk_call), 404, fam + "404")
+    check_phone_numbers(c, bulk=True)
+    # status faults on the other new families: their own 403 codes
+    for path, code in (("/v1/phone-numbers", "0400403"), ("/v1/contacts?maxResults=5", "0801403"),
+                       ("/v1/contact-custom-fields", "0700403")):
+        c.post("/_mock/faults", json.dumps({"match": path, "action": "status", "status": 403}))
+        err(c, path, 403, code)
 
 
 def rss_kb(pid):
@@ -270,10 +548,19 @@ def main():
         assert c.get("/v1/tasks/TK99999999")[0] == 404
         assert c.get("/v1/tasks/task-1")[0] == 400
 
+        # phone numbers, contacts, contact custom fields, and per call a
+        # summary, a transcript, recordings and a voicemail: as documented
+        t = time.perf_counter()
+        check_phone_numbers(c, bulk=False)
+        check_contacts(c)
+        print("ok  phone numbers, contacts, contact custom fields  %.1fs" % (time.perf_counter() - t))
+        check_per_call(c)
+
         # reset switches the extras off
         c.post("/_mock/reset", "")
         assert len(c.pages("/v1/conversations", [])) == 55
         assert len(c.pages("/v1/users", [], size=50)) == 4
+        check_phone_numbers(c, bulk=False)
         assert c.truth("kind=messages")["count"] == "2634"
 
         def stats(xs):
