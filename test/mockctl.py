@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Drive the mock Quo API from tests:
-  mockctl.py URL reset | log | stats | flight | fault JSON | workspace JSON | truth QUERY
+  mockctl.py URL reset | log | stats | flight | fault JSON | workspace JSON | truth QUERY | percall QUERY
 
 Used from SQL through COPY ... FROM PROGRAM (see sql/setup.sql), so each
 output line becomes a row.  Talks to 127.0.0.1 only.
@@ -26,7 +26,7 @@ def literal_query(arg):
 
 def main():
     if len(sys.argv) < 3:
-        sys.exit("usage: mockctl.py URL reset|log|stats|flight|fault JSON|workspace JSON|truth QUERY")
+        sys.exit("usage: mockctl.py URL reset|log|stats|flight|fault JSON|workspace JSON|truth QUERY|percall QUERY")
     base, cmd = sys.argv[1].rstrip("/"), sys.argv[2]
     if not base.startswith("http://127.0.0.1:"):
         sys.exit("mockctl: refusing a non-loopback address")
@@ -44,8 +44,8 @@ def main():
             req = urllib.request.Request(base + "/_mock/workspace", data=sys.argv[3].encode(), method="POST")
             with urllib.request.urlopen(req, timeout=60) as r:
                 sys.stdout.write(r.read().decode())
-        elif cmd == "truth":
-            with urllib.request.urlopen(base + "/_mock/truth?" + literal_query(sys.argv[3]), timeout=60) as r:
+        elif cmd in ("truth", "percall"):
+            with urllib.request.urlopen(base + "/_mock/%s?" % cmd + literal_query(sys.argv[3]), timeout=60) as r:
                 sys.stdout.write(r.read().decode())
         else:
             sys.exit("mockctl: unknown command " + cmd)
