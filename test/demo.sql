@@ -63,6 +63,21 @@ SELECT coalesce(u.first_name || ' ' || u.last_name, u.email) AS user_name, count
  WHERE c.phone_number_id = :'pn' AND :'who' = ANY (c.participants)
  GROUP BY 1 ORDER BY 1;
 
+\echo '== Missed calls per line, by the line''s name (phone_numbers)'
+SELECT p.name AS line, count(*) FILTER (WHERE c.status IN ('missed', 'no-answer')) AS missed,
+       count(*) AS calls
+  FROM quo.calls c JOIN quo.phone_numbers p ON p.id = c.phone_number_id
+ WHERE c.phone_number_id = :'pn' AND :'who' = ANY (c.participants)
+ GROUP BY p.name;
+
+\echo '== Five completed calls with the customer''s company and the call''s AI summary (one request per call; no summary is NULL)'
+SELECT c.id, ct.company AS customer, s.status AS summary_status, s.summary[1] AS summary
+  FROM (SELECT * FROM quo.calls
+         WHERE phone_number_id = :'pn' AND :'who' = ANY (participants) AND status = 'completed' LIMIT 5) c
+  LEFT JOIN quo.call_summaries s ON s.call_id = c.id
+  LEFT JOIN quo.contacts ct ON c.participants[1] = ANY (ct.phone_numbers)
+ ORDER BY c.id;
+
 \echo '== The request that report made'
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT status FROM quo.calls
