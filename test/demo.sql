@@ -71,12 +71,15 @@ SELECT p.name AS line, count(*) FILTER (WHERE c.status IN ('missed', 'no-answer'
  GROUP BY p.name;
 
 \echo '== Five completed calls with the customer''s company and the call''s AI summary (one request per call; no summary is NULL)'
+-- a real workspace whose plan has no summaries gets the 403 and its HINT
+\set ON_ERROR_STOP 0
 SELECT c.id, ct.company AS customer, s.status AS summary_status, s.summary[1] AS summary
   FROM (SELECT * FROM quo.calls
          WHERE phone_number_id = :'pn' AND :'who' = ANY (participants) AND status = 'completed' LIMIT 5) c
   LEFT JOIN quo.call_summaries s ON s.call_id = c.id
   LEFT JOIN quo.contacts ct ON c.participants[1] = ANY (ct.phone_numbers)
  ORDER BY c.id;
+\set ON_ERROR_STOP 1
 
 \echo '== The request that report made'
 EXPLAIN (VERBOSE, COSTS OFF)
