@@ -17,8 +17,8 @@ SELECT id, group_id, name, number, formatted_number, forward, port_request_id,
   FROM phone_numbers ORDER BY id;
 SELECT * FROM mock_log();
 SELECT mock_reset();
--- 'US...' = ANY (user_ids) is userId (exact: no local filter); a value
--- outside ^US costs no request
+-- 'US...' = ANY (user_ids) is userId (rechecked: the document does not
+-- say how it matches); a value outside ^US costs no request
 EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM phone_numbers WHERE 'USbob000002' = ANY (user_ids);
 SELECT id, user_ids FROM phone_numbers WHERE 'USbob000002' = ANY (user_ids) ORDER BY id;
 SELECT id FROM phone_numbers WHERE 'bob' = ANY (user_ids);
@@ -58,8 +58,8 @@ SELECT id, external_id, source, source_url, first_name, last_name, company, role
 SELECT jsonb_array_length(custom_fields) > 0 AS has_fields FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
 SELECT count(*) AS requests FROM mock_log();
 SELECT mock_reset();
--- external_id and source: repeated keys, exact; values longer than 75
--- characters or empty match nothing and are not sent
+-- external_id and source: repeated keys (rechecked); values longer than
+-- 75 characters or empty match nothing and are not sent
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT id FROM contacts WHERE external_id IN ('ext-0001', 'ext-0002', 'ext-0005') AND source = 'public-api';
 SELECT id, external_id, source FROM contacts

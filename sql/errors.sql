@@ -249,10 +249,13 @@ CREATE EXTENSION quo_fdw;
 CREATE SERVER quo_latin1 FOREIGN DATA WRAPPER quo_fdw
   OPTIONS (base_url :'mock_url', request_timeout '20', rate_limit '0', max_retries '0');
 CREATE USER MAPPING FOR CURRENT_USER SERVER quo_latin1 OPTIONS (api_key :'api_key');
-IMPORT FOREIGN SCHEMA quo LIMIT TO (calls) FROM SERVER quo_latin1 INTO public;
+IMPORT FOREIGN SCHEMA quo LIMIT TO (calls, contacts) FROM SERVER quo_latin1 INTO public;
 SELECT id FROM calls WHERE phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (participants);
 \echo :LAST_ERROR_SQLSTATE
+-- values are sent as UTF-8 whatever the database's encoding
+SELECT count(*) FROM contacts WHERE external_id = 'Müller-1';
 \c :regress_db
+SELECT line FROM mock_log() AS line WHERE line LIKE '%externalIds%';
 DROP DATABASE regress_quo_latin1 WITH (FORCE);
 SET timezone = 'UTC';
 SET search_path = quo, public;

@@ -188,11 +188,12 @@ static const QuoColumn phone_number_columns[] = {
 
 /*
  * phone_numbers: the list is not paged; userId lists the numbers a user
- * is on, which is exactly "'US...' = ANY (user_ids)".
+ * is on.  The document does not say it matches users[].id exactly, and a
+ * recheck costs nothing on an unpaged list: it is rechecked.
  */
 static const QuoFilter phone_number_filters[] = {
 	{"id", QUO_FILTER_ID, NULL, NULL, 0, 0, "PN", EXACT_EQ, false, 0},
-	{"user_ids", QUO_FILTER_ELEMENTS, "userId", NULL, 0, 1, "US", QUO_OPBIT(QUO_OP_HAS), false, 0},
+	{"user_ids", QUO_FILTER_ELEMENTS, "userId", NULL, 0, 1, "US", 0, false, 0},
 };
 
 /* GET /v1/contacts and GET /v1/contacts/{id}: names under defaultFields */
@@ -215,13 +216,15 @@ static const QuoColumn contact_columns[] = {
 };
 
 /*
- * contacts: externalIds and sources take lists (repeated keys; 50 per
- * request here, to keep URLs short) of strings of 1 to 75 characters.
+ * contacts: externalIds and sources take lists (repeated keys; 20 per
+ * request here, to keep URLs short) of strings of 1 to 75 characters, the
+ * bounds of the fields themselves.  How the API compares them (case,
+ * spaces) is not documented: they are rechecked.
  */
 static const QuoFilter contact_filters[] = {
 	{"id", QUO_FILTER_ID, NULL, NULL, 0, 0, NULL, EXACT_EQ, false, 0},
-	{"external_id", QUO_FILTER_EQ, "externalIds", NULL, 50, 0, NULL, EXACT_EQ, false, 75},
-	{"source", QUO_FILTER_EQ, "sources", NULL, 50, 0, NULL, EXACT_EQ, false, 75},
+	{"external_id", QUO_FILTER_EQ, "externalIds", NULL, 20, 0, NULL, 0, false, 75},
+	{"source", QUO_FILTER_EQ, "sources", NULL, 20, 0, NULL, 0, false, 75},
 };
 
 /* GET /v1/contact-custom-fields: not paged, no filters */
@@ -235,7 +238,8 @@ static const QuoColumn contact_custom_field_columns[] = {
 /*
  * The per-call tables have no list: each is read one call at a time, so
  * call_id is required (a value, or a join's parameter).  call_id is the
- * id the call was fetched by where the object does not carry it.
+ * id the call was fetched by (summaries and transcripts also carry it as
+ * callId, in raw): so "call_id = v" is exact by construction.
  */
 static const QuoFilter per_call_filters[] = {
 	{"call_id", QUO_FILTER_ID, NULL, NULL, 0, 0, "AC", EXACT_EQ, true, 0},
@@ -246,7 +250,7 @@ static const QuoFilter per_call_filters[] = {
 
 /* GET /v1/call-summaries/{callId} */
 static const QuoColumn call_summary_columns[] = {
-	{"call_id", "callId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_ITEM_ID},
+	{"call_id", NULL, QUO_TEXT, QUO_SRC_CONTEXT, QUO_CTX_ITEM_ID},
 	{"status", "status", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
 	{"summary", "summary", QUO_TEXT_ARRAY, QUO_SRC_JSON, QUO_CTX_NONE},
 	{"next_steps", "nextSteps", QUO_TEXT_ARRAY, QUO_SRC_JSON, QUO_CTX_NONE},
@@ -256,7 +260,7 @@ static const QuoColumn call_summary_columns[] = {
 
 /* GET /v1/call-transcripts/{id} */
 static const QuoColumn call_transcript_columns[] = {
-	{"call_id", "callId", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_ITEM_ID},
+	{"call_id", NULL, QUO_TEXT, QUO_SRC_CONTEXT, QUO_CTX_ITEM_ID},
 	{"status", "status", QUO_TEXT, QUO_SRC_JSON, QUO_CTX_NONE},
 	{"created_at", "createdAt", QUO_TIMESTAMPTZ, QUO_SRC_JSON, QUO_CTX_NONE},
 	{"duration", "duration", QUO_FLOAT8, QUO_SRC_JSON, QUO_CTX_NONE},

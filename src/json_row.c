@@ -577,9 +577,11 @@ quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
 					values[att] = ctx->ctx_participants;
 					nulls[att] = ctx->ctx_participants_null;
 				}
-				else if (col->ctx != QUO_CTX_NONE && ctx->ctx[col->ctx] != NULL)
+				else if (col->ctx != QUO_CTX_NONE && col->ctx < QUO_CTX_TEXT_SLOTS &&
+						 ctx->ctx[col->ctx] != NULL)
 				{
-					values[att] = CStringGetTextDatum(ctx->ctx[col->ctx]);
+					/* sent as UTF-8 (request.c) */
+					values[att] = text_value(ctx, att, ctx->ctx[col->ctx], strlen(ctx->ctx[col->ctx]));
 					nulls[att] = false;
 				}
 				continue;
@@ -594,7 +596,8 @@ quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
 						if (col->ctx != QUO_CTX_NONE && col->ctx < QUO_CTX_TEXT_SLOTS &&
 							ctx->ctx[col->ctx] != NULL)
 						{
-							values[att] = CStringGetTextDatum(ctx->ctx[col->ctx]);
+							values[att] = text_value(ctx, att, ctx->ctx[col->ctx],
+													 strlen(ctx->ctx[col->ctx]));
 							nulls[att] = false;
 						}
 						continue;

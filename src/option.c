@@ -327,8 +327,8 @@ lookup_endpoint(const char *value)
 
 	if (ep == NULL)
 	{
-		const char *names[16];
-		int			n = Min(quo_endpoint_count(), 16);
+		int			n = quo_endpoint_count();
+		const char **names = palloc(sizeof(char *) * n);
 
 		for (int i = 0; i < n; i++)
 			names[i] = quo_endpoint_at(i)->name;

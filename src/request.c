@@ -112,7 +112,31 @@ as_timestamptz(Datum d, Oid type)
 }
 
 /*
- * The non-NULL elements of a text[] value, in order; *had_null says whether
+ * A text value as the API reads it: UTF-8, whatever the server encoding
+ * (a LATIN1 database's 'Müller' must be sent as M%C3%BCller).
+ */
+static char *
+api_string(Datum d)
+{
+	char	   *s = TextDatumGetCString(d);
+
+	return pg_server_to_any(s, (int) strlen(s), PG_UTF8);
+}
+
+/* Characters of a UTF-8 string. */
+static int
+utf8_length(const char *s)
+{
+	int			n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char) *s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+/*
+ * The non-NULL elements of a text[] value, in order (as api_string); *had_null says whether
  * some element was NULL.  The array may be long: the loop is interruptible.
  */
 static List *
@@ -132,7 +156,7 @@ text_array_values(Datum d, bool *had_null)
 		if (nulls[i])
 			*had_null = true;
 		else
-			out = lappend(out, TextDatumGetCString(elems[i]));
+			out = lappend(out, api_string(elems[i]));
 	}
 	pfree(elems);
 	pfree(nulls);
@@ -249,18 +273,23 @@ elements_may_be_null(const QuoEndpoint *ep, const QuoFilter *f)
 }
 
 /*
- * Whether a value can be in f's column at all: it has the documented id
- * prefix and length.  Others match no row and are never sent.
+ * Whether a value (UTF-8) can be in f's column at all: it has the
+ * documented id prefix and length.  Others match no row and are never sent.
  */
 static bool
 value_possible(const QuoFilter *f, const char *s)
 {
 	if (f->prefix && strncmp(s, f->prefix, strlen(f->prefix)) != 0)
 		return false;
-	/* "" would make GET item_path/ (the list, on some endpoints) */
-	if (f->kind == QUO_FILTER_ID && s[0] == '\0')
+	/*
+	 * "" would make GET item_path/ (the list, on some endpoints), and "."
+	 * or ".." a path libcurl resolves to another resource: an id without a
+	 * documented prefix that is only dots is none.
+	 */
+	if (f->kind == QUO_FILTER_ID && strspn(s, ".") == strlen(s))
 		return false;
-	if (f->max_len > 0 && (s[0] == '\0' || pg_mbstrlen(s) > f->max_len))
+	/* the document bounds the field itself (contacts' externalId, source) */
+	if (f->max_len > 0 && (s[0] == '\0' || utf8_length(s) > f->max_len))
 		return false;
 	return true;
 }
@@ -312,7 +341,7 @@ apply_qual(const QuoEndpoint *ep, const QuoFilter *f, const QuoQual *q,
 				if (q->op == QUO_OP_IN)
 					vals = text_array_values(v->value, &had_null);
 				else
-					vals = list_make1(TextDatumGetCString(v->value));
+					vals = list_make1(api_string(v->value));
 				foreach(lc, vals)
 				{
 					char	   *s = lfirst(lc);
@@ -329,7 +358,7 @@ apply_qual(const QuoEndpoint *ep, const QuoFilter *f, const QuoQual *q,
 			}
 		case QUO_FILTER_ELEMENTS:
 			if (q->op == QUO_OP_HAS)
-				vals = list_make1(TextDatumGetCString(v->value));
+				vals = list_make1(api_string(v->value));
 			else
 			{
 				vals = text_array_values(v->value, &had_null);
