@@ -304,6 +304,19 @@ pg_noreturn extern void quo_report_missing_required(const QuoEndpoint *ep,
 /* in scan.c */
 struct FdwRoutine;
 extern void quo_scan_routines(struct FdwRoutine *routine);
+extern char *quo_explain_expr(PlanState *ps, ExplainState *es, Node *expr);
+
+/* in join.c: the id-lookup join (a foreign join path over the outer plan) */
+extern void quo_join_paths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
+						   RelOptInfo *innerrel, JoinType jointype,
+						   JoinPathExtraData *extra);
+extern ForeignScan *quo_join_plan(PlannerInfo *root, RelOptInfo *joinrel,
+								  ForeignPath *best_path, List *tlist, Plan *outer_plan);
+extern void quo_join_begin(ForeignScanState *node, int eflags);
+extern TupleTableSlot *quo_join_iterate(ForeignScanState *node);
+extern void quo_join_rescan(ForeignScanState *node);
+extern void quo_join_end(ForeignScanState *node);
+extern void quo_join_explain(ForeignScanState *node, ExplainState *es);
 
 /* in pushdown.c */
 extern void quo_classify_conds(PlannerInfo *root, RelOptInfo *baserel,
@@ -436,6 +449,9 @@ pg_noreturn extern void quo_report_http_failure(const QuoFdwOptions *opts,
 pg_noreturn extern void quo_report_bad_response(const QuoFdwOptions *opts,
 												 const char *target,
 												 const char *what);
+extern struct json_object *quo_parse_response(const QuoFdwOptions *opts,
+											  const char *target,
+											  const QuoHttpResult *res);
 
 /* ---------------------------------------------------------------------
  * JSON to rows (json_row.c)
@@ -454,6 +470,7 @@ typedef struct QuoRowContext
 	Datum		ctx_participants;	/* the current request's participants */
 	bool		ctx_participants_null;
 	const char *ctx_conversation;	/* the conversation listed through */
+	const char *ctx_item_id;	/* the id the item was fetched by */
 } QuoRowContext;
 
 extern struct json_object *quo_json_parse(const char *body, size_t len,
