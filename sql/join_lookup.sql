@@ -17,6 +17,10 @@ SELECT c.id, c.user_id, u.first_name, u.role FROM calls c JOIN users u ON u.id =
 -- two calls of one user: one GET for the user
 SELECT * FROM mock_log() ORDER BY 1;
 SELECT mock_reset();
+-- any table read by id can be the inner side: calls and their messages by id
+EXPLAIN (COSTS OFF)
+SELECT c.id, m.id AS message FROM calls c LEFT JOIN messages m ON m.id = c.id
+ WHERE c.id IN ('AC00000001', 'AC00000004');
 
 -- INNER and LEFT over tasks: a NULL assignee and a system user (SYU..., not
 -- a user id) cost no request; LEFT keeps their tasks, null-extended

@@ -139,6 +139,18 @@ vars_available(List *vars, Index inner_relid, Path *outer_path)
 	return true;
 }
 
+/* Whether some RestrictInfo of rinfos is pseudoconstant (no Var of any level). */
+static bool
+any_pseudoconstant(List *rinfos)
+{
+	ListCell   *lc;
+
+	foreach(lc, rinfos)
+		if (lfirst_node(RestrictInfo, lc)->pseudoconstant)
+			return true;
+	return false;
+}
+
 /* The Vars the join's output, its local quals and its key need. */
 static List *
 needed_vars(RelOptInfo *joinrel, List *local_exprs, Expr *key)
@@ -190,9 +202,12 @@ quo_join_paths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 	if (outer_path == NULL || outer_path->param_info != NULL ||
 		!bms_is_empty(joinrel->lateral_relids) || !bms_is_empty(innerrel->lateral_relids))
 		return;
-	/* createplan.c does not place pseudoconstant quals of a pushed join */
-	if (has_pseudoconstant_clauses(root, extra->restrictlist) ||
-		has_pseudoconstant_clauses(root, innerrel->baserestrictinfo))
+	/*
+	 * A pseudoconstant qual would need a gating Result above the join
+	 * (fdw_restrictinfo from PG17; PG15 and 16 cannot place it): none here.
+	 */
+	if (any_pseudoconstant(extra->restrictlist) ||
+		any_pseudoconstant(innerrel->baserestrictinfo))
 		return;
 
 	foreach(lc, extra->restrictlist)
