@@ -196,11 +196,14 @@ SELECT t.id, u.email FROM tasks t JOIN users u ON u.id = t.assigned_to
 SELECT t.id, u.email FROM tasks t JOIN users u ON u.id = t.assigned_to
  WHERE t.id IN ('TK00000001', 'TK00000002', 'TK00000003', 'TK00000004', 'TK00000005',
                 'TK00000006', 'TK00000007', 'TK00000009', 'TK00000010') LIMIT 1;
--- two lookups started (the window's second row is looked up with the first),
--- of the seven ids of the nine tasks
-SELECT * FROM explain_analyze($$SELECT t.id, u.email FROM tasks t JOIN users u ON u.id = t.assigned_to
+-- at most two lookups made (the window's second row is submitted with the
+-- first; whether it starts before the first answer is timing), of the
+-- seven ids of the nine tasks
+SELECT substring(e from '[0-9]+$')::int BETWEEN 1 AND 2 AS at_most_two
+  FROM explain_analyze($$SELECT t.id, u.email FROM tasks t JOIN users u ON u.id = t.assigned_to
  WHERE t.id IN ('TK00000001', 'TK00000002', 'TK00000003', 'TK00000004', 'TK00000005',
-                'TK00000006', 'TK00000007', 'TK00000009', 'TK00000010') LIMIT 1$$);
+                'TK00000006', 'TK00000007', 'TK00000009', 'TK00000010') LIMIT 1$$) WITH ORDINALITY x(e, n)
+ WHERE e ~ 'Quo Requests Made' ORDER BY n LIMIT 1;
 SELECT mock_reset();
 
 -- a join of joins: the assignee and the creator of each task
