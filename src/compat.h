@@ -42,6 +42,21 @@
 #endif
 
 /*
+ * create_foreign_join_path: the same changes (fdw_restrictinfo in PG17,
+ * disabled_nodes in PG18, where a join path counts its outer path's).
+ */
+#if PG_VERSION_NUM >= 180000
+#define quo_create_foreign_join_path(root, rel, target, rows, startup, total, pathkeys, outerpath, priv) \
+	create_foreign_join_path((root), (rel), (target), (rows), (outerpath)->disabled_nodes, (startup), (total), (pathkeys), NULL, (outerpath), NIL, (priv))
+#elif PG_VERSION_NUM >= 170000
+#define quo_create_foreign_join_path(root, rel, target, rows, startup, total, pathkeys, outerpath, priv) \
+	create_foreign_join_path((root), (rel), (target), (rows), (startup), (total), (pathkeys), NULL, (outerpath), NIL, (priv))
+#else
+#define quo_create_foreign_join_path(root, rel, target, rows, startup, total, pathkeys, outerpath, priv) \
+	create_foreign_join_path((root), (rel), (target), (rows), (startup), (total), (pathkeys), NULL, (outerpath), (priv))
+#endif
+
+/*
  * Functions that do not return: PG18 replaced pg_attribute_noreturn(), put
  * after the declarator, with pg_noreturn, put first.  GCC and clang take the
  * attribute first as well.

@@ -511,3 +511,28 @@ quo_report_bad_response(const QuoFdwOptions *opts, const char *target,
 			 errmsg("invalid response from the Quo API"),
 			 errdetail_internal("%s", detail.data)));
 }
+
+/*
+ * The body of a finished request, parsed: it must be a 200 with a JSON body,
+ * anything else is an ERROR (the API's failure, or an invalid response).
+ * The caller owns the result (json-c memory, quo_json_free).
+ */
+struct json_object *
+quo_parse_response(const QuoFdwOptions *opts, const char *target,
+				   const QuoHttpResult *res)
+{
+	struct json_object *root;
+	const char *error = NULL;
+
+	if (res->curl_code != CURLE_OK || res->status != 200)
+		quo_report_http_failure(opts, target, res);
+	if (res->content_type == NULL || strstr(res->content_type, "json") == NULL)
+		quo_report_bad_response(opts, target,
+								psprintf("the content type is %s, not JSON",
+										 res->content_type ? res->content_type : "missing"));
+	root = quo_json_parse(res->body, res->body_len, &error);
+	if (root == NULL)
+		quo_report_bad_response(opts, target,
+								psprintf("the body is not valid JSON: %s", error));
+	return root;
+}

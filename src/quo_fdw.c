@@ -44,6 +44,9 @@ static void quoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid forei
 static ForeignScan *quoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 									  Oid foreigntableid, ForeignPath *best_path,
 									  List *tlist, List *scan_clauses, Plan *outer_plan);
+static ForeignScan *quoGetPlan(PlannerInfo *root, RelOptInfo *rel,
+							   Oid foreigntableid, ForeignPath *best_path,
+							   List *tlist, List *scan_clauses, Plan *outer_plan);
 static List *quoImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
 Datum
@@ -53,7 +56,8 @@ quo_fdw_handler(PG_FUNCTION_ARGS)
 
 	routine->GetForeignRelSize = quoGetForeignRelSize;
 	routine->GetForeignPaths = quoGetForeignPaths;
-	routine->GetForeignPlan = quoGetForeignPlan;
+	routine->GetForeignPlan = quoGetPlan;
+	routine->GetForeignJoinPaths = quo_join_paths;
 	quo_scan_routines(routine);
 	routine->ImportForeignSchema = quoImportForeignSchema;
 	PG_RETURN_POINTER(routine);
@@ -423,6 +427,18 @@ quoGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 
 	return make_foreignscan(tlist, local_exprs, baserel->relid, fdw_exprs,
 							fdw_private, NIL, NIL, outer_plan);
+}
+
+/* The plan of a path: join.c's id-lookup join, or a scan of one table. */
+static ForeignScan *
+quoGetPlan(PlannerInfo *root, RelOptInfo *rel, Oid foreigntableid,
+		   ForeignPath *best_path, List *tlist, List *scan_clauses,
+		   Plan *outer_plan)
+{
+	if (IS_JOIN_REL(rel))
+		return quo_join_plan(root, rel, best_path, tlist, outer_plan);
+	return quoGetForeignPlan(root, rel, foreigntableid, best_path, tlist,
+							 scan_clauses, outer_plan);
 }
 
 /* ------------------------------------------------------------------------

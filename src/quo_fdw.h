@@ -327,6 +327,19 @@ pg_noreturn extern void quo_report_missing_required(const QuoEndpoint *ep,
 /* in scan.c */
 struct FdwRoutine;
 extern void quo_scan_routines(struct FdwRoutine *routine);
+extern char *quo_explain_expr(PlanState *ps, ExplainState *es, Node *expr);
+
+/* in join.c: the id-lookup join (a foreign join path over the outer plan) */
+extern void quo_join_paths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
+						   RelOptInfo *innerrel, JoinType jointype,
+						   JoinPathExtraData *extra);
+extern ForeignScan *quo_join_plan(PlannerInfo *root, RelOptInfo *joinrel,
+								  ForeignPath *best_path, List *tlist, Plan *outer_plan);
+extern void quo_join_begin(ForeignScanState *node, int eflags);
+extern TupleTableSlot *quo_join_iterate(ForeignScanState *node);
+extern void quo_join_rescan(ForeignScanState *node);
+extern void quo_join_end(ForeignScanState *node);
+extern void quo_join_explain(ForeignScanState *node, ExplainState *es);
 
 /* in pushdown.c */
 extern void quo_classify_conds(PlannerInfo *root, RelOptInfo *baserel,
@@ -347,6 +360,8 @@ extern bool quo_range_lower(const QuoEndpoint *ep, List *quals, QuoQualValue *va
 extern char *quo_request_target(const QuoRequestSpec *spec, int max_results,
 								const char *page_token);
 extern void quo_append_encoded(StringInfo buf, const char *s);
+extern char *quo_api_string(Datum text);
+extern bool quo_value_possible(const QuoFilter *f, const char *s);
 extern bool quo_format_timestamp(StringInfo buf, TimestampTz ts);
 
 /* ---------------------------------------------------------------------
@@ -459,6 +474,9 @@ pg_noreturn extern void quo_report_http_failure(const QuoFdwOptions *opts,
 pg_noreturn extern void quo_report_bad_response(const QuoFdwOptions *opts,
 												 const char *target,
 												 const char *what);
+extern struct json_object *quo_parse_response(const QuoFdwOptions *opts,
+											  const char *target,
+											  const QuoHttpResult *res);
 
 /* ---------------------------------------------------------------------
  * JSON to rows (json_row.c)

@@ -115,8 +115,8 @@ as_timestamptz(Datum d, Oid type)
  * A text value as the API reads it: UTF-8, whatever the server encoding
  * (a LATIN1 database's 'Müller' must be sent as M%C3%BCller).
  */
-static char *
-api_string(Datum d)
+char *
+quo_api_string(Datum d)
 {
 	char	   *s = TextDatumGetCString(d);
 
@@ -136,7 +136,7 @@ utf8_length(const char *s)
 }
 
 /*
- * The non-NULL elements of a text[] value, in order (as api_string); *had_null says whether
+ * The non-NULL elements of a text[] value, in order (as quo_api_string); *had_null says whether
  * some element was NULL.  The array may be long: the loop is interruptible.
  */
 static List *
@@ -156,7 +156,7 @@ text_array_values(Datum d, bool *had_null)
 		if (nulls[i])
 			*had_null = true;
 		else
-			out = lappend(out, api_string(elems[i]));
+			out = lappend(out, quo_api_string(elems[i]));
 	}
 	pfree(elems);
 	pfree(nulls);
@@ -276,8 +276,8 @@ elements_may_be_null(const QuoEndpoint *ep, const QuoFilter *f)
  * Whether a value (UTF-8) can be in f's column at all: it has the
  * documented id prefix and length.  Others match no row and are never sent.
  */
-static bool
-value_possible(const QuoFilter *f, const char *s)
+bool
+quo_value_possible(const QuoFilter *f, const char *s)
 {
 	if (f->prefix && strncmp(s, f->prefix, strlen(f->prefix)) != 0)
 		return false;
@@ -341,13 +341,13 @@ apply_qual(const QuoEndpoint *ep, const QuoFilter *f, const QuoQual *q,
 				if (q->op == QUO_OP_IN)
 					vals = text_array_values(v->value, &had_null);
 				else
-					vals = list_make1(api_string(v->value));
+					vals = list_make1(quo_api_string(v->value));
 				foreach(lc, vals)
 				{
 					char	   *s = lfirst(lc);
 
 					CHECK_FOR_INTERRUPTS();
-					if (!value_possible(f, s))
+					if (!quo_value_possible(f, s))
 						continue;
 					ok = lappend(ok, s);
 				}
@@ -358,7 +358,7 @@ apply_qual(const QuoEndpoint *ep, const QuoFilter *f, const QuoQual *q,
 			}
 		case QUO_FILTER_ELEMENTS:
 			if (q->op == QUO_OP_HAS)
-				vals = list_make1(api_string(v->value));
+				vals = list_make1(quo_api_string(v->value));
 			else
 			{
 				vals = text_array_values(v->value, &had_null);
@@ -376,7 +376,7 @@ apply_qual(const QuoEndpoint *ep, const QuoFilter *f, const QuoQual *q,
 			foreach(lc, vals)
 			{
 				CHECK_FOR_INTERRUPTS();
-				if (!value_possible(f, lfirst(lc)))
+				if (!quo_value_possible(f, lfirst(lc)))
 					return false;
 			}
 			fv->values = list_concat(fv->values, vals);

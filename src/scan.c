@@ -440,17 +440,7 @@ take_response(QuoFdwScanState *state, const QuoHttpResult *res, bool is_item)
 	const char *error = NULL;
 	const char *token = NULL;
 
-	if (res->curl_code != 0 || res->status != 200)
-		quo_report_http_failure(&state->opts, state->target, res);
-	if (res->content_type == NULL || strstr(res->content_type, "json") == NULL)
-		quo_report_bad_response(&state->opts, state->target,
-								psprintf("the content type is %s, not JSON",
-										 res->content_type ? res->content_type : "missing"));
-
-	state->page = quo_json_parse(res->body, res->body_len, &error);
-	if (state->page == NULL)
-		quo_report_bad_response(&state->opts, state->target,
-								psprintf("the body is not valid JSON: %s", error));
+	state->page = quo_parse_response(&state->opts, state->target, res);
 	quo_fetch_release(state->fetcher, state->current);
 	state->current = NULL;
 
@@ -765,13 +755,76 @@ quoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	}
 }
 
+/*
+ * The text EXPLAIN shows for expr, a value that plan ps computes only while
+ * it runs (join.c's key), deparsed in the plan's context as build_specs
+ * shows a placeholder, with column names qualified.
+ */
+char *
+quo_explain_expr(PlanState *ps, ExplainState *es, Node *expr)
+{
+	if (es->deparse_cxt == NIL)
+		return pstrdup("?");
+	return deparse_expression(explain_param_mutator(expr, ps->plan),
+							  set_deparse_context_plan(es->deparse_cxt, ps->plan, NIL),
+							  true, false);
+}
+
+/*
+ * Every callback serves a foreign scan of one table and, for a plan with
+ * no scan relation, join.c's id-lookup join.
+ */
+#define QUO_IS_JOIN(node) (((ForeignScan *) (node)->ss.ps.plan)->scan.scanrelid == 0)
+
+static void
+quoBegin(ForeignScanState *node, int eflags)
+{
+	if (QUO_IS_JOIN(node))
+		quo_join_begin(node, eflags);
+	else
+		quoBeginForeignScan(node, eflags);
+}
+
+static TupleTableSlot *
+quoIterate(ForeignScanState *node)
+{
+	return QUO_IS_JOIN(node) ? quo_join_iterate(node) : quoIterateForeignScan(node);
+}
+
+static void
+quoReScan(ForeignScanState *node)
+{
+	if (QUO_IS_JOIN(node))
+		quo_join_rescan(node);
+	else
+		quoReScanForeignScan(node);
+}
+
+static void
+quoEnd(ForeignScanState *node)
+{
+	if (QUO_IS_JOIN(node))
+		quo_join_end(node);
+	else
+		quoEndForeignScan(node);
+}
+
+static void
+quoExplain(ForeignScanState *node, ExplainState *es)
+{
+	if (QUO_IS_JOIN(node))
+		quo_join_explain(node, es);
+	else
+		quoExplainForeignScan(node, es);
+}
+
 /* The executor callbacks of the handler. */
 void
 quo_scan_routines(FdwRoutine *routine)
 {
-	routine->BeginForeignScan = quoBeginForeignScan;
-	routine->IterateForeignScan = quoIterateForeignScan;
-	routine->ReScanForeignScan = quoReScanForeignScan;
-	routine->EndForeignScan = quoEndForeignScan;
-	routine->ExplainForeignScan = quoExplainForeignScan;
+	routine->BeginForeignScan = quoBegin;
+	routine->IterateForeignScan = quoIterate;
+	routine->ReScanForeignScan = quoReScan;
+	routine->EndForeignScan = quoEnd;
+	routine->ExplainForeignScan = quoExplain;
 }
