@@ -121,6 +121,24 @@ SELECT mock_fault('{"match": "/v1/call-voicemails", "action": "status", "status"
 SELECT * FROM call_voicemails WHERE call_id = 'AC00000004';
 ALTER SERVER quo_mock OPTIONS (DROP max_retries);
 SELECT mock_reset();
+-- a null in a recordings array is an ERROR, in a scan and in a join
+-- (never a joined row of NULLs)
+SELECT mock_fault('{"match": "/v1/call-recordings/AC00000001", "action": "raw", "body": "{\"data\": [null]}", "times": -1}');
+SELECT * FROM call_recordings WHERE call_id = 'AC00000001';
+SELECT c.id, r.id FROM calls c JOIN call_recordings r ON r.call_id = c.id
+ WHERE c.phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (c.participants);
+SELECT c.id, r.id FROM calls c LEFT JOIN call_recordings r ON r.call_id = c.id
+ WHERE c.phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (c.participants);
+SELECT mock_reset();
+-- INSERT ... SELECT uses the id-lookup join too
+CREATE TEMP TABLE summaries_copy (call_id text, status text);
+EXPLAIN (COSTS OFF)
+INSERT INTO summaries_copy SELECT s.call_id, s.status FROM calls c JOIN call_summaries s ON s.call_id = c.id
+ WHERE c.phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (c.participants);
+INSERT INTO summaries_copy SELECT s.call_id, s.status FROM calls c JOIN call_summaries s ON s.call_id = c.id
+ WHERE c.phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (c.participants);
+SELECT * FROM summaries_copy ORDER BY call_id;
+SELECT mock_reset();
 -- a value of the wrong type names the column
 SELECT mock_fault('{"match": "/v1/call-transcripts", "action": "wrong_type", "field": "duration", "value": "long"}');
 SELECT duration FROM call_transcripts WHERE call_id = 'AC00000013';

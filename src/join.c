@@ -190,8 +190,12 @@ quo_join_paths(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 
 	if (jointype != JOIN_INNER && jointype != JOIN_LEFT)
 		return;
-	/* no row locks, hence no EvalPlanQual recheck of a joined row */
-	if (root->parse->commandType != CMD_SELECT || root->parse->rowMarks != NIL)
+	/*
+	 * No row locks, UPDATE, DELETE or MERGE, hence no EvalPlanQual recheck
+	 * of a joined row (INSERT ... SELECT has none either).
+	 */
+	if ((root->parse->commandType != CMD_SELECT && root->parse->commandType != CMD_INSERT) ||
+		root->parse->rowMarks != NIL)
 		return;
 	if (innerrel->reloptkind != RELOPT_BASEREL || innerrel->fdw_private == NULL)
 		return;
@@ -706,17 +710,19 @@ join_row_context(void *arg)
 }
 
 /*
- * The joined row of the front outer row and obj, its inner row (NULL: the
- * row null-extended), in the scan slot.
+ * The joined row of the front outer row and, when matched, obj, its inner
+ * row (not matched: the row null-extended), in the scan slot.  A matched
+ * obj that is not an object (a JSON null in an array answer) is the scan's
+ * ERROR, never a row of NULLs.
  */
 static TupleTableSlot *
-emit(ForeignScanState *node, QuoJoinState *js, struct json_object *obj)
+emit(ForeignScanState *node, QuoJoinState *js, bool matched, struct json_object *obj)
 {
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	QuoJoinEntry *e = &js->window[js->head];
 
 	MemoryContextReset(js->row_cxt);
-	if (obj != NULL)
+	if (matched)
 	{
 		ErrorContextCallback errcb;
 		MemoryContext old;
@@ -745,8 +751,8 @@ emit(ForeignScanState *node, QuoJoinState *js, struct json_object *obj)
 		}
 		else
 		{
-			slot->tts_values[i] = obj ? js->inner_values[-src - 1] : (Datum) 0;
-			slot->tts_isnull[i] = obj ? js->inner_nulls[-src - 1] : true;
+			slot->tts_values[i] = matched ? js->inner_values[-src - 1] : (Datum) 0;
+			slot->tts_isnull[i] = matched ? js->inner_nulls[-src - 1] : true;
 		}
 	}
 	return ExecStoreVirtualTuple(slot);
@@ -791,11 +797,11 @@ quo_join_iterate(ForeignScanState *node)
 		{
 			js->front_matched = true;
 			js->front_row++;
-			return emit(node, js, quo_json_row(lk->rows, js->front_row - 1));
+			return emit(node, js, true, quo_json_row(lk->rows, js->front_row - 1));
 		}
 		js->front_done = true;
 		if (js->jointype == JOIN_LEFT && !js->front_matched)
-			return emit(node, js, NULL);
+			return emit(node, js, false, NULL);
 	}
 }
 
