@@ -336,7 +336,9 @@ quo_join_plan(PlannerInfo *root, RelOptInfo *joinrel, ForeignPath *best_path,
 			}
 		}
 		if (resno == 0)
-			elog(ERROR, "quo_fdw: a column of the join is not in its outer plan's output");
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("quo_fdw: a column of the join is not in its outer plan's output")));
 		sources = lappend_int(sources, resno);
 	}
 	for (int i = 0; i < ifp->natts; i++)
@@ -615,7 +617,9 @@ lookup_for(ForeignScanState *node, QuoJoinState *js, TupleTableSlot *slot)
 	}
 	/* nlookups is twice the window: some slot has no row waiting for it */
 	if (lk == NULL)
-		elog(ERROR, "quo_fdw: no free lookup slot in the join window");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("quo_fdw: no free lookup slot in the join window")));
 	free_lookup(js, lk);
 
 	lk->key = MemoryContextStrdup(js->join_cxt, key);

@@ -409,39 +409,6 @@ text_value(const QuoRowContext *ctx, int att, const char *s, size_t len)
 	return PointerGetDatum(cstring_to_text(conv));
 }
 
-/* A text[] Datum from a JSON array of strings and nulls. */
-static Datum
-text_array_value(const QuoRowContext *ctx, int att, struct json_object *v)
-{
-	int			n;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			dims[1];
-	int			lbs[1] = {1};
-
-	if (!json_object_is_type(v, json_type_array))
-		wrong_value(ctx, att, v, "an array of strings");
-	n = (int) json_object_array_length(v);
-	elems = palloc(sizeof(Datum) * Max(n, 1));
-	nulls = palloc(sizeof(bool) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-	{
-		struct json_object *e = json_object_array_get_idx(v, i);
-
-		nulls[i] = (e == NULL);
-		if (e == NULL)
-			continue;
-		if (!json_object_is_type(e, json_type_string))
-			wrong_value(ctx, att, v, "an array of strings");
-		elems[i] = text_value(ctx, att, json_object_get_string(e), json_object_get_string_len(e));
-	}
-	dims[0] = n;
-	if (n == 0)
-		return PointerGetDatum(construct_empty_array(TEXTOID));
-	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
-											  TEXTOID, -1, false, TYPALIGN_INT));
-}
-
 /*
  * The value at a column's JSON path in obj (quo_fdw.h): NULL when a key is
  * absent or a value on the way is null.  When a key ends in "[]", that
@@ -469,7 +436,9 @@ json_at(const QuoRowContext *ctx, int att, struct json_object *obj,
 		if (is_array)
 			len -= 2;
 		if (len >= sizeof(key))
-			elog(ERROR, "quo_fdw: JSON path \"%s\" has a key too long", path);
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("quo_fdw: JSON path \"%s\" has a key too long", path)));
 		memcpy(key, p, len);
 		key[len] = '\0';
 		if (!json_object_is_type(obj, json_type_object))
@@ -490,8 +459,8 @@ json_at(const QuoRowContext *ctx, int att, struct json_object *obj,
 
 /*
  * A text[] Datum of the values at path rest in each element of the JSON
- * array v ("emails[].value"): a null element, or one without the value,
- * gives a NULL element.
+ * array v ("emails[].value"; "" for an array of strings): a null element,
+ * or one without the value, gives a NULL element.
  */
 static Datum
 mapped_array_value(const QuoRowContext *ctx, int att, struct json_object *v,
@@ -504,7 +473,7 @@ mapped_array_value(const QuoRowContext *ctx, int att, struct json_object *v,
 	int			lbs[1] = {1};
 
 	if (!json_object_is_type(v, json_type_array))
-		wrong_value(ctx, att, v, "an array");
+		wrong_value(ctx, att, v, rest[0] ? "an array" : "an array of strings");
 	n = (int) json_object_array_length(v);
 	if (n == 0)
 		return PointerGetDatum(construct_empty_array(TEXTOID));
@@ -525,7 +494,11 @@ mapped_array_value(const QuoRowContext *ctx, int att, struct json_object *v,
 		if (e == NULL)
 			continue;
 		if (!json_object_is_type(e, json_type_string))
+		{
+			if (rest[0] == '\0')
+				wrong_value(ctx, att, v, "an array of strings");
 			wrong_value(ctx, att, e, "a string");
+		}
 		elems[i] = text_value(ctx, att, json_object_get_string(e), json_object_get_string_len(e));
 	}
 	dims[0] = n;
@@ -644,7 +617,7 @@ quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
 					break;
 				}
 			case QUO_TEXT_ARRAY:
-				values[att] = text_array_value(ctx, att, v);
+				values[att] = mapped_array_value(ctx, att, v, "");
 				break;
 			case QUO_FLOAT8:
 				if (!json_object_is_type(v, json_type_double) &&
