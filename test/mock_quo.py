@@ -16,10 +16,17 @@ generic web framework's 404 body, not Quo's documented error, as a base_url
 with a wrong path would.
 
 Control endpoints (no auth, never logged), used by test/mockctl.py:
-  POST /_mock/reset            forget faults and the request log
+  POST /_mock/reset            forget faults, the request log, the extras
+                               and the changes (the pristine workspace again)
   POST /_mock/faults           add a fault (JSON object, see Fault below);
                                {"action": "enforce_rate", "rps": 10} makes
-                               the mock answer 429 past 10 requests a second
+                               the mock answer 429 past 10 requests a second;
+                               {"action": "clear"} drops the faults added
+                               (nothing else)
+  POST /_mock/change           change the default workspace: a JSON op or an
+                               array of them, applied in order, all or none
+                               (400 "change: reason"); answers one line per op.
+                               See change_workspace() below.
   GET  /_mock/log              the requests seen, one per line
   GET  /_mock/flight           the most API requests answered at once
   GET  /_mock/stats            API connections opened, and the distinct
@@ -51,6 +58,7 @@ without the object (403: a plan without the feature).
 """
 import argparse
 import base64
+import copy
 import gzip
 import hashlib
 import json
@@ -279,6 +287,10 @@ class Workspace:
                 "_active": k % 5 != 4,
             }
             self.conversations.append(conv)
+        self.index()
+
+    def index(self):
+        """The lists in the API's orders, and the rows by id."""
         self.conversations.sort(key=lambda c: (c["_u"], c["id"]), reverse=True)
         self.calls.sort(key=lambda c: (c["_t"], c["id"]), reverse=True)
         self.messages.sort(key=lambda m: (m["_t"], m["id"]))
@@ -561,6 +573,13 @@ class Extras:
         self.conversations = sorted(ws.conversations + [c.conv for c in convs],
                                     key=lambda c: (c["_u"], c["id"]), reverse=True)
 
+    def rebased(self, ws):
+        """These extras beside ws, a changed default workspace (POST /_mock/change)."""
+        ex = copy.copy(self)
+        ex.conversations = sorted(ws.conversations + [c.conv for c in self.by_key.values()],
+                                  key=lambda c: (c["_u"], c["id"]), reverse=True)
+        return ex
+
     def conversation(self, pn, parts):
         return self.by_key.get((pn, tuple(sorted(set(parts)))))
 
@@ -600,6 +619,181 @@ class Extras:
 
 
 # ---------------------------------------------------------------------------
+# Changes: POST /_mock/change alters the default workspace between requests,
+# for tests of incremental reads.  Each change works on a deep copy of the
+# current workspace and swaps it in whole (readers never see half a change);
+# the pristine workspace is kept, and reset puts it back.
+# ---------------------------------------------------------------------------
+
+CALL_STATUSES = {"queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed", "no-answer",
+                 "canceled", "missed", "answered", "forwarded", "abandoned"}
+MESSAGE_STATUSES = {"queued", "sent", "delivered", "undelivered", "received"}
+CHANGE_KEYS = {"call": {"conversation", "status", "duration", "ago"},
+               "message": {"conversation", "status", "ago", "text"},
+               "conversation": {"phone", "participants", "user"},
+               "update_call": {"id", "status", "duration"},
+               "update_message": {"id", "status"},
+               "delete_conversation": {"id", "listed"}}
+
+
+class ChangeError(Exception):
+    pass
+
+
+def copy_workspace(ws):
+    new = Workspace.__new__(Workspace)
+    new.calls, new.messages, new.conversations = copy.deepcopy((ws.calls, ws.messages, ws.conversations))
+    new.index()
+    return new
+
+
+def change_workspace(ws, ops, ids, extras, now):
+    """Apply ops, in order, to ws (a copy: the caller drops it on ChangeError);
+    ids: the next numbers of new ids, {"AC": n, "CN": n}; now: the time of the
+    request, whole milliseconds.  Returns the answer's lines.  The ops:
+
+      {"op": "call", "conversation": CN, "status": S, "duration": 0, "ago": 0}
+        an incoming call of a 1:1 conversation created ago seconds before now,
+        made by call_object() (answered: answeredAt 8 s after createdAt,
+        completedAt duration after that; updatedAt null)
+        -> "call AC9nnnnnnn CN"
+      {"op": "message", "conversation": CN, "status": S, "ago": 0,
+       "text": "New message"}
+        outgoing unless S is received; updatedAt = createdAt
+        -> "message AC9nnnnnnn CN"
+        (a call or a message: not in a deleted conversation; the conversation's
+        lastActivityAt/Id move to the new row unless it is earlier, and its
+        updatedAt becomes now)
+      {"op": "conversation", "phone": PNsales0001|PNsupport02,
+       "participants": [E164, ...], "user": "USalice0001"}
+        no activity yet; not the participants of a listed conversation of
+        that phone -> "conversation CN9nnnnnnn"
+      {"op": "update_call", "id": AC, "status": S, "duration": N}  (both optional)
+      {"op": "update_message", "id": AC, "status": S}
+        updatedAt now; the conversation is not touched -> "updated AC"
+      {"op": "delete_conversation", "id": CN, "listed": true|false}
+        deletedAt and updatedAt now; listed false: list conversations no
+        longer has it (its calls and messages stay, and list calls and list
+        messages still find them) -> "deleted CN"
+    Calls and messages share the AC9nnnnnnn numbers (call_number() reads them).
+    """
+    convs = {c["id"]: c for c in ws.conversations}
+    out = []
+    for i, op in enumerate(ops, 1):
+        try:
+            out.append(change_one(ws, convs, op, ids, extras, now))
+        except ChangeError as e:
+            raise ChangeError("op %d: %s" % (i, e))
+    ws.index()
+    return out
+
+
+def change_one(ws, convs, op, ids, extras, now):
+    kind = op.get("op") if isinstance(op, dict) else None
+    if kind not in CHANGE_KEYS:
+        raise ChangeError("an op is an object with \"op\" one of %s" % ", ".join(sorted(CHANGE_KEYS)))
+    bad = set(op) - CHANGE_KEYS[kind] - {"op"}
+    if bad:
+        raise ChangeError("%s takes %s, not %s" % (kind, ", ".join(sorted(CHANGE_KEYS[kind])), ", ".join(sorted(bad))))
+    statuses = CALL_STATUSES if kind in ("call", "update_call") else MESSAGE_STATUSES
+    if "status" in op or kind in ("call", "message", "update_message"):
+        if op.get("status") not in statuses:
+            raise ChangeError("%s: status must be one of %s" % (kind, ", ".join(sorted(statuses))))
+    dur = op.get("duration", 0)
+    if type(dur) is not int or dur < 0:
+        raise ChangeError("%s: duration is a whole number of seconds" % kind)
+    if kind in ("call", "message"):
+        conv = convs.get(op.get("conversation"))
+        if conv is None:
+            raise ChangeError("%s: unknown conversation %r" % (kind, op.get("conversation")))
+        if conv["deletedAt"] is not None:
+            raise ChangeError("%s: conversation %s is deleted" % (kind, conv["id"]))
+        ago = op.get("ago", 0)
+        if type(ago) not in (int, float) or not 0 <= ago < 1e9:
+            raise ChangeError("%s: ago is a number of seconds, not negative" % kind)
+        t = now - timedelta(seconds=ago)
+        t -= timedelta(microseconds=t.microsecond % 1000)
+        pn, parts, user = conv["phoneNumberId"], conv["participants"], conv["_user"]
+        row_id = "AC9%07d" % ids["AC"]
+        if kind == "call":
+            if len(parts) != 1:
+                raise ChangeError("call: a call has one participant, conversation %s has %d"
+                                  % (conv["id"], len(parts)))
+            row = call_object(row_id, pn, parts, user, t, 0, op["status"], True, dur, 0, False)
+            ws.calls.append(row)
+            ws.call_by_id[row_id] = row
+        else:
+            text = op.get("text", "New message")
+            if not isinstance(text, str):
+                raise ChangeError("message: text is a string")
+            incoming = op["status"] == "received"
+            own = own_number(pn)
+            row = message_object(row_id, pn, conv["id"], t, 0, incoming, [own] if incoming else list(parts),
+                                 parts[0] if incoming else own, text, None if incoming else user, op["status"])
+            row["updatedAt"] = row["createdAt"]
+            row["_parts"] = list(parts)
+            ws.messages.append(row)
+            ws.msg_by_id[row_id] = row
+        row["_t"] = t
+        ids["AC"] += 1
+        if conv["lastActivityAt"] is None or t >= parse_ts(conv["lastActivityAt"]):
+            conv["lastActivityAt"], conv["lastActivityId"] = iso(t), row_id
+        conv["updatedAt"], conv["_u"] = iso(now), now
+        return "%s %s %s" % (kind, row_id, conv["id"])
+    if kind == "conversation":
+        pn, parts, user = op.get("phone"), op.get("participants"), op.get("user", USERS[0])
+        if pn not in [p for p, _, _ in PHONES]:
+            raise ChangeError("conversation: phone is one of %s" % ", ".join(p for p, _, _ in PHONES))
+        if (not isinstance(parts, list) or not parts or len(set(parts)) != len(parts)
+                or not all(isinstance(v, str) and E164.match(v) for v in parts)):
+            raise ChangeError("conversation: participants is a list of distinct E.164 numbers")
+        if user not in USER_BY_ID:
+            raise ChangeError("conversation: unknown user %r" % (user,))
+        key = sorted(parts)
+        if (any(c["phoneNumberId"] == pn and sorted(c["participants"]) == key and c.get("_listed", True)
+                for c in ws.conversations)
+                or (pn == PHONES[0][0] and key == [HUGE])
+                or (extras is not None and extras.conversation(pn, parts) is not None)):
+            raise ChangeError("conversation: %s already has a conversation with %s" % (pn, ", ".join(parts)))
+        cid = "CN9%07d" % ids["CN"]
+        ids["CN"] += 1
+        conv = {"assignedTo": user, "createdAt": iso(now), "deletedAt": None, "id": cid,
+                "lastActivityAt": None, "lastActivityId": None, "mutedUntil": None, "name": None,
+                "participants": list(parts), "phoneNumberId": pn, "snoozedUntil": None,
+                "updatedAt": iso(now), "_t": now, "_u": now, "_user": user, "_active": True}
+        ws.conversations.append(conv)
+        convs[cid] = conv
+        return "conversation " + cid
+    if kind == "delete_conversation":
+        conv = convs.get(op.get("id"))
+        if conv is None:
+            raise ChangeError("delete_conversation: unknown conversation %r" % (op.get("id"),))
+        if not conv.get("_listed", True):
+            raise ChangeError("delete_conversation: conversation %s is deleted and not listed" % conv["id"])
+        if not isinstance(op.get("listed"), bool):
+            raise ChangeError("delete_conversation: listed is true or false")
+        conv["deletedAt"] = conv["updatedAt"] = iso(now)
+        conv["_u"], conv["_listed"] = now, op["listed"]
+        return "deleted " + conv["id"]
+    row = (ws.call_by_id if kind == "update_call" else ws.msg_by_id).get(op.get("id"))
+    if row is None:
+        raise ChangeError("%s: unknown %s %r" % (kind, kind[7:], op.get("id")))
+    if kind == "update_call":
+        st = row["status"] = op.get("status", row["status"])
+        row["duration"] = op.get("duration", row["duration"])
+        if st in ("completed", "forwarded") and row["answeredAt"] is None:
+            at = row["_t"] + timedelta(seconds=8)
+            row["answeredAt"], row["completedAt"] = iso(at), iso(at + timedelta(seconds=row["duration"]))
+            row["answeredBy"] = row["userId"] if row["direction"] == "incoming" else None
+        if st == "forwarded" and row["forwardedTo"] is None:
+            row["forwardedTo"] = "+15550003000"
+    else:
+        row["status"] = op["status"]
+    row["updatedAt"] = iso(now)
+    return "updated " + row["id"]
+
+
+# ---------------------------------------------------------------------------
 # Ground truth: GET /_mock/truth, the exact answer over the whole workspace.
 # ---------------------------------------------------------------------------
 
@@ -623,20 +817,27 @@ def default_truth_rows(ws, kind):
     """(id, created_at us as rendered, phoneNumberId, userId, conversation id,
     listable) of the default workspace; made once.  created_at is the time the
     row's createdAt says (what SQL compares), which may have lost the
-    milliseconds the API filters on."""
+    milliseconds the API filters on.  A row is found through the listed
+    conversation of its number and participants (as list calls and list
+    messages find it); a row without one (its conversation deleted and
+    unlisted by POST /_mock/change) is not here."""
     cache = ws.__dict__.setdefault("_truth", {})
     if kind not in cache:
-        by_key = {(c["phoneNumberId"], tuple(sorted(c["participants"]))): c["id"] for c in ws.conversations}
+        by_key = {(c["phoneNumberId"], tuple(sorted(c["participants"]))): c["id"] for c in ws.conversations
+                  if c.get("_listed", True)}
         rows = []
         if kind == "calls":
             for c in ws.calls:
-                cid = by_key[(c["phoneNumberId"], tuple(sorted(c["participants"])))]
-                rows.append((c["id"], us_of(parse_ts(c["createdAt"])), c["phoneNumberId"], c["userId"], cid,
-                             len(c["participants"]) == 1))
+                cid = by_key.get((c["phoneNumberId"], tuple(sorted(c["participants"]))))
+                if cid is not None:
+                    rows.append((c["id"], us_of(parse_ts(c["createdAt"])), c["phoneNumberId"], c["userId"], cid,
+                                 len(c["participants"]) == 1))
         else:
             for m in ws.messages:
-                rows.append((m["id"], us_of(parse_ts(m["createdAt"])), m["phoneNumberId"], m["userId"],
-                             m["conversationId"], len(m["_parts"]) <= 10))
+                cid = by_key.get((m["phoneNumberId"], tuple(sorted(m["_parts"]))))
+                if cid is not None:
+                    rows.append((m["id"], us_of(parse_ts(m["createdAt"])), m["phoneNumberId"], m["userId"],
+                                 cid, len(m["_parts"]) <= 10))
         cache[kind] = rows
     return cache[kind]
 
@@ -729,7 +930,10 @@ class State:
     def __init__(self, key, ws):
         self.key = key
         self.ws = ws
+        self.base_ws = ws     # the pristine workspace; ws is a changed copy after POST /_mock/change
+        self.ids = {"AC": 1, "CN": 1}   # the next numbers of the ids the changes make
         self.lock = threading.Lock()
+        self.change_lock = threading.Lock()   # one change (or reset, or extras) at a time
         self.faults = []
         self.log = []
         self.connections = 0
@@ -953,7 +1157,8 @@ def list_conversations(ws, q, fault, extras=None):
             if v in (pn, num):
                 ids.add(pn)
     rows = [c for c in (extras.conversations if extras is not None else ws.conversations)
-            if (not nums or c["phoneNumberId"] in ids)
+            if c.get("_listed", True)
+            and (not nums or c["phoneNumberId"] in ids)
             and (user is None or c["_user"] == user)
             and (ex != "true" or c["_active"])
             and ((ca is None and cb is None) or in_range(c["_t"] if c["createdAt"] else None, ca, cb))
@@ -1431,7 +1636,8 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         payload = self.rfile.read(n) if n else b""
         if self.path == "/_mock/reset":
-            with st.lock:
+            with st.change_lock, st.lock:
+                st.ws, st.ids = st.base_ws, {"AC": 1, "CN": 1}
                 st.faults, st.log, st.headers, st.connections = [], [], [], 0
                 st.generation += 1
                 st.rate_rps, st.arrivals = 0, []
@@ -1440,17 +1646,40 @@ class Handler(BaseHTTPRequestHandler):
                 st.extras = None
             return self.send_body(200, "{}", raw=b"{}")
         if self.path == "/_mock/workspace":
-            try:
-                ex = Extras(self.server.state.ws, json.loads(payload or b"{}"))
-            except ValueError as e:     # bad JSON too
-                return self.send_text(400, "workspace: %s\n" % e)
-            with st.lock:
-                st.extras = ex if ex.bulk or ex.group or ex.users else None
+            with st.change_lock:
+                try:
+                    ex = Extras(st.ws, json.loads(payload or b"{}"))
+                except ValueError as e:     # bad JSON too
+                    return self.send_text(400, "workspace: %s\n" % e)
+                with st.lock:
+                    st.extras = ex if ex.bulk or ex.group or ex.users else None
             return self.send_text(200, ex.summary())
+        if self.path == "/_mock/change":
+            try:
+                ops = json.loads(payload or b"null")
+            except ValueError as e:
+                return self.send_text(400, "change: %s\n" % e)
+            now = datetime.now(timezone.utc)
+            now -= timedelta(microseconds=now.microsecond % 1000)
+            with st.change_lock:
+                with st.lock:
+                    ws, ids = st.ws, dict(st.ids)
+                ws = copy_workspace(ws)
+                try:
+                    lines = change_workspace(ws, ops if isinstance(ops, list) else [ops], ids, st.extras, now)
+                except ChangeError as e:
+                    return self.send_text(400, "change: %s\n" % e)
+                with st.lock:
+                    st.ws, st.ids = ws, ids
+                    if st.extras is not None:
+                        st.extras = st.extras.rebased(ws)
+            return self.send_text(200, "".join(l + "\n" for l in lines))
         if self.path == "/_mock/faults":
             spec = json.loads(payload)
             with st.lock:
-                if spec["action"] == "enforce_rate":
+                if spec["action"] == "clear":
+                    st.faults = []
+                elif spec["action"] == "enforce_rate":
                     st.rate_rps = int(spec.get("rps", 10))   # like the real API: 429 past N per second
                 else:
                     st.faults.append(Fault(spec))

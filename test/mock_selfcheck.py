@@ -8,8 +8,9 @@ pruning conversations by lastActivityAt), and asserts that what it got
 equals GET /_mock/truth.  Checks users, tasks, phone numbers, contacts and
 contact custom fields against the OpenAPI document (parameters, pages, fields,
 get by id, error codes), and every default call's summary, transcript,
-recordings and voicemail against GET /_mock/percall.  Prints timings; exits 0
-on success.
+recordings and voicemail against GET /_mock/percall, and changes to the
+workspace (POST /_mock/change: the API and the truth follow them, reset
+undoes them).  Prints timings; exits 0 on success.
 
   python3 test/mock_selfcheck.py [--conversations 1000] [--messages 100]
 
@@ -416,6 +417,148 @@ def check_per_call(c):
         err(c, path, 403, code)
 
 
+def conv_params(v):
+    return [("phoneNumberId", v["phoneNumberId"])] + [("participants", p) for p in v["participants"]]
+
+
+def change(c, ops, status=200):
+    st, text = c.post("/_mock/change", json.dumps(ops))
+    assert st == status, (ops, st, text)
+    return text.splitlines()
+
+
+def check_changes(c):
+    """POST /_mock/change: new calls, messages and conversations, updates and
+    deletions, seen through the API and the truth; reset brings back the
+    workspace byte for byte."""
+    t = time.perf_counter()
+    fixed = ["/v1/conversations?maxResults=100", "/_mock/truth?kind=calls", "/_mock/truth?kind=messages",
+             "/_mock/percall?kind=summaries"]
+    convs = c.pages("/v1/conversations", [])
+    by_id = {v["id"]: v for v in convs}
+    # 1:1 conversations with calls and messages: A gets rows, B updates,
+    # D1 is deleted and unlisted, D2 deleted and still listed
+    picked = []
+    for v in sorted(convs, key=lambda v: v["id"]):
+        if len(v["participants"]) == 1 and v["participants"] != ["+15550109999"]:
+            q = urllib.parse.urlencode(conv_params(v) + [("maxResults", "100")])
+            fixed += ["/v1/calls?" + q, "/v1/messages?" + q]
+            calls, msgs = c.pages("/v1/calls", conv_params(v)), c.pages("/v1/messages", conv_params(v))
+            if calls and msgs:
+                picked.append((v, calls, msgs))
+        if len(picked) == 8:
+            break
+    b, b_calls, b_msgs = next(x for x in picked if any(r["answeredAt"] is None for r in x[1]))
+    (a, _, _), (d1, d1_calls, d1_msgs), (d2, _, _) = [x for x in picked if x[0] is not b][:3]
+    b_call = next(r for r in b_calls if r["answeredAt"] is None)
+    b_msg = b_msgs[0]
+    fixed += ["/v1/calls/" + b_call["id"], "/v1/messages/" + b_msg["id"], "/v1/calls/" + d1_calls[0]["id"]]
+    before = {p: c.get(p)[1] for p in fixed}
+    truth0 = {k: c.truth("kind=" + k) for k in ("calls", "messages")}
+
+    new = "+15559990001"
+    assert change(c, [{"op": "call", "conversation": a["id"], "status": "ringing"},
+                      {"op": "message", "conversation": a["id"], "status": "sent", "ago": 30, "text": "Hi \u2615"},
+                      {"op": "conversation", "phone": "PNsupport02", "participants": [new]},
+                      {"op": "call", "conversation": "CN90000001", "status": "completed", "duration": 60,
+                       "ago": 120},
+                      {"op": "message", "conversation": "CN90000001", "status": "received"}]) == [
+        "call AC90000001 " + a["id"], "message AC90000002 " + a["id"], "conversation CN90000001",
+        "call AC90000003 CN90000001", "message AC90000004 CN90000001"]
+    # all or nothing: a bad op refuses the whole change
+    after1 = c.get("/v1/conversations?maxResults=100")[1]
+    for ops, reason in (([{"op": "call", "conversation": a["id"], "status": "busy"},
+                          {"op": "call", "conversation": "CN00000054", "status": "busy"}],
+                         "op 2: call: a call has one"),
+                        ({"op": "conversation", "phone": "PNsupport02", "participants": [new]},
+                         "op 1: conversation:"),
+                        ({"op": "update_call", "id": "AC99999999", "status": "completed"},
+                         "op 1: update_call: unknown"),
+                        ({"op": "call", "conversation": a["id"], "status": "done"}, "op 1: call: status"),
+                        ({"op": "message", "conversation": a["id"], "status": "sent", "to": []}, "op 1: message takes"),
+                        ("[", "")):
+        text = change(c, ops, 400)
+        assert text[0].startswith("change: " + reason), text
+    assert c.get("/v1/conversations?maxResults=100")[1] == after1
+    assert change(c, [{"op": "update_call", "id": b_call["id"], "status": "completed", "duration": 42},
+                      {"op": "update_message", "id": b_msg["id"], "status": "undelivered"},
+                      {"op": "delete_conversation", "id": d1["id"], "listed": False},
+                      {"op": "delete_conversation", "id": d2["id"], "listed": True}]) == [
+        "updated " + b_call["id"], "updated " + b_msg["id"], "deleted " + d1["id"], "deleted " + d2["id"]]
+    change(c, {"op": "message", "conversation": d2["id"], "status": "sent"}, 400)     # deleted
+
+    now = c.pages("/v1/conversations", [])
+    got = {v["id"]: v for v in now}
+    assert d1["id"] not in got and len(now) == len(convs), (len(now), len(convs))
+    assert got[d2["id"]]["deletedAt"] is not None and by_id[d2["id"]]["deletedAt"] is None
+    assert [v["id"] for v in now[:3]] == [d2["id"], "CN90000001", a["id"]], [v["id"] for v in now[:3]]
+    calls = c.pages("/v1/calls", conv_params(a))
+    msgs = c.pages("/v1/messages", conv_params(a))
+    assert calls[0]["id"] == "AC90000001" and calls[0]["status"] == "ringing", calls[0]
+    assert msgs[-1]["id"] == "AC90000002" and msgs[-1]["text"] == "Hi \u2615" and msgs[-1]["direction"] == "outgoing"
+    assert json.loads(c.get("/v1/calls/AC90000001")[1])["data"] == calls[0]
+    assert json.loads(c.get("/v1/messages/AC90000002")[1])["data"] == msgs[-1]
+    assert got[a["id"]]["lastActivityId"] == "AC90000001" and got[a["id"]]["lastActivityAt"] == calls[0]["createdAt"]
+    assert ts(got[a["id"]]["updatedAt"]) > ts(by_id[a["id"]]["updatedAt"])
+    n = got["CN90000001"]
+    assert n["participants"] == [new] and n["phoneNumberId"] == "PNsupport02" and n["deletedAt"] is None, n
+    n_calls = c.pages("/v1/calls", conv_params(n))
+    n_msgs = c.pages("/v1/messages", conv_params(n))
+    assert [r["id"] for r in n_calls] == ["AC90000003"] and [r["id"] for r in n_msgs] == ["AC90000004"]
+    assert n_calls[0]["answeredAt"] is not None and n_calls[0]["duration"] == 60, n_calls[0]
+    assert n_msgs[0]["direction"] == "incoming" and n_msgs[0]["from"] == new, n_msgs[0]
+    assert n["lastActivityId"] == "AC90000004" and n["lastActivityAt"] == n_msgs[0]["createdAt"], n
+    assert ts(n_calls[0]["createdAt"]) < ts(n_msgs[0]["createdAt"]) - timedelta(seconds=110)
+    # updates change the row, not its conversation
+    for k in ("lastActivityAt", "lastActivityId", "updatedAt"):
+        assert got[b["id"]][k] == by_id[b["id"]][k], k
+    call = json.loads(c.get("/v1/calls/" + b_call["id"])[1])["data"]
+    assert call["status"] == "completed" and call["duration"] == 42 and call["updatedAt"] != b_call["updatedAt"]
+    assert ts(call["answeredAt"]) == ts(call["createdAt"]) + timedelta(seconds=8), call
+    assert ts(call["completedAt"]) == ts(call["answeredAt"]) + timedelta(seconds=42), call
+    assert call in c.pages("/v1/calls", conv_params(b))
+    msg = json.loads(c.get("/v1/messages/" + b_msg["id"])[1])["data"]
+    assert msg["status"] == "undelivered" and msg["updatedAt"] != b_msg["updatedAt"], msg
+    # the unlisted conversation's rows stay listable and gettable, but out of the truth
+    assert c.pages("/v1/calls", conv_params(d1)) == d1_calls and c.pages("/v1/messages", conv_params(d1)) == d1_msgs
+    assert c.get("/v1/calls/" + d1_calls[0]["id"])[0] == 200
+    for kind, d1_rows in (("calls", d1_calls), ("messages", d1_msgs)):
+        want, _, _ = check(c, kind, "kind=" + kind, check_order=True)
+        assert int(want["count"]) == int(truth0[kind]["count"]) + 2 - len(d1_rows), (kind, want, truth0[kind])
+    # a new conversation of the unlisted one's participants lists its rows again
+    change(c, {"op": "conversation", "phone": d1["phoneNumberId"], "participants": d1["participants"],
+               "user": "UScarol0003"})
+    for kind in ("calls", "messages"):
+        want, _, _ = check(c, kind, "kind=" + kind, check_order=True)
+        assert int(want["count"]) == int(truth0[kind]["count"]) + 2, (kind, want)
+
+    # clearfaults drops the faults only: the log and the changes stay
+    c.post("/_mock/faults", json.dumps({"match": "/v1/users", "action": "status", "status": 500, "times": -1}))
+    assert c.get("/v1/users?maxResults=5")[0] == 500
+    assert c.post("/_mock/faults", json.dumps({"action": "clear"}))[0] == 200
+    assert c.get("/v1/users?maxResults=5")[0] == 200
+    log = c.get("/_mock/log")[1].decode()
+    assert "GET /v1/users?maxResults=5 -> 500\n" in log, log[-300:]
+    assert c.get("/v1/calls/AC90000001")[0] == 200
+    # changes beside the extras: the extras' conversations stay listed
+    st, _ = c.post("/_mock/workspace", json.dumps({"bulk_conversations": 5, "bulk_messages": 2}))
+    assert st == 200
+    assert change(c, {"op": "call", "conversation": a["id"], "status": "missed"}) == ["call AC90000005 " + a["id"]]
+    assert len(c.pages("/v1/conversations", [])) == len(convs) + 1 + 5
+
+    # reset: the pristine workspace, byte for byte, and the ids start again
+    c.post("/_mock/reset", "")
+    for p, body in before.items():
+        assert c.get(p)[1] == body, p
+    assert c.get("/v1/calls/AC90000001")[0] == 404
+    assert change(c, {"op": "conversation", "phone": "PNsales0001", "participants": [new]}) == [
+        "conversation CN90000001"]
+    c.post("/_mock/reset", "")
+    assert c.get("/v1/conversations?maxResults=100")[1] == before["/v1/conversations?maxResults=100"]
+    print("ok  changes: rows added, updated, conversations deleted; reset restores  %.1fs"
+          % (time.perf_counter() - t))
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -562,6 +705,7 @@ def main():
         assert len(c.pages("/v1/users", [], size=50)) == 4
         check_phone_numbers(c, bulk=False)
         assert c.truth("kind=messages")["count"] == "2634"
+        check_changes(c)
 
         def stats(xs):
             xs = sorted(xs)

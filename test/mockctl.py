@@ -1,9 +1,16 @@
 #!/usr/bin/env python3
 """Drive the mock Quo API from tests:
-  mockctl.py URL reset | log | stats | flight | fault JSON | workspace JSON | truth QUERY | percall QUERY
+  mockctl.py URL reset | log | stats | flight | fault JSON | clearfaults | workspace JSON | change JSON
+                | truth QUERY | percall QUERY
 
 Used from SQL through COPY ... FROM PROGRAM (see sql/setup.sql), so each
 output line becomes a row.  Talks to 127.0.0.1 only.
+
+clearfaults: drop the faults added (not the log, not the changes).
+change JSON: change the default workspace (POST /_mock/change, see
+mock_quo.py); prints one line per op, e.g. "call AC90000001 CN00000005".
+A refused change exits non-zero with "mockctl: change: reason"; nothing
+of it was applied.
 
 truth QUERY: "kind=calls&phone=PNsales0001&after=2024-03-01 09:00:00+00";
 the values are taken literally (this encodes them), so a timestamptz's text
@@ -26,7 +33,8 @@ def literal_query(arg):
 
 def main():
     if len(sys.argv) < 3:
-        sys.exit("usage: mockctl.py URL reset|log|stats|flight|fault JSON|workspace JSON|truth QUERY|percall QUERY")
+        sys.exit("usage: mockctl.py URL reset|log|stats|flight|fault JSON|clearfaults|workspace JSON|change JSON"
+                 "|truth QUERY|percall QUERY")
     base, cmd = sys.argv[1].rstrip("/"), sys.argv[2]
     if not base.startswith("http://127.0.0.1:"):
         sys.exit("mockctl: refusing a non-loopback address")
@@ -40,8 +48,11 @@ def main():
         elif cmd == "fault":
             urllib.request.urlopen(urllib.request.Request(base + "/_mock/faults", data=sys.argv[3].encode(),
                                                           method="POST"), timeout=10)
-        elif cmd == "workspace":
-            req = urllib.request.Request(base + "/_mock/workspace", data=sys.argv[3].encode(), method="POST")
+        elif cmd == "clearfaults":
+            urllib.request.urlopen(urllib.request.Request(base + "/_mock/faults", data=b'{"action": "clear"}',
+                                                          method="POST"), timeout=10)
+        elif cmd in ("workspace", "change"):
+            req = urllib.request.Request(base + "/_mock/" + cmd, data=sys.argv[3].encode(), method="POST")
             with urllib.request.urlopen(req, timeout=60) as r:
                 sys.stdout.write(r.read().decode())
         elif cmd in ("truth", "percall"):
