@@ -15,7 +15,7 @@ OBJS = src/quo_fdw.o src/scan.o src/fanout.o src/fetch.o src/option.o src/endpoi
        src/join.o
 
 EXTENSION = quo_fdw
-DATA = quo_fdw--0.1.0.sql quo_fdw--0.2.0.sql quo_fdw--0.1.0--0.2.0.sql
+DATA = quo_fdw--0.1.0.sql quo_fdw--0.2.0.sql quo_fdw--0.1.0--0.2.0.sql quo_fdw--0.2.0--0.3.0.sql
 
 # the pg_regress suite, in the order of test/schedule
 REGRESS = $(shell sed -n 's/^test: *//p' $(dir $(firstword $(MAKEFILE_LIST)))test/schedule)

@@ -32,11 +32,32 @@ CREATE EXTENSION quo_fdw;
 SELECT extversion FROM pg_extension WHERE extname = 'quo_fdw';
 CREATE TABLE fresh AS SELECT * FROM ext_objects();
 SELECT count(*) AS objects FROM fresh;
+SELECT object FROM fresh ORDER BY 1;
 -- no object differs, in either direction
 (SELECT 'only after update' AS side, * FROM updated EXCEPT SELECT 'only after update', * FROM fresh)
 UNION ALL
 (SELECT 'only in fresh install', * FROM fresh EXCEPT SELECT 'only in fresh install', * FROM updated);
 -- the update path is the one shipped
 SELECT source, target, path FROM pg_extension_update_paths('quo_fdw') WHERE path IS NOT NULL ORDER BY 1, 2;
+-- from 0.2.0, the last release, with a server in use: the same objects,
+-- the catalog dumped by pg_dump, and the mirror works
+DROP EXTENSION quo_fdw;
+CREATE EXTENSION quo_fdw VERSION '0.2.0';
+\getenv mock_url QUO_MOCK_URL
+\getenv api_key QUO_TEST_KEY
+CREATE SERVER quo_up FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url :'mock_url', rate_limit '0');
+CREATE USER MAPPING FOR CURRENT_USER SERVER quo_up OPTIONS (api_key :'api_key');
+ALTER EXTENSION quo_fdw UPDATE;
+SELECT extversion, extrelocatable, extconfig::regclass[] FROM pg_extension WHERE extname = 'quo_fdw';
+CREATE TABLE updated_from_020 AS SELECT * FROM ext_objects();
+(SELECT 'only after update' AS side, * FROM updated_from_020 EXCEPT SELECT 'only after update', * FROM fresh)
+UNION ALL
+(SELECT 'only in fresh install', * FROM fresh EXCEPT SELECT 'only in fresh install', * FROM updated_from_020);
+SELECT quo_fdw.create_mirror('quo_up', 'up_mirror');
+SELECT requests > 0 AS fetched, calls_inserted > 0 AS calls, messages_inserted > 0 AS messages
+  FROM quo_fdw.refresh_mirror('up_mirror');
+SELECT mirror_schema, calls > 0 AS calls FROM quo_fdw.mirrors;
+SELECT quo_fdw.drop_mirror('up_mirror');
+DROP EXTENSION quo_fdw CASCADE;
 \c :regress_db
 DROP DATABASE regress_quo_upgrade;

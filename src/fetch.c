@@ -20,12 +20,22 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "fmgr.h"
 #include "lib/ilist.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/timestamp.h"
 
 #include "quo_fdw.h"
+
+/*
+ * Quo API requests this backend has started, every attempt counted (what
+ * quo_fdw.requests_sent() returns: the mirror's refresh reports and budgets
+ * its requests with it).
+ */
+static int64 quo_requests_sent = 0;
+
+PG_FUNCTION_INFO_V1(quo_fdw_requests_sent);
 
 /* One GET and its retries. */
 struct QuoFetch
@@ -222,6 +232,7 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 	fetch->attempt++;
 	f->running++;
 	f->stats->requests++;
+	quo_requests_sent++;
 	f->stats->peak_in_flight = Max(f->stats->peak_in_flight, f->running);
 	if (fetch->attempt > 1)
 		f->stats->retries++;
@@ -324,4 +335,11 @@ quo_fetch_await(QuoFetcher *f, QuoFetch *fetch)
 		event = f->running > 0 ? wait_api : rate_wait ? wait_rate : wait_backoff;
 		quo_http_wait(wake_at == PG_INT64_MAX ? -1 : wake_at, event);
 	}
+}
+
+/* quo_fdw.requests_sent(): the requests this session has started. */
+Datum
+quo_fdw_requests_sent(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(quo_requests_sent);
 }

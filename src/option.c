@@ -77,6 +77,7 @@ void		_PG_init(void);
 
 /* GUCs */
 int			quo_max_requests = 2000;
+int			quo_mirror_max_requests = 100000;
 bool		quo_progress = false;
 
 /*
@@ -90,6 +91,11 @@ _PG_init(void)
 							"Most Quo API requests one foreign scan may make (0: no limit).",
 							"A scan that would need more stops with an error before it spends them.",
 							&quo_max_requests, 2000, 0, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("quo_fdw.mirror_max_requests",
+							"Most Quo API requests one quo_fdw.refresh_mirror may make (0: no limit).",
+							"The refresh sets quo_fdw.max_requests for each of its scans from what is left; a refresh that would need more stops and changes nothing.",
+							&quo_mirror_max_requests, 100000, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("quo_fdw.progress",
 							 "Report the progress of long Quo scans as NOTICEs, at most every 5 seconds.",

@@ -19,7 +19,7 @@
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
 
-#define QUO_FDW_VERSION "0.2.0"
+#define QUO_FDW_VERSION "0.3.0"
 #define QUO_DEFAULT_BASE_URL "https://api.quo.com"
 #define QUO_MAX_CONCURRENT 16	/* the max_concurrent_requests option's maximum */
 
@@ -244,6 +244,7 @@ typedef struct QuoFdwOptions
 
 /* GUCs (option.c) */
 extern int	quo_max_requests;
+extern int	quo_mirror_max_requests;
 extern bool quo_progress;
 
 extern void quo_get_options(Oid foreigntableid, Oid userid, bool need_key,

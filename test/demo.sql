@@ -109,6 +109,29 @@ EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT count(*) FROM quo.calls
  WHERE phone_number_id = :'pn' AND :'who' = ANY (participants);
 
+\echo '== A mirror for reporting views: local tables, refreshed for the cost of what changed'
+SET quo_fdw.mirror_max_requests = 5000;
+SELECT quo_fdw.create_mirror('quo', 'quo_local');
+\echo '-- the first refresh fetches everything'
+SELECT requests, conversations_visited, calls_inserted, messages_inserted, conversations_inserted,
+       users_inserted, phone_numbers_inserted
+  FROM quo_fdw.refresh_mirror('quo_local');
+\echo '-- the next one, with nothing new, costs the listings only'
+SELECT requests, conversations_visited, conversations_skipped,
+       calls_inserted + calls_updated AS calls_written, messages_inserted + messages_updated AS messages_written
+  FROM quo_fdw.refresh_mirror('quo_local');
+\echo '-- a reporting view over the mirror (no request when it is read): calls per user per day'
+CREATE VIEW quo_local.calls_per_user_day AS
+SELECT coalesce(u.first_name || ' ' || u.last_name, u.email) AS user_name,
+       date_trunc('day', c.created_at)::date AS day,
+       count(*) AS calls, count(*) FILTER (WHERE c.status = 'completed') AS completed,
+       sum(c.duration) AS seconds
+  FROM quo_local.calls c JOIN quo_local.users u ON u.id = c.user_id
+ GROUP BY 1, 2;
+SELECT * FROM quo_local.calls_per_user_day ORDER BY day DESC, user_name LIMIT 6;
+SELECT mirror_schema, last_result->'requests' AS last_requests, calls, messages, conversations, users
+  FROM quo_fdw.mirrors;
+
 \echo '== A question the API cannot answer gets an error that says what to add'
 \set ON_ERROR_STOP 0
 SELECT count(*) FROM quo.calls WHERE status = 'missed';

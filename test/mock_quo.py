@@ -23,6 +23,7 @@ Control endpoints (no auth, never logged), used by test/mockctl.py:
                                the mock answer 429 past 10 requests a second;
                                {"action": "clear"} drops the faults added
                                (nothing else)
+  POST /_mock/clearlog         forget the request log only (faults and changes stay)
   POST /_mock/change           change the default workspace: a JSON op or an
                                array of them, applied in order, all or none
                                (400 "change: reason"); answers one line per op.
@@ -1644,6 +1645,11 @@ class Handler(BaseHTTPRequestHandler):
                 st.key_arrivals = {}
                 st.max_in_flight = st.in_flight
                 st.extras = None
+            return self.send_body(200, "{}", raw=b"{}")
+        if self.path == "/_mock/clearlog":
+            with st.lock:
+                st.log = []
+                st.generation += 1
             return self.send_body(200, "{}", raw=b"{}")
         if self.path == "/_mock/workspace":
             with st.change_lock:

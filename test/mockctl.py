@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Drive the mock Quo API from tests:
-  mockctl.py URL reset | log | stats | flight | fault JSON | clearfaults | workspace JSON | change JSON
+  mockctl.py URL reset | log | stats | flight | fault JSON | clearfaults | clearlog | workspace JSON | change JSON
                 | truth QUERY | percall QUERY
 
 Used from SQL through COPY ... FROM PROGRAM (see sql/setup.sql), so each
 output line becomes a row.  Talks to 127.0.0.1 only.
 
 clearfaults: drop the faults added (not the log, not the changes).
+clearlog: forget the request log (not the faults, not the changes).
 change JSON: change the default workspace (POST /_mock/change, see
 mock_quo.py); prints one line per op, e.g. "call AC90000001 CN00000005".
 A refused change exits non-zero with "mockctl: change: reason"; nothing
@@ -33,7 +34,7 @@ def literal_query(arg):
 
 def main():
     if len(sys.argv) < 3:
-        sys.exit("usage: mockctl.py URL reset|log|stats|flight|fault JSON|clearfaults|workspace JSON|change JSON"
+        sys.exit("usage: mockctl.py URL reset|log|stats|flight|fault JSON|clearfaults|clearlog|workspace JSON|change JSON"
                  "|truth QUERY|percall QUERY")
     base, cmd = sys.argv[1].rstrip("/"), sys.argv[2]
     if not base.startswith("http://127.0.0.1:"):
@@ -48,6 +49,9 @@ def main():
         elif cmd == "fault":
             urllib.request.urlopen(urllib.request.Request(base + "/_mock/faults", data=sys.argv[3].encode(),
                                                           method="POST"), timeout=10)
+        elif cmd == "clearlog":
+            urllib.request.urlopen(urllib.request.Request(base + "/_mock/clearlog", data=b"", method="POST"),
+                                   timeout=10)
         elif cmd == "clearfaults":
             urllib.request.urlopen(urllib.request.Request(base + "/_mock/faults", data=b'{"action": "clear"}',
                                                           method="POST"), timeout=10)

@@ -43,12 +43,19 @@ versions = sorted({f[len("quo_fdw--"):-4] for f in data if "--" not in f[len("qu
 for a, b in zip(versions, versions[1:]):
     if "quo_fdw--%s--%s.sql" % (a, b) not in data:
         errors.append("no upgrade script from %s to %s in DATA" % (a, b))
-if versions[-1] != default:
-    errors.append("the newest install script %s is not the default %s" % (versions[-1], default))
+# the default version installs from the newest install script and the
+# upgrade scripts after it (PostgreSQL runs them in turn)
+path = versions[-1]
+while path != default:
+    nxt = [f[len("quo_fdw--%s--" % path):-4] for f in data if f.startswith("quo_fdw--%s--" % path)]
+    if len(nxt) != 1:
+        errors.append("no single upgrade path from the newest install script %s to the default %s" % (versions[-1], default))
+        break
+    path = nxt[0]
 for f in data:
     if not os.path.exists(f):
         errors.append("DATA names %s, which does not exist" % f)
 if errors:
     print("\n".join(errors)); sys.exit(1)
-print("META.json valid: %s %s, versions %s" % (m["name"], m["version"], " -> ".join(versions)))
+print("META.json valid: %s %s, install scripts %s, default %s" % (m["name"], m["version"], " -> ".join(versions), default))
 PY

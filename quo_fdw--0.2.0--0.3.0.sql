@@ -1,0 +1,464 @@
+/* quo_fdw--0.2.0--0.3.0.sql: the incremental mirror (README: "Mirror for reporting views") */
+
+\echo Use "ALTER EXTENSION quo_fdw UPDATE TO '0.3.0'" to load this file. \quit
+
+-- A fresh install runs quo_fdw--0.2.0.sql and then this script.
+--
+-- The schema quo_fdw holds the mirror's functions, its catalog and the
+-- foreign tables each mirror reads (quo_fdw.m<oid of the mirror schema>_calls
+-- and so on).  An install made into a schema of that name already has it.
+DO $do$
+BEGIN
+  IF to_regnamespace('quo_fdw') IS NULL THEN
+    CREATE SCHEMA quo_fdw;
+  END IF;
+END
+$do$;
+COMMENT ON SCHEMA quo_fdw IS 'quo_fdw''s mirrors: create_mirror, refresh_mirror, drop_mirror, the view mirrors';
+
+CREATE FUNCTION quo_fdw.requests_sent() RETURNS bigint
+AS 'MODULE_PATHNAME', 'quo_fdw_requests_sent'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION quo_fdw.requests_sent() IS 'Quo API requests this session has sent (every attempt, retries included)';
+
+-- The catalog: one row per mirror.  Its rows are dumped by pg_dump.
+CREATE TABLE quo_fdw.mirror (
+  mirror_schema  name PRIMARY KEY,
+  server         name NOT NULL,
+  since          timestamptz,
+  lookback       interval NOT NULL,
+  remote         name NOT NULL UNIQUE,  -- prefix of the foreign tables in schema quo_fdw
+  created_schema boolean NOT NULL,      -- create_mirror made mirror_schema (drop_mirror drops it when empty)
+  watermark      timestamptz,           -- start of the last good refresh; NULL: never refreshed
+  last_refresh   timestamptz,           -- end of the last good refresh
+  last_result    jsonb                  -- what the last good refresh returned
+);
+COMMENT ON TABLE quo_fdw.mirror IS 'quo_fdw''s mirrors (see the view quo_fdw.mirrors)';
+SELECT pg_catalog.pg_extension_config_dump('quo_fdw.mirror', '');
+
+-- Rows of one table of a mirror (NULL when the table is gone).
+CREATE FUNCTION quo_fdw.mirror_rows(mirror_schema name, tbl name) RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  rel regclass := to_regclass(format('%I.%I', mirror_schema, tbl));
+  n bigint;
+BEGIN
+  IF rel IS NULL THEN
+    RETURN NULL;
+  END IF;
+  EXECUTE format('SELECT count(*) FROM %s', rel) INTO n;
+  RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION quo_fdw.mirror_rows(name, name) IS 'rows of one table of a mirror (for the view quo_fdw.mirrors)';
+
+CREATE VIEW quo_fdw.mirrors AS
+SELECT m.mirror_schema, m.server, m.since, m.lookback, m.watermark, m.last_refresh, m.last_result,
+       quo_fdw.mirror_rows(m.mirror_schema, 'calls') AS calls,
+       quo_fdw.mirror_rows(m.mirror_schema, 'messages') AS messages,
+       quo_fdw.mirror_rows(m.mirror_schema, 'conversations') AS conversations,
+       quo_fdw.mirror_rows(m.mirror_schema, 'users') AS users,
+       quo_fdw.mirror_rows(m.mirror_schema, 'phone_numbers') AS phone_numbers
+  FROM quo_fdw.mirror m;
+COMMENT ON VIEW quo_fdw.mirrors IS 'each mirror: its watermark, last refresh and result, and rows per table';
+
+-- The one upsert of the mirror: the rows of source (a query over a foreign
+-- table with the target's columns) into target, by id.  A row that is
+-- already there is rewritten only when a column differs; columns in keep
+-- keep their value where the new one is NULL (a message fetched by id has no
+-- participants); fill gives a value to columns the source leaves NULL.  The
+-- scan is held to what is left of the refresh's budget (budget 0: none).
+-- Returns the rows inserted and updated, and (with_ids) every id read.
+CREATE FUNCTION quo_fdw.mirror_upsert(target regclass, source text, budget bigint, base bigint,
+                                      keep text[] DEFAULT '{}', fill jsonb DEFAULT '{}',
+                                      with_ids boolean DEFAULT false,
+                                      OUT inserted bigint, OUT updated bigint, OUT ids text[])
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  used bigint := quo_fdw.requests_sent() - base;
+  cols text[];
+  sel text;
+  upd text;
+  old_row text;
+  new_row text;
+BEGIN
+  IF budget > 0 THEN
+    IF used >= budget THEN
+      RAISE EXCEPTION 'no request left for the next scan'
+        USING ERRCODE = 'configuration_limit_exceeded';
+    END IF;
+    PERFORM set_config('quo_fdw.max_requests', least(budget - used, 2147483647)::text, true);
+  ELSE
+    PERFORM set_config('quo_fdw.max_requests', '0', true);
+  END IF;
+  SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO cols
+    FROM pg_attribute a
+   WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'mirrored_at';
+  SELECT string_agg(CASE WHEN fill ? c THEN format('COALESCE(s.%I, %L) AS %I', c, fill ->> c, c)
+                         ELSE format('s.%I', c) END, ', '),
+         string_agg(format('%I = %s', c, CASE WHEN c = ANY (keep) THEN format('COALESCE(excluded.%I, m.%I)', c, c)
+                                              ELSE format('excluded.%I', c) END), ', '),
+         string_agg(format('m.%I', c), ', '),
+         string_agg(CASE WHEN c = ANY (keep) THEN format('COALESCE(excluded.%I, m.%I)', c, c)
+                         ELSE format('excluded.%I', c) END, ', ')
+    INTO sel, upd, old_row, new_row
+    FROM unnest(cols) c;
+  EXECUTE format($q$
+    WITH s AS MATERIALIZED (SELECT DISTINCT ON (s.id) %1$s FROM (%2$s) s ORDER BY s.id),
+         u AS (INSERT INTO %3$s AS m (%4$s, mirrored_at) SELECT s.*, now() FROM s
+               ON CONFLICT (id) DO UPDATE SET %5$s, mirrored_at = excluded.mirrored_at
+               WHERE ROW(%6$s) IS DISTINCT FROM ROW(%7$s)
+               RETURNING m.xmax = 0 AS fresh)
+    SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh),
+           CASE WHEN %8$L THEN (SELECT array_agg(s.id) FROM s) END
+      FROM u$q$,
+    sel, source, target, (SELECT string_agg(format('%I', c), ', ') FROM unnest(cols) c),
+    upd, old_row, new_row, with_ids)
+  INTO inserted, updated, ids;
+END
+$fn$;
+COMMENT ON FUNCTION quo_fdw.mirror_upsert(regclass, text, bigint, bigint, text[], jsonb, boolean) IS 'the upsert of quo_fdw.refresh_mirror (internal)';
+
+-- The tables a mirror holds, in the order a refresh fills them.
+CREATE FUNCTION quo_fdw.mirror_tables() RETURNS name[]
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT '{users,phone_numbers,conversations,calls,messages}'::name[] $$;
+COMMENT ON FUNCTION quo_fdw.mirror_tables() IS 'the tables of a mirror (internal)';
+
+CREATE FUNCTION quo_fdw.create_mirror(server name, mirror_schema name,
+                                      since timestamptz DEFAULT NULL,
+                                      lookback interval DEFAULT '2 days')
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  nsp oid;
+  made boolean := false;
+  remote name;
+  scratch name;
+  clash text;
+  t name;
+BEGIN
+  IF server IS NULL OR mirror_schema IS NULL OR lookback IS NULL THEN
+    RAISE EXCEPTION 'quo_fdw.create_mirror needs a server, a schema and a lookback'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF lookback < interval '0' THEN
+    RAISE EXCEPTION 'lookback must not be negative: %', lookback
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The lookback is how far back a refresh looks again for late rows and changes, such as ''2 days''.';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_foreign_server s WHERE s.srvname = create_mirror.server) THEN
+    RAISE EXCEPTION 'server "%" does not exist', server USING ERRCODE = 'undefined_object';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+                  WHERE s.srvname = create_mirror.server
+                    AND w.fdwhandler = '@extschema@.quo_fdw_handler()'::regprocedure) THEN
+    RAISE EXCEPTION 'server "%" is not a quo_fdw server', server USING ERRCODE = 'wrong_object_type';
+  END IF;
+  IF EXISTS (SELECT 1 FROM quo_fdw.mirror m WHERE m.mirror_schema = create_mirror.mirror_schema) THEN
+    RAISE EXCEPTION 'mirror "%" already exists', mirror_schema
+      USING ERRCODE = 'duplicate_object',
+            HINT = format('Refresh it with SELECT * FROM quo_fdw.refresh_mirror(%L), or drop it with quo_fdw.drop_mirror first.', mirror_schema);
+  END IF;
+
+  nsp := to_regnamespace(quote_ident(mirror_schema));
+  IF nsp IS NULL THEN
+    EXECUTE format('CREATE SCHEMA %I', mirror_schema);
+    nsp := to_regnamespace(quote_ident(mirror_schema));
+    made := true;
+  END IF;
+  SELECT string_agg(format('%I', c.relname), ', ' ORDER BY c.relname) INTO clash
+    FROM pg_class c WHERE c.relnamespace = nsp AND c.relname = ANY (quo_fdw.mirror_tables());
+  IF clash IS NOT NULL THEN
+    RAISE EXCEPTION 'schema "%" already has %', mirror_schema, clash
+      USING ERRCODE = 'duplicate_table',
+            HINT = 'Give the mirror a schema of its own: create_mirror creates it.';
+  END IF;
+
+  -- the foreign tables the refreshes read: imported (the one definition of
+  -- their columns), renamed, moved into quo_fdw
+  remote := 'm' || nsp::bigint;
+  scratch := 'quo_fdw_import_' || nsp::bigint;
+  EXECUTE format('CREATE SCHEMA %I', scratch);
+  EXECUTE format('IMPORT FOREIGN SCHEMA quo LIMIT TO (users, phone_numbers, conversations, calls, messages) FROM SERVER %I INTO %I',
+                 server, scratch);
+  FOREACH t IN ARRAY quo_fdw.mirror_tables() LOOP
+    EXECUTE format('ALTER FOREIGN TABLE %I.%I RENAME TO %I', scratch, t, remote || '_' || t);
+    EXECUTE format('ALTER FOREIGN TABLE %I.%I SET SCHEMA quo_fdw', scratch, remote || '_' || t);
+    EXECUTE format('COMMENT ON FOREIGN TABLE quo_fdw.%I IS %L', remote || '_' || t,
+                   format('what mirror %s reads for %s (quo_fdw.refresh_mirror)', quote_ident(mirror_schema), t));
+    EXECUTE format('CREATE TABLE %I.%I (LIKE quo_fdw.%I, mirrored_at timestamptz NOT NULL, PRIMARY KEY (id))',
+                   mirror_schema, t, remote || '_' || t);
+    EXECUTE format('COMMENT ON TABLE %I.%I IS %L', mirror_schema, t,
+                   format('mirror of the Quo %s on server %s: SELECT * FROM quo_fdw.refresh_mirror(%L) brings it up to date',
+                          t, quote_ident(server), mirror_schema));
+  END LOOP;
+  EXECUTE format('DROP SCHEMA %I', scratch);
+  -- what a refresh reads again by id: the rows that can still change
+  EXECUTE format($q$CREATE INDEX ON %I.calls (created_at) WHERE status IN ('queued', 'initiated', 'ringing', 'in-progress')$q$,
+                 mirror_schema);
+  EXECUTE format($q$CREATE INDEX ON %I.messages (created_at) WHERE status IN ('queued', 'sent')$q$, mirror_schema);
+
+  INSERT INTO quo_fdw.mirror (mirror_schema, server, since, lookback, remote, created_schema)
+  VALUES (mirror_schema, server, since, lookback, remote, made);
+END
+$fn$;
+COMMENT ON FUNCTION quo_fdw.create_mirror(name, name, timestamptz, interval) IS 'create a mirror of the Quo calls, messages, conversations, users and phone numbers of a server in local tables (fetches nothing)';
+
+-- The mirror's catalog row, locked for this transaction; a clear ERROR when
+-- another session holds it or there is no such mirror.
+CREATE FUNCTION quo_fdw.mirror_lock(mirror_schema name) RETURNS quo_fdw.mirror
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  m quo_fdw.mirror;
+BEGIN
+  BEGIN
+    SELECT * INTO m FROM quo_fdw.mirror x WHERE x.mirror_schema = mirror_lock.mirror_schema FOR UPDATE NOWAIT;
+  EXCEPTION WHEN lock_not_available THEN
+    RAISE EXCEPTION 'mirror "%" is being refreshed or dropped by another session', mirror_schema
+      USING ERRCODE = 'lock_not_available',
+            DETAIL = 'One refresh of a mirror runs at a time; this call changed nothing.',
+            HINT = 'Call it again when the other one has ended (from pg_cron: a schedule longer than a refresh takes).';
+  END;
+  IF m.mirror_schema IS NULL THEN
+    RAISE EXCEPTION 'mirror "%" does not exist', mirror_schema
+      USING ERRCODE = 'undefined_object',
+            HINT = 'quo_fdw.mirrors lists the mirrors; quo_fdw.create_mirror creates one.';
+  END IF;
+  RETURN m;
+END
+$fn$;
+COMMENT ON FUNCTION quo_fdw.mirror_lock(name) IS 'lock a mirror''s catalog row (internal)';
+
+CREATE FUNCTION quo_fdw.drop_mirror(mirror_schema name) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  m quo_fdw.mirror := quo_fdw.mirror_lock(mirror_schema);
+  t name;
+BEGIN
+  FOREACH t IN ARRAY quo_fdw.mirror_tables() LOOP
+    EXECUTE format('DROP TABLE IF EXISTS %I.%I', m.mirror_schema, t);
+    EXECUTE format('DROP FOREIGN TABLE IF EXISTS quo_fdw.%I', m.remote || '_' || t);
+  END LOOP;
+  DELETE FROM quo_fdw.mirror x WHERE x.mirror_schema = m.mirror_schema;
+  IF m.created_schema AND to_regnamespace(quote_ident(m.mirror_schema)) IS NOT NULL THEN
+    BEGIN
+      EXECUTE format('DROP SCHEMA %I', m.mirror_schema);
+    EXCEPTION WHEN dependent_objects_still_exist THEN
+      RAISE NOTICE 'schema "%" is kept: it holds objects that are not the mirror''s', m.mirror_schema;
+    END;
+  END IF;
+END
+$fn$;
+COMMENT ON FUNCTION quo_fdw.drop_mirror(name) IS 'drop a mirror: its tables, the foreign tables it reads, its catalog row (and its schema, when create_mirror made it and it is empty)';
+
+CREATE FUNCTION quo_fdw.refresh_mirror(mirror_schema name)
+RETURNS TABLE (requests bigint, conversations_visited bigint, conversations_skipped bigint,
+               calls_inserted bigint, calls_updated bigint,
+               messages_inserted bigint, messages_updated bigint,
+               conversations_inserted bigint, conversations_updated bigint,
+               users_inserted bigint, users_updated bigint,
+               phone_numbers_inserted bigint, phone_numbers_updated bigint,
+               seconds numeric)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET quo_fdw.max_requests = 1
+AS $fn$
+DECLARE
+  t0 timestamptz := clock_timestamp();
+  base bigint := quo_fdw.requests_sent();   -- also loads the library, which defines the settings
+  budget bigint := current_setting('quo_fdw.mirror_max_requests')::bigint;
+  progress boolean := current_setting('quo_fdw.progress')::boolean;
+  told timestamptz := clock_timestamp();
+  m quo_fdw.mirror := quo_fdw.mirror_lock(mirror_schema);
+  sch name := m.mirror_schema;
+  rt text := 'quo_fdw.' || quote_ident(m.remote || '_');   -- + table name: a foreign table
+  after timestamptz;      -- the visits fetch rows created from here (NULL: all)
+  r record;
+  u record;
+  o_ids text[];
+  o_la timestamptz[];
+  o_ua timestamptz[];
+  listed text[];
+  todo jsonb;
+  v jsonb;
+  parts text[];
+  n_todo bigint;
+  n_done bigint := 0;
+  odd bigint := 0;
+  unlistable bigint := 0;
+  call_pn text[] := '{}';        -- the calls visited: number and participant
+  call_part text[] := '{}';
+  msg_conv text[] := '{}';       -- the conversations whose messages were visited
+  pending text[];
+BEGIN
+  requests := 0; conversations_visited := 0; conversations_skipped := 0;
+  calls_inserted := 0; calls_updated := 0; messages_inserted := 0; messages_updated := 0;
+  conversations_inserted := 0; conversations_updated := 0;
+  users_inserted := 0; users_updated := 0; phone_numbers_inserted := 0; phone_numbers_updated := 0;
+  after := CASE WHEN m.watermark IS NULL THEN m.since
+                ELSE greatest(m.since, m.watermark - m.lookback) END;
+  BEGIN
+    -- users and phone numbers: the whole listings (small)
+    SELECT * INTO u FROM quo_fdw.mirror_upsert(format('%I.users', sch)::regclass,
+                                                'SELECT * FROM ' || rt || 'users', budget, base);
+    users_inserted := u.inserted; users_updated := u.updated;
+    SELECT * INTO u FROM quo_fdw.mirror_upsert(format('%I.phone_numbers', sch)::regclass,
+                                                'SELECT * FROM ' || rt || 'phone_numbers', budget, base);
+    phone_numbers_inserted := u.inserted; phone_numbers_updated := u.updated;
+
+    -- conversations: the whole listing, compared with what the mirror saw
+    EXECUTE format('SELECT array_agg(id), array_agg(last_activity_at), array_agg(updated_at) FROM %I.conversations', sch)
+      INTO o_ids, o_la, o_ua;
+    SELECT * INTO u FROM quo_fdw.mirror_upsert(format('%I.conversations', sch)::regclass,
+                                                'SELECT * FROM ' || rt || 'conversations', budget, base,
+                                                with_ids => true);
+    conversations_inserted := u.inserted; conversations_updated := u.updated;
+    listed := coalesce(u.ids, '{}');
+    -- a conversation the listing no longer has was deleted: its rows stay
+    EXECUTE format('UPDATE %I.conversations x SET deleted_at = $1, mirrored_at = now()
+                     WHERE x.deleted_at IS NULL AND x.id <> ALL ($2)', sch)
+      USING t0, listed;
+    GET DIAGNOSTICS n_todo = ROW_COUNT;
+    conversations_updated := conversations_updated + n_todo;
+
+    -- the conversations to visit: new, or lastActivityAt or updatedAt moved
+    EXECUTE format($q$
+      SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.id, 'pn', x.phone_number_id, 'parts', x.participants,
+                                                   'last', x.last_activity_at, 'deleted', x.deleted_at)
+                                ORDER BY x.last_activity_at DESC NULLS FIRST, x.id), '[]')
+        FROM %I.conversations x
+        LEFT JOIN unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) o(id, la, ua) ON o.id = x.id
+       WHERE x.id = ANY ($4)
+         AND (o.id IS NULL OR o.la IS DISTINCT FROM x.last_activity_at OR o.ua IS DISTINCT FROM x.updated_at)$q$, sch)
+      INTO todo USING o_ids, o_la, o_ua, listed;
+    n_todo := jsonb_array_length(todo);
+    conversations_skipped := cardinality(listed) - n_todo;
+
+    FOR v IN SELECT * FROM jsonb_array_elements(todo) LOOP
+      n_done := n_done + 1;
+      IF v ->> 'pn' IS NULL THEN
+        RAISE EXCEPTION 'invalid response from the Quo API'
+          USING ERRCODE = 'fdw_unable_to_create_reply',
+                DETAIL = format('Conversation %s in the listing has no phoneNumberId.', v ->> 'id');
+      END IF;
+      parts := CASE WHEN jsonb_typeof(v -> 'parts') = 'array'
+                    THEN ARRAY(SELECT jsonb_array_elements_text(v -> 'parts')) END;
+      IF v ->> 'deleted' IS NOT NULL
+         OR (after IS NOT NULL AND v ->> 'last' IS NOT NULL
+             AND (v ->> 'last')::timestamptz < after - interval '1 second') THEN
+        -- deleted (its rows stay), or no activity since the rows fetched
+        conversations_skipped := conversations_skipped + 1;
+        CONTINUE;
+      END IF;
+      IF coalesce(cardinality(parts), 0) = 0
+         OR EXISTS (SELECT 1 FROM unnest(parts) p WHERE p IS NULL OR p !~ '^\+[1-9][0-9]{1,14}$') THEN
+        odd := odd + 1;
+        conversations_skipped := conversations_skipped + 1;
+        CONTINUE;
+      END IF;
+      IF cardinality(parts) > 10 THEN
+        -- the API lists the messages of up to 10 participants, and calls are 1:1
+        unlistable := unlistable + 1;
+        conversations_skipped := conversations_skipped + 1;
+        CONTINUE;
+      END IF;
+      IF cardinality(parts) = 1 THEN
+        -- calls are 1:1: a group conversation holds none
+        SELECT * INTO u FROM quo_fdw.mirror_upsert(format('%I.calls', sch)::regclass,
+          format('SELECT * FROM %s WHERE phone_number_id = %L AND %L = ANY (participants)%s',
+                 rt || 'calls', v ->> 'pn', parts[1],
+                 CASE WHEN after IS NOT NULL THEN format(' AND created_at >= %L', after) ELSE '' END),
+          budget, base);
+        calls_inserted := calls_inserted + u.inserted; calls_updated := calls_updated + u.updated;
+        call_pn := call_pn || (v ->> 'pn');
+        call_part := call_part || parts[1];
+      END IF;
+      SELECT * INTO u FROM quo_fdw.mirror_upsert(format('%I.messages', sch)::regclass,
+        format('SELECT * FROM %s WHERE phone_number_id = %L AND participants = %L::text[]%s',
+               rt || 'messages', v ->> 'pn', parts,
+               CASE WHEN after IS NOT NULL THEN format(' AND created_at >= %L', after) ELSE '' END),
+        budget, base, fill => jsonb_build_object('conversation_id', v ->> 'id'));
+      messages_inserted := messages_inserted + u.inserted; messages_updated := messages_updated + u.updated;
+      msg_conv := msg_conv || (v ->> 'id');
+      conversations_visited := conversations_visited + 1;
+      IF progress AND clock_timestamp() - told >= interval '5 seconds' THEN
+        told := clock_timestamp();
+        RAISE NOTICE 'quo_fdw: mirror "%": % of % conversations, % requests', sch, n_done, n_todo,
+          quo_fdw.requests_sent() - base;
+      END IF;
+    END LOOP;
+    IF odd + unlistable > 0 THEN
+      RAISE WARNING 'mirror "%" skipped % of the % conversations with new activity', sch, odd + unlistable, n_todo
+        USING DETAIL = format('%s have participants the API cannot list by (none, or not E.164 numbers); %s have more than 10 participants, whose messages the API cannot list. Their new rows are not in the mirror.',
+                              odd, unlistable);
+    END IF;
+
+    -- rows that can still change, created within the lookback and not just
+    -- fetched by a visit: read again by id
+    EXECUTE format($q$
+      SELECT array_agg(x.id ORDER BY x.id) FROM %I.calls x
+       WHERE x.status IN ('queued', 'initiated', 'ringing', 'in-progress')
+         AND x.created_at >= greatest($1, $2)
+         AND NOT (x.created_at >= coalesce($3, '-infinity')
+                  AND EXISTS (SELECT 1 FROM unnest($4::text[], $5::text[]) c(pn, p)
+                               WHERE c.pn = x.phone_number_id AND c.p = ANY (x.participants)))$q$, sch)
+      INTO pending USING t0 - m.lookback, m.since, after, call_pn, call_part;
+    IF pending IS NOT NULL THEN
+      SELECT * INTO u FROM quo_fdw.mirror_upsert(format('%I.calls', sch)::regclass,
+        format('SELECT * FROM %s WHERE id = ANY (%L::text[])', rt || 'calls', pending), budget, base);
+      calls_inserted := calls_inserted + u.inserted; calls_updated := calls_updated + u.updated;
+    END IF;
+    EXECUTE format($q$
+      SELECT array_agg(x.id ORDER BY x.id) FROM %I.messages x
+       WHERE x.status IN ('queued', 'sent')
+         AND x.created_at >= greatest($1, $2)
+         AND NOT (x.created_at >= coalesce($3, '-infinity') AND coalesce(x.conversation_id = ANY ($4), false))$q$, sch)
+      INTO pending USING t0 - m.lookback, m.since, after, msg_conv;
+    IF pending IS NOT NULL THEN
+      -- fetched by id, a message has no participants (and may lack its
+      -- conversation and number): those keep what the mirror has
+      SELECT * INTO u FROM quo_fdw.mirror_upsert(format('%I.messages', sch)::regclass,
+        format('SELECT * FROM %s WHERE id = ANY (%L::text[])', rt || 'messages', pending), budget, base,
+        keep => '{participants,conversation_id,phone_number_id}');
+      messages_inserted := messages_inserted + u.inserted; messages_updated := messages_updated + u.updated;
+    END IF;
+  EXCEPTION WHEN configuration_limit_exceeded THEN
+    RAISE EXCEPTION 'refresh of mirror "%" needs more than quo_fdw.mirror_max_requests (%) Quo API requests', sch, budget
+      USING ERRCODE = 'configuration_limit_exceeded',
+            DETAIL = format('It stopped after %s requests, before the next one. Nothing was changed.',
+                            quo_fdw.requests_sent() - base),
+            HINT = 'Raise quo_fdw.mirror_max_requests (SET it for this session, or ALTER ROLE ... SET for the role pg_cron runs as); a first refresh of a large workspace can be bounded by create_mirror''s since.';
+  END;
+
+  requests := quo_fdw.requests_sent() - base;
+  seconds := round(extract(epoch FROM clock_timestamp() - t0), 3);
+  UPDATE quo_fdw.mirror x
+     SET watermark = t0, last_refresh = clock_timestamp(),
+         last_result = jsonb_build_object(
+           'requests', requests, 'conversations_visited', conversations_visited,
+           'conversations_skipped', conversations_skipped,
+           'calls_inserted', calls_inserted, 'calls_updated', calls_updated,
+           'messages_inserted', messages_inserted, 'messages_updated', messages_updated,
+           'conversations_inserted', conversations_inserted, 'conversations_updated', conversations_updated,
+           'users_inserted', users_inserted, 'users_updated', users_updated,
+           'phone_numbers_inserted', phone_numbers_inserted, 'phone_numbers_updated', phone_numbers_updated,
+           'seconds', seconds)
+   WHERE x.mirror_schema = sch;
+  RETURN NEXT;
+END
+$fn$;
+COMMENT ON FUNCTION quo_fdw.refresh_mirror(name) IS 'bring a mirror up to date: re-list conversations, users and phone numbers, visit the conversations that moved, read again by id the rows that can still change; atomic';
+
+REVOKE ALL ON FUNCTION quo_fdw.mirror_upsert(regclass, text, bigint, bigint, text[], jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION quo_fdw.mirror_lock(name) FROM PUBLIC;
