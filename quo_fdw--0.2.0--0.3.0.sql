@@ -7,10 +7,21 @@
 -- The schema quo_fdw holds the mirror's functions, its catalog and the
 -- foreign tables each mirror reads (quo_fdw.m<oid of the mirror schema>_calls
 -- and so on).  An install made into a schema of that name already has it.
+-- An existing schema of that name must belong to the installing role, and no
+-- other role may create in it: the mirror's functions are called by
+-- superusers (pg_cron), and another role's overload there would run as them.
 DO $do$
 BEGIN
   IF to_regnamespace('quo_fdw') IS NULL THEN
     CREATE SCHEMA quo_fdw;
+  ELSIF EXISTS (SELECT 1 FROM pg_namespace n
+                 WHERE n.nspname = 'quo_fdw'
+                   AND (n.nspowner <> (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user)
+                        OR EXISTS (SELECT 1 FROM aclexplode(n.nspacl) a
+                                    WHERE a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner))) THEN
+    RAISE EXCEPTION 'schema quo_fdw already exists, and another role owns it or may create in it'
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'quo_fdw 0.3.0 puts its mirror functions in schema quo_fdw: drop or rename that schema first.';
   END IF;
 END
 $do$;
@@ -31,7 +42,8 @@ CREATE TABLE quo_fdw.mirror (
   created_schema boolean NOT NULL,      -- create_mirror made mirror_schema (drop_mirror drops it when empty)
   watermark      timestamptz,           -- start of the last good refresh; NULL: never refreshed
   last_refresh   timestamptz,           -- end of the last good refresh
-  last_result    jsonb                  -- what the last good refresh returned
+  last_result    jsonb,                 -- what the last good refresh returned
+  missing        text[]                 -- conversations the last listing lacked (deleted when the next lacks them too)
 );
 COMMENT ON TABLE quo_fdw.mirror IS 'quo_fdw''s mirrors (see the view quo_fdw.mirrors)';
 SELECT pg_catalog.pg_extension_config_dump('quo_fdw.mirror', '');
@@ -64,14 +76,15 @@ SELECT m.mirror_schema, m.server, m.since, m.lookback, m.watermark, m.last_refre
   FROM quo_fdw.mirror m;
 COMMENT ON VIEW quo_fdw.mirrors IS 'each mirror: its watermark, last refresh and result, and rows per table';
 
--- The one upsert of the mirror: the rows of source (a query over a foreign
--- table with the target's columns) into target, by id.  A row that is
--- already there is rewritten only when a column differs; columns in keep
--- keep their value where the new one is NULL (a message fetched by id has no
--- participants); fill gives a value to columns the source leaves NULL.  The
--- scan is held to what is left of the refresh's budget (budget 0: none).
+-- The one upsert of the mirror: the rows of the mirror's foreign table for
+-- tbl (WHERE cond) into its table tbl, by id.  A row that is already there
+-- is rewritten only when a column differs; columns in keep keep their value
+-- where the new one is NULL (a message fetched by id has no participants);
+-- fill gives a value to columns the API leaves NULL.  Columns a user added
+-- to the table (not in the foreign table, or generated) are left alone.
+-- The scan is held to what is left of the refresh's budget (0: none).
 -- Returns the rows inserted and updated, and (with_ids) every id read.
-CREATE FUNCTION quo_fdw.mirror_upsert(target regclass, source text, budget bigint, base bigint,
+CREATE FUNCTION quo_fdw.mirror_upsert(m quo_fdw.mirror, tbl name, cond text, budget bigint, base bigint,
                                       keep text[] DEFAULT '{}', fill jsonb DEFAULT '{}',
                                       with_ids boolean DEFAULT false,
                                       OUT inserted bigint, OUT updated bigint, OUT ids text[])
@@ -80,6 +93,8 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
   used bigint := quo_fdw.requests_sent() - base;
+  target regclass := format('%I.%I', m.mirror_schema, tbl)::regclass;
+  remote regclass := format('quo_fdw.%I', m.remote || '_' || tbl)::regclass;
   cols text[];
   sel text;
   upd text;
@@ -97,18 +112,20 @@ BEGIN
   END IF;
   SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO cols
     FROM pg_attribute a
-   WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'mirrored_at';
+   WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+     AND EXISTS (SELECT 1 FROM pg_attribute f
+                  WHERE f.attrelid = remote AND f.attname = a.attname AND f.attnum > 0 AND NOT f.attisdropped);
   SELECT string_agg(CASE WHEN fill ? c THEN format('COALESCE(s.%I, %L) AS %I', c, fill ->> c, c)
-                         ELSE format('s.%I', c) END, ', '),
+                         ELSE format('s.%I', c) END, ', ' ORDER BY i),
          string_agg(format('%I = %s', c, CASE WHEN c = ANY (keep) THEN format('COALESCE(excluded.%I, m.%I)', c, c)
-                                              ELSE format('excluded.%I', c) END), ', '),
-         string_agg(format('m.%I', c), ', '),
+                                              ELSE format('excluded.%I', c) END), ', ' ORDER BY i),
+         string_agg(format('m.%I', c), ', ' ORDER BY i),
          string_agg(CASE WHEN c = ANY (keep) THEN format('COALESCE(excluded.%I, m.%I)', c, c)
-                         ELSE format('excluded.%I', c) END, ', ')
+                         ELSE format('excluded.%I', c) END, ', ' ORDER BY i)
     INTO sel, upd, old_row, new_row
-    FROM unnest(cols) c;
+    FROM unnest(cols) WITH ORDINALITY AS u(c, i);
   EXECUTE format($q$
-    WITH s AS MATERIALIZED (SELECT DISTINCT ON (s.id) %1$s FROM (%2$s) s ORDER BY s.id),
+    WITH s AS MATERIALIZED (SELECT DISTINCT ON (s.id) %1$s FROM (SELECT * FROM %2$s%9$s) s ORDER BY s.id),
          u AS (INSERT INTO %3$s AS m (%4$s, mirrored_at) SELECT s.*, now() FROM s
                ON CONFLICT (id) DO UPDATE SET %5$s, mirrored_at = excluded.mirrored_at
                WHERE ROW(%6$s) IS DISTINCT FROM ROW(%7$s)
@@ -116,12 +133,13 @@ BEGIN
     SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh),
            CASE WHEN %8$L THEN (SELECT array_agg(s.id) FROM s) END
       FROM u$q$,
-    sel, source, target, (SELECT string_agg(format('%I', c), ', ') FROM unnest(cols) c),
-    upd, old_row, new_row, with_ids)
+    sel, remote, target,
+    (SELECT string_agg(format('%I', c), ', ' ORDER BY i) FROM unnest(cols) WITH ORDINALITY AS u(c, i)),
+    upd, old_row, new_row, with_ids, CASE WHEN cond <> '' THEN ' WHERE ' || cond ELSE '' END)
   INTO inserted, updated, ids;
 END
 $fn$;
-COMMENT ON FUNCTION quo_fdw.mirror_upsert(regclass, text, bigint, bigint, text[], jsonb, boolean) IS 'the upsert of quo_fdw.refresh_mirror (internal)';
+COMMENT ON FUNCTION quo_fdw.mirror_upsert(quo_fdw.mirror, name, text, bigint, bigint, text[], jsonb, boolean) IS 'the upsert of quo_fdw.refresh_mirror (internal)';
 
 -- The tables a mirror holds, in the order a refresh fills them.
 CREATE FUNCTION quo_fdw.mirror_tables() RETURNS name[]
@@ -139,7 +157,7 @@ AS $fn$
 DECLARE
   nsp oid;
   made boolean := false;
-  remote name;
+  prefix name;
   scratch name;
   clash text;
   t name;
@@ -148,10 +166,15 @@ BEGIN
     RAISE EXCEPTION 'quo_fdw.create_mirror needs a server, a schema and a lookback'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF lookback < interval '0' THEN
-    RAISE EXCEPTION 'lookback must not be negative: %', lookback
+  IF lookback < interval '1 minute' THEN
+    RAISE EXCEPTION 'lookback must be at least 1 minute: %', lookback
       USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'The lookback is how far back a refresh looks again for late rows and changes, such as ''2 days''.';
+            HINT = 'The lookback is how far back a refresh looks again for late rows and changes, such as ''2 days''; it also covers the difference between this server''s clock and the API''s.';
+  END IF;
+  IF mirror_schema IN ('quo_fdw', 'public', 'information_schema') OR mirror_schema LIKE 'pg\_%' THEN
+    RAISE EXCEPTION 'a mirror cannot be made in schema "%"', mirror_schema
+      USING ERRCODE = 'invalid_schema_name',
+            HINT = 'Give the mirror a schema of its own: create_mirror creates it.';
   END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_foreign_server s WHERE s.srvname = create_mirror.server) THEN
     RAISE EXCEPTION 'server "%" does not exist', server USING ERRCODE = 'undefined_object';
@@ -172,6 +195,12 @@ BEGIN
     EXECUTE format('CREATE SCHEMA %I', mirror_schema);
     nsp := to_regnamespace(quote_ident(mirror_schema));
     made := true;
+  ELSIF (SELECT n.nspowner FROM pg_namespace n WHERE n.oid = nsp) <> (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user) THEN
+    -- whoever owns the schema could replace the mirror's tables with
+    -- objects that run code as the role refreshing them
+    RAISE EXCEPTION 'schema "%" belongs to another role', mirror_schema
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'A mirror''s schema must belong to the role that creates the mirror: name a new schema and create_mirror creates it.';
   END IF;
   SELECT string_agg(format('%I', c.relname), ', ' ORDER BY c.relname) INTO clash
     FROM pg_class c WHERE c.relnamespace = nsp AND c.relname = ANY (quo_fdw.mirror_tables());
@@ -183,18 +212,22 @@ BEGIN
 
   -- the foreign tables the refreshes read: imported (the one definition of
   -- their columns), renamed, moved into quo_fdw
-  remote := 'm' || nsp::bigint;
+  prefix := 'm' || nsp::bigint;
+  WHILE EXISTS (SELECT 1 FROM quo_fdw.mirror x WHERE x.remote = prefix)
+        OR EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = 'quo_fdw'::regnamespace AND c.relname LIKE prefix || '\_%') LOOP
+    prefix := prefix || 'x';   -- a name left by a restored dump or a dropped schema
+  END LOOP;
   scratch := 'quo_fdw_import_' || nsp::bigint;
   EXECUTE format('CREATE SCHEMA %I', scratch);
   EXECUTE format('IMPORT FOREIGN SCHEMA quo LIMIT TO (users, phone_numbers, conversations, calls, messages) FROM SERVER %I INTO %I',
                  server, scratch);
   FOREACH t IN ARRAY quo_fdw.mirror_tables() LOOP
-    EXECUTE format('ALTER FOREIGN TABLE %I.%I RENAME TO %I', scratch, t, remote || '_' || t);
-    EXECUTE format('ALTER FOREIGN TABLE %I.%I SET SCHEMA quo_fdw', scratch, remote || '_' || t);
-    EXECUTE format('COMMENT ON FOREIGN TABLE quo_fdw.%I IS %L', remote || '_' || t,
+    EXECUTE format('ALTER FOREIGN TABLE %I.%I RENAME TO %I', scratch, t, prefix || '_' || t);
+    EXECUTE format('ALTER FOREIGN TABLE %I.%I SET SCHEMA quo_fdw', scratch, prefix || '_' || t);
+    EXECUTE format('COMMENT ON FOREIGN TABLE quo_fdw.%I IS %L', prefix || '_' || t,
                    format('what mirror %s reads for %s (quo_fdw.refresh_mirror)', quote_ident(mirror_schema), t));
     EXECUTE format('CREATE TABLE %I.%I (LIKE quo_fdw.%I, mirrored_at timestamptz NOT NULL, PRIMARY KEY (id))',
-                   mirror_schema, t, remote || '_' || t);
+                   mirror_schema, t, prefix || '_' || t);
     EXECUTE format('COMMENT ON TABLE %I.%I IS %L', mirror_schema, t,
                    format('mirror of the Quo %s on server %s: SELECT * FROM quo_fdw.refresh_mirror(%L) brings it up to date',
                           t, quote_ident(server), mirror_schema));
@@ -206,7 +239,7 @@ BEGIN
   EXECUTE format($q$CREATE INDEX ON %I.messages (created_at) WHERE status IN ('queued', 'sent')$q$, mirror_schema);
 
   INSERT INTO quo_fdw.mirror (mirror_schema, server, since, lookback, remote, created_schema)
-  VALUES (mirror_schema, server, since, lookback, remote, made);
+  VALUES (mirror_schema, server, since, lookback, prefix, made);
 END
 $fn$;
 COMMENT ON FUNCTION quo_fdw.create_mirror(name, name, timestamptz, interval) IS 'create a mirror of the Quo calls, messages, conversations, users and phone numbers of a server in local tables (fetches nothing)';
@@ -282,14 +315,16 @@ DECLARE
   told timestamptz := clock_timestamp();
   m quo_fdw.mirror := quo_fdw.mirror_lock(mirror_schema);
   sch name := m.mirror_schema;
-  rt text := 'quo_fdw.' || quote_ident(m.remote || '_');   -- + table name: a foreign table
   after timestamptz;      -- the visits fetch rows created from here (NULL: all)
   r record;
   u record;
   o_ids text[];
   o_la timestamptz[];
   o_ua timestamptz[];
+  o_del timestamptz[];
   listed text[];
+  now_missing text[];
+  lower timestamptz;
   todo jsonb;
   v jsonb;
   parts text[];
@@ -310,38 +345,45 @@ BEGIN
                 ELSE greatest(m.since, m.watermark - m.lookback) END;
   BEGIN
     -- users and phone numbers: the whole listings (small)
-    SELECT * INTO u FROM quo_fdw.mirror_upsert(format('%I.users', sch)::regclass,
-                                                'SELECT * FROM ' || rt || 'users', budget, base);
+    SELECT * INTO u FROM quo_fdw.mirror_upsert(m, 'users', '', budget, base);
     users_inserted := u.inserted; users_updated := u.updated;
-    SELECT * INTO u FROM quo_fdw.mirror_upsert(format('%I.phone_numbers', sch)::regclass,
-                                                'SELECT * FROM ' || rt || 'phone_numbers', budget, base);
+    SELECT * INTO u FROM quo_fdw.mirror_upsert(m, 'phone_numbers', '', budget, base);
     phone_numbers_inserted := u.inserted; phone_numbers_updated := u.updated;
 
     -- conversations: the whole listing, compared with what the mirror saw
-    EXECUTE format('SELECT array_agg(id), array_agg(last_activity_at), array_agg(updated_at) FROM %I.conversations', sch)
-      INTO o_ids, o_la, o_ua;
-    SELECT * INTO u FROM quo_fdw.mirror_upsert(format('%I.conversations', sch)::regclass,
-                                                'SELECT * FROM ' || rt || 'conversations', budget, base,
-                                                with_ids => true);
+    EXECUTE format('SELECT array_agg(id), array_agg(last_activity_at), array_agg(updated_at), array_agg(deleted_at)
+                      FROM %I.conversations', sch)
+      INTO o_ids, o_la, o_ua, o_del;
+    SELECT * INTO u FROM quo_fdw.mirror_upsert(m, 'conversations', '', budget, base, with_ids => true);
     conversations_inserted := u.inserted; conversations_updated := u.updated;
     listed := coalesce(u.ids, '{}');
-    -- a conversation the listing no longer has was deleted: its rows stay
+    -- A conversation two listings in a row did not return was deleted: it
+    -- gets deleted_at, its rows stay.  (One listing can miss a conversation
+    -- that moved to its first page while later pages were read.)
     EXECUTE format('UPDATE %I.conversations x SET deleted_at = $1, mirrored_at = now()
-                     WHERE x.deleted_at IS NULL AND x.id <> ALL ($2)', sch)
-      USING t0, listed;
+                     WHERE x.deleted_at IS NULL AND x.id <> ALL ($2) AND x.id = ANY ($3)', sch)
+      USING t0, listed, coalesce(m.missing, '{}');
     GET DIAGNOSTICS n_todo = ROW_COUNT;
     conversations_updated := conversations_updated + n_todo;
+    EXECUTE format('SELECT array_agg(x.id ORDER BY x.id) FROM %I.conversations x
+                     WHERE x.deleted_at IS NULL AND x.id <> ALL ($1)', sch)
+      INTO now_missing USING listed;
 
-    -- the conversations to visit: new, or lastActivityAt or updatedAt moved
+    -- the conversations to visit: new to the mirror (or back after it took
+    -- them for deleted: visited from since), or lastActivityAt or updatedAt
+    -- moved (from the last watermark less the lookback)
     EXECUTE format($q$
       SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.id, 'pn', x.phone_number_id, 'parts', x.participants,
-                                                   'last', x.last_activity_at, 'deleted', x.deleted_at)
+                                                   'last', x.last_activity_at,
+                                                   'new', o.id IS NULL OR (o.del IS NOT NULL AND x.deleted_at IS NULL))
                                 ORDER BY x.last_activity_at DESC NULLS FIRST, x.id), '[]')
         FROM %I.conversations x
-        LEFT JOIN unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) o(id, la, ua) ON o.id = x.id
-       WHERE x.id = ANY ($4)
-         AND (o.id IS NULL OR o.la IS DISTINCT FROM x.last_activity_at OR o.ua IS DISTINCT FROM x.updated_at)$q$, sch)
-      INTO todo USING o_ids, o_la, o_ua, listed;
+        LEFT JOIN unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[]) o(id, la, ua, del)
+          ON o.id = x.id
+       WHERE x.id = ANY ($5)
+         AND (o.id IS NULL OR (o.del IS NOT NULL AND x.deleted_at IS NULL)
+              OR o.la IS DISTINCT FROM x.last_activity_at OR o.ua IS DISTINCT FROM x.updated_at)$q$, sch)
+      INTO todo USING o_ids, o_la, o_ua, o_del, listed;
     n_todo := jsonb_array_length(todo);
     conversations_skipped := cardinality(listed) - n_todo;
 
@@ -354,10 +396,10 @@ BEGIN
       END IF;
       parts := CASE WHEN jsonb_typeof(v -> 'parts') = 'array'
                     THEN ARRAY(SELECT jsonb_array_elements_text(v -> 'parts')) END;
-      IF v ->> 'deleted' IS NOT NULL
-         OR (after IS NOT NULL AND v ->> 'last' IS NOT NULL
-             AND (v ->> 'last')::timestamptz < after - interval '1 second') THEN
-        -- deleted (its rows stay), or no activity since the rows fetched
+      lower := CASE WHEN (v -> 'new')::boolean THEN m.since ELSE after END;
+      IF lower IS NOT NULL AND v ->> 'last' IS NOT NULL
+         AND (v ->> 'last')::timestamptz < lower - interval '1 second' THEN
+        -- no activity in the period fetched (as workspace-wide scans prune)
         conversations_skipped := conversations_skipped + 1;
         CONTINUE;
       END IF;
@@ -375,19 +417,17 @@ BEGIN
       END IF;
       IF cardinality(parts) = 1 THEN
         -- calls are 1:1: a group conversation holds none
-        SELECT * INTO u FROM quo_fdw.mirror_upsert(format('%I.calls', sch)::regclass,
-          format('SELECT * FROM %s WHERE phone_number_id = %L AND %L = ANY (participants)%s',
-                 rt || 'calls', v ->> 'pn', parts[1],
-                 CASE WHEN after IS NOT NULL THEN format(' AND created_at >= %L', after) ELSE '' END),
+        SELECT * INTO u FROM quo_fdw.mirror_upsert(m, 'calls',
+          format('phone_number_id = %L AND %L = ANY (participants)%s', v ->> 'pn', parts[1],
+                 CASE WHEN lower IS NOT NULL THEN format(' AND created_at >= %L', lower) ELSE '' END),
           budget, base);
         calls_inserted := calls_inserted + u.inserted; calls_updated := calls_updated + u.updated;
         call_pn := call_pn || (v ->> 'pn');
         call_part := call_part || parts[1];
       END IF;
-      SELECT * INTO u FROM quo_fdw.mirror_upsert(format('%I.messages', sch)::regclass,
-        format('SELECT * FROM %s WHERE phone_number_id = %L AND participants = %L::text[]%s',
-               rt || 'messages', v ->> 'pn', parts,
-               CASE WHEN after IS NOT NULL THEN format(' AND created_at >= %L', after) ELSE '' END),
+      SELECT * INTO u FROM quo_fdw.mirror_upsert(m, 'messages',
+        format('phone_number_id = %L AND participants = %L::text[]%s', v ->> 'pn', parts,
+               CASE WHEN lower IS NOT NULL THEN format(' AND created_at >= %L', lower) ELSE '' END),
         budget, base, fill => jsonb_build_object('conversation_id', v ->> 'id'));
       messages_inserted := messages_inserted + u.inserted; messages_updated := messages_updated + u.updated;
       msg_conv := msg_conv || (v ->> 'id');
@@ -415,8 +455,7 @@ BEGIN
                                WHERE c.pn = x.phone_number_id AND c.p = ANY (x.participants)))$q$, sch)
       INTO pending USING t0 - m.lookback, m.since, after, call_pn, call_part;
     IF pending IS NOT NULL THEN
-      SELECT * INTO u FROM quo_fdw.mirror_upsert(format('%I.calls', sch)::regclass,
-        format('SELECT * FROM %s WHERE id = ANY (%L::text[])', rt || 'calls', pending), budget, base);
+      SELECT * INTO u FROM quo_fdw.mirror_upsert(m, 'calls', format('id = ANY (%L::text[])', pending), budget, base);
       calls_inserted := calls_inserted + u.inserted; calls_updated := calls_updated + u.updated;
     END IF;
     EXECUTE format($q$
@@ -428,8 +467,7 @@ BEGIN
     IF pending IS NOT NULL THEN
       -- fetched by id, a message has no participants (and may lack its
       -- conversation and number): those keep what the mirror has
-      SELECT * INTO u FROM quo_fdw.mirror_upsert(format('%I.messages', sch)::regclass,
-        format('SELECT * FROM %s WHERE id = ANY (%L::text[])', rt || 'messages', pending), budget, base,
+      SELECT * INTO u FROM quo_fdw.mirror_upsert(m, 'messages', format('id = ANY (%L::text[])', pending), budget, base,
         keep => '{participants,conversation_id,phone_number_id}');
       messages_inserted := messages_inserted + u.inserted; messages_updated := messages_updated + u.updated;
     END IF;
@@ -444,7 +482,7 @@ BEGIN
   requests := quo_fdw.requests_sent() - base;
   seconds := round(extract(epoch FROM clock_timestamp() - t0), 3);
   UPDATE quo_fdw.mirror x
-     SET watermark = t0, last_refresh = clock_timestamp(),
+     SET watermark = t0, last_refresh = clock_timestamp(), missing = now_missing,
          last_result = jsonb_build_object(
            'requests', requests, 'conversations_visited', conversations_visited,
            'conversations_skipped', conversations_skipped,
@@ -460,5 +498,5 @@ END
 $fn$;
 COMMENT ON FUNCTION quo_fdw.refresh_mirror(name) IS 'bring a mirror up to date: re-list conversations, users and phone numbers, visit the conversations that moved, read again by id the rows that can still change; atomic';
 
-REVOKE ALL ON FUNCTION quo_fdw.mirror_upsert(regclass, text, bigint, bigint, text[], jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION quo_fdw.mirror_upsert(quo_fdw.mirror, name, text, bigint, bigint, text[], jsonb, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION quo_fdw.mirror_lock(name) FROM PUBLIC;

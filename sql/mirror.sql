@@ -53,6 +53,14 @@ CREATE FOREIGN DATA WRAPPER not_quo;
 CREATE SERVER not_quo_server FOREIGN DATA WRAPPER not_quo;
 SELECT quo_fdw.create_mirror('not_quo_server', 'quo_local');
 SELECT quo_fdw.create_mirror('quo_mock', 'quo_local', lookback => '-1 day');
+SELECT quo_fdw.create_mirror('quo_mock', 'quo_local', lookback => '30 seconds');
+SELECT quo_fdw.create_mirror('quo_mock', 'public');
+SELECT quo_fdw.create_mirror('quo_mock', 'quo_fdw');
+CREATE ROLE regress_quo_other;
+CREATE SCHEMA other_owned AUTHORIZATION regress_quo_other;
+SELECT quo_fdw.create_mirror('quo_mock', 'other_owned');
+DROP SCHEMA other_owned;
+DROP ROLE regress_quo_other;
 SELECT quo_fdw.create_mirror('quo_mock', NULL);
 CREATE SCHEMA has_calls;
 CREATE TABLE has_calls.calls (id text);
@@ -77,9 +85,15 @@ SELECT mirror_schema, server, since, lookback, watermark, last_refresh, last_res
        calls, messages, conversations, users, phone_numbers FROM quo_fdw.mirrors;
 SELECT count(*) AS requests FROM mock_log();
 
--- the first refresh: everything, equal to the mock's truth and to a full scan
+-- the first refresh: everything, equal to the mock's truth and to a full
+-- scan; a conversation deleted but still listed is visited like any other,
+-- and quo_fdw.max_requests does not apply (the refresh has its own budget)
+SELECT mock('change', '{"op": "delete_conversation", "id": "CN00000001", "listed": true}');
 SELECT quo_fdw.requests_sent() AS before \gset
+SET quo_fdw.max_requests = 1;
 SELECT * FROM refresh('quo_local');
+SHOW quo_fdw.max_requests;
+RESET quo_fdw.max_requests;
 SELECT count(*) AS requests_logged, (SELECT last_result->>'requests' FROM quo_fdw.mirror) AS requests_reported,
        quo_fdw.requests_sent() - :before AS requests_counted
   FROM mock_log();
@@ -96,13 +110,18 @@ SELECT count(*) = mtruth('kind=calls', 'count')::bigint AS calls_count,
 SELECT count(*) = mtruth('kind=messages', 'count')::bigint AS messages_count,
        md5(string_agg(id, ',' ORDER BY id COLLATE "C")) = mtruth('kind=messages', 'ids_md5') AS messages_ids
   FROM quo_local.messages;
-SELECT mock_reset();
+SELECT count(*) AS calls_of_the_deleted FROM quo_local.calls c JOIN quo_local.conversations v
+    ON v.phone_number_id = c.phone_number_id AND v.participants = c.participants
+ WHERE v.id = 'CN00000001' AND v.deleted_at IS NOT NULL;
 SELECT t, d.* FROM unnest('{users,phone_numbers,conversations,calls,messages}'::name[]) t, mirror_diff('quo_local', t) d;
 SELECT count(*) FILTER (WHERE mirrored_at IS NULL) AS no_mirrored_at, count(DISTINCT mirrored_at) AS refreshes
   FROM quo_local.calls;
 
+-- columns of the user's own in a mirror table are left alone
+ALTER TABLE quo_local.calls ADD COLUMN minutes integer GENERATED ALWAYS AS (duration / 60) STORED,
+                            ADD COLUMN note text;
 -- nothing changed: the three listings, nothing written
-SELECT mock_reset();
+SELECT mock('clearlog');
 SELECT * FROM refresh('quo_local');
 SELECT * FROM mlog();
 
@@ -120,7 +139,9 @@ SELECT id, status, conversation_id, participants FROM quo_local.messages WHERE i
 
 -- then: the ringing call completes and the message is delivered without
 -- moving their conversation (read again by id); new rows in conversations
--- 5 and 7; a new conversation with a call and a message; conversation 13
+-- 5 and 7; a new conversation with a call and a message; a new
+-- conversation whose call is ten days old (older than the lookback: a
+-- conversation new to the mirror is read from since); conversation 13
 -- deleted and no longer listed, conversation 11 deleted and still listed
 SELECT mock('clearlog');
 SELECT mock('change', '[{"op": "update_call", "id": "AC90000001", "status": "completed", "duration": 95},
@@ -131,17 +152,21 @@ SELECT mock('change', '[{"op": "update_call", "id": "AC90000001", "status": "com
                         {"op": "conversation", "phone": "PNsupport02", "participants": ["+15550199001"]},
                         {"op": "call", "conversation": "CN90000001", "status": "missed", "ago": 10},
                         {"op": "message", "conversation": "CN90000001", "status": "received", "ago": 5},
+                        {"op": "conversation", "phone": "PNsales0001", "participants": ["+15550199002"]},
+                        {"op": "call", "conversation": "CN90000002", "status": "completed", "duration": 61, "ago": 864000},
                         {"op": "delete_conversation", "id": "CN00000013", "listed": false},
                         {"op": "delete_conversation", "id": "CN00000011", "listed": true}]');
 SELECT mock('clearlog');
 SELECT * FROM refresh('quo_local');
--- 3 listings, 2 visits in each of 5, 7 and the new one, the call and the
--- message read again by id; none for the deleted ones
+-- 3 listings; 2 visits in each of 5, 7 and the two new ones; the call and
+-- the message read again by id; none for 11 (deleted and still listed: it
+-- moved, but has no activity since the last refresh) or the unlisted one
 SELECT * FROM mlog();
 SELECT id, status, duration FROM quo_local.calls WHERE id LIKE 'AC9%' ORDER BY id;
 SELECT id, status, conversation_id, participants FROM quo_local.messages WHERE id LIKE 'AC9%' ORDER BY id;
+-- the unlisted one is taken for deleted when the next listing lacks it too
 SELECT id, deleted_at IS NOT NULL AS deleted FROM quo_local.conversations
- WHERE id IN ('CN00000013', 'CN00000011', 'CN90000001') ORDER BY id;
+ WHERE id IN ('CN00000013', 'CN00000011', 'CN90000001', 'CN90000002') ORDER BY id;
 -- the deleted conversations keep their rows
 SELECT count(*) > 0 AS kept_calls FROM quo_local.calls c JOIN quo_local.conversations v
     ON v.phone_number_id = c.phone_number_id AND v.participants = c.participants
@@ -163,10 +188,13 @@ SELECT t, d.*,
               WHEN 'conversations' THEN 1 ELSE 0 END AS rows_of_the_deleted
   FROM unnest('{users,phone_numbers,conversations,calls,messages}'::name[]) t, mirror_diff('quo_local', t) d;
 
--- nothing pending any more: the listings only
+-- nothing pending any more: the listings only; the unlisted conversation
+-- is now deleted
 SELECT mock('clearlog');
 SELECT * FROM refresh('quo_local');
 SELECT count(*) AS requests FROM mock_log();
+SELECT id, deleted_at IS NOT NULL AS deleted FROM quo_local.conversations WHERE id = 'CN00000013';
+SELECT count(*) AS with_minutes FROM quo_local.calls WHERE minutes = duration / 60;
 
 -- a refresh that fails changes nothing, and the next one completes
 SELECT mock('change', '{"op": "message", "conversation": "CN00000005", "status": "received", "ago": 5}');
@@ -194,7 +222,7 @@ ALTER SERVER quo_mock OPTIONS (DROP max_retries);
 SELECT mock('clearlog');
 SELECT * FROM refresh('quo_local');
 SELECT * FROM mlog();
-SELECT count(*) AS new_message FROM quo_local.messages WHERE id = 'AC90000008';
+SELECT count(*) AS new_message FROM quo_local.messages WHERE id = 'AC90000009';
 
 -- two refreshes of one mirror at once: the second fails at once, saying
 -- why; readers see the old state until the first commits; another mirror
@@ -207,12 +235,12 @@ SELECT mock('change', '{"op": "call", "conversation": "CN00000007", "status": "c
 SELECT dblink_exec('other', 'BEGIN');
 SELECT * FROM dblink('other', $$SELECT calls_inserted FROM quo_fdw.refresh_mirror('quo_local')$$) AS t(calls_inserted bigint);
 SELECT * FROM refresh('quo_local');
-SELECT count(*) AS new_call_seen FROM quo_local.calls WHERE id = 'AC90000009';
+SELECT count(*) AS new_call_seen FROM quo_local.calls WHERE id = 'AC90000010';
 SELECT quo_fdw.create_mirror('quo_mock', 'quo_since', since => '2024-03-20');
 SELECT requests > 0 AS fetched FROM refresh('quo_since');
 SELECT dblink_exec('other', 'COMMIT');
 SELECT dblink_disconnect('other');
-SELECT count(*) AS new_call_seen FROM quo_local.calls WHERE id = 'AC90000009';
+SELECT count(*) AS new_call_seen FROM quo_local.calls WHERE id = 'AC90000010';
 -- since bounds the history: equal to the full scan from that time
 SELECT min(created_at) >= '2024-03-20' AS bounded,
        count(*) = (SELECT count(*) FROM quo.calls WHERE created_at >= '2024-03-20') AS same_count
