@@ -31,8 +31,10 @@ DROP EXTENSION quo_fdw;
 CREATE EXTENSION quo_fdw;
 SELECT extversion FROM pg_extension WHERE extname = 'quo_fdw';
 CREATE TABLE fresh AS SELECT * FROM ext_objects();
-SELECT count(*) AS objects FROM fresh;
-SELECT object FROM fresh ORDER BY 1;
+-- (from PostgreSQL 17 the row types of the extension's table and view are
+-- members too: not listed here, compared below)
+SELECT count(*) AS objects FROM fresh WHERE object NOT LIKE 'type %';
+SELECT object FROM fresh WHERE object NOT LIKE 'type %' ORDER BY 1;
 -- no object differs, in either direction
 (SELECT 'only after update' AS side, * FROM updated EXCEPT SELECT 'only after update', * FROM fresh)
 UNION ALL
