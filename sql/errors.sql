@@ -86,6 +86,24 @@ SELECT id FROM calls WHERE id IN ('AC00000001', 'AC00000002');
 \echo :LAST_ERROR_SQLSTATE
 SELECT mock_fault('{"action": "raw", "status": 404, "body": "", "match": "/v1/calls/AC00000002"}');
 SELECT id FROM calls WHERE id = 'AC00000002';
+-- a 404 in Quo's shape is no row only with the code the document gives
+-- that operation (0100404 for GET /v1/calls/{callId}): a gateway's
+-- look-alike (0000404) or another operation's code (messages' 0200404) is
+-- the error with the base_url HINT, on an id lookup and on an id join
+SELECT mock_fault('{"action": "raw", "status": 404, "match": "/v1/calls/AC00000002", "body": "{\"message\": \"Not Found\", \"code\": \"0000404\", \"status\": 404, \"title\": \"Not Found\"}"}');
+SELECT id FROM calls WHERE id IN ('AC00000001', 'AC00000002');
+\echo :LAST_ERROR_SQLSTATE
+EXPLAIN (COSTS OFF)
+SELECT count(s.status) FROM calls c LEFT JOIN call_summaries s ON s.call_id = c.id
+ WHERE c.phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (c.participants);
+SELECT mock_fault('{"action": "raw", "status": 404, "match": "/v1/call-summaries/", "body": "{\"message\": \"Not Found\", \"code\": \"0100404\", \"status\": 404, \"title\": \"Not Found\"}"}');
+SELECT count(s.status) FROM calls c LEFT JOIN call_summaries s ON s.call_id = c.id
+ WHERE c.phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (c.participants);
+SELECT mock_fault('{"action": "raw", "status": 404, "match": "/v1/calls/AC00000002", "body": "{\"message\": \"Not Found\", \"code\": \"0200404\", \"status\": 404, \"title\": \"Not Found\"}"}');
+SELECT id FROM calls WHERE id = 'AC00000002';
+-- the operation's own code is no row: the mock answers it for an unknown id
+SELECT id FROM calls WHERE id IN ('AC00000001', 'AC99999999');
+SELECT id FROM messages WHERE id = 'AC99999999';
 
 -- a base_url with a wrong path: what answers there is not the Quo API, and
 -- its 404s are errors for id lookups and id joins as for list scans, never

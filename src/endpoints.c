@@ -302,18 +302,21 @@ static const QuoEndpoint endpoints[] = {
 		call_filters, lengthof_(call_filters),
 		NULL, 0,
 	"WHERE phone_number_id = 'PN123abc' AND '+15555550123' = ANY (participants)",
-	&call_fanout, NULL},
+	&call_fanout, NULL,
+	"0100404"},
 	{"conversations", "/v1/conversations", NULL, &quo_paging_v1, 100, QUO_ITEM_OBJECT, NULL,
 		conversation_columns, lengthof_(conversation_columns),
 		conversation_filters, lengthof_(conversation_filters),
 		conversation_options, lengthof_(conversation_options),
-	NULL, NULL, NULL},
+	NULL, NULL, NULL,
+	"1000404"},
 	{"messages", "/v1/messages", "/v1/messages/", &quo_paging_v1, 100, QUO_ITEM_OBJECT, NULL,
 		message_columns, lengthof_(message_columns),
 		message_filters, lengthof_(message_filters),
 		NULL, 0,
 	"WHERE phone_number_id = 'PN123abc' AND participants = ARRAY['+15555550123']",
-	&message_fanout, NULL},
+	&message_fanout, NULL,
+	"0200404"},
 	/* maxResults 1..50 (the v1 document); the dated generation is live for
 	 * users: moving is &quo_paging_dated, "/users", and "2026-03-30" */
 	{"users", "/v1/users", "/v1/users/", &quo_paging_v1, 50, QUO_ITEM_OBJECT, NULL,
@@ -321,58 +324,67 @@ static const QuoEndpoint endpoints[] = {
 		user_filters, lengthof_(user_filters),
 		NULL, 0,
 		NULL, NULL,
-	"The API key has no access to the workspace's users."},
+	"The API key has no access to the workspace's users.",
+	"1100404"},
 	/* maxResults 1..100; the last page has no nextPageToken at all */
 	{"tasks", "/v1/tasks", "/v1/tasks/", &quo_paging_v1, 100, QUO_ITEM_OBJECT, NULL,
 		task_columns, lengthof_(task_columns),
 		task_filters, lengthof_(task_filters),
 		NULL, 0,
 		NULL, NULL,
-	"The API key has no access to the workspace's tasks."},
+	"The API key has no access to the workspace's tasks.",
+	"0600404"},
 	/* not paged */
 	{"phone_numbers", "/v1/phone-numbers", "/v1/phone-numbers/", &quo_paging_none, 0, QUO_ITEM_OBJECT, NULL,
 		phone_number_columns, lengthof_(phone_number_columns),
 		phone_number_filters, lengthof_(phone_number_filters),
 		NULL, 0,
 		NULL, NULL,
-	"The API key has no access to the workspace's phone numbers."},
+	"The API key has no access to the workspace's phone numbers.",
+	"0400404"},
 	/* maxResults 1..50 */
 	{"contacts", "/v1/contacts", "/v1/contacts/", &quo_paging_v1, 50, QUO_ITEM_OBJECT, NULL,
 		contact_columns, lengthof_(contact_columns),
 		contact_filters, lengthof_(contact_filters),
 		NULL, 0,
 		NULL, NULL,
-	"The API key has no access to the workspace's contacts."},
+	"The API key has no access to the workspace's contacts.",
+	"0800404"},
 	{"contact_custom_fields", "/v1/contact-custom-fields", NULL, &quo_paging_none, 0, QUO_ITEM_OBJECT, NULL,
 		contact_custom_field_columns, lengthof_(contact_custom_field_columns),
 		NULL, 0,
 		NULL, 0,
 		NULL, NULL,
-	"The API key has no access to the workspace's contact fields."},
+	"The API key has no access to the workspace's contact fields.",
+	"0700404"},
 	{"call_summaries", NULL, "/v1/call-summaries/", &quo_paging_none, 0, QUO_ITEM_OBJECT, NULL,
 		call_summary_columns, lengthof_(call_summary_columns),
 		per_call_filters, lengthof_(per_call_filters),
 		NULL, 0,
 		PER_CALL_HINT("call_summaries"), NULL,
-	"The workspace's Quo plan may not include call summaries, or the API key has no access to the call's phone number."},
+	"The workspace's Quo plan may not include call summaries, or the API key has no access to the call's phone number.",
+	"0500404"},
 	{"call_transcripts", NULL, "/v1/call-transcripts/", &quo_paging_none, 0, QUO_ITEM_OBJECT, NULL,
 		call_transcript_columns, lengthof_(call_transcript_columns),
 		per_call_filters, lengthof_(per_call_filters),
 		NULL, 0,
 		PER_CALL_HINT("call_transcripts"), NULL,
-	"The workspace's Quo plan may not include call transcripts, or the API key has no access to the call's phone number."},
+	"The workspace's Quo plan may not include call transcripts, or the API key has no access to the call's phone number.",
+	"0600404"},
 	{"call_recordings", NULL, "/v1/call-recordings/", &quo_paging_none, 0, QUO_ITEM_ARRAY, NULL,
 		call_recording_columns, lengthof_(call_recording_columns),
 		per_call_filters, lengthof_(per_call_filters),
 		NULL, 0,
 		PER_CALL_HINT("call_recordings"), NULL,
-	"The workspace's Quo plan may not include call recordings, or the API key has no access to the call's phone number."},
+	"The workspace's Quo plan may not include call recordings, or the API key has no access to the call's phone number.",
+	"0900404"},
 	{"call_voicemails", NULL, "/v1/call-voicemails/", &quo_paging_none, 0, QUO_ITEM_OBJECT, NULL,
 		call_voicemail_columns, lengthof_(call_voicemail_columns),
 		per_call_filters, lengthof_(per_call_filters),
 		NULL, 0,
 		PER_CALL_HINT("call_voicemails"), NULL,
-	"The API key has no access to the call's voicemail (its phone number)."},
+	"The API key has no access to the call's voicemail (its phone number).",
+	"1200404"},
 };
 
 /* The endpoint called name, or NULL. */
@@ -416,6 +428,30 @@ quo_endpoint_filter(const QuoEndpoint *ep, const char *column)
 		if (strcmp(ep->filters[i].column, column) == 0)
 			return i;
 	return -1;
+}
+
+/*
+ * The endpoint a request target ("/v1/calls?..." or "/v1/calls/AC1")
+ * belongs to: its list path exactly, or below its item path; NULL when
+ * none (never for a target quo_fdw built).
+ */
+const QuoEndpoint *
+quo_endpoint_of_target(const char *target)
+{
+	size_t		pathlen = strcspn(target, "?");
+
+	for (int i = 0; i < lengthof_(endpoints); i++)
+	{
+		const QuoEndpoint *ep = &endpoints[i];
+
+		if (ep->list_path && strlen(ep->list_path) == pathlen &&
+			strncmp(target, ep->list_path, pathlen) == 0)
+			return ep;
+		if (ep->item_path && pathlen > strlen(ep->item_path) &&
+			strncmp(target, ep->item_path, strlen(ep->item_path)) == 0)
+			return ep;
+	}
+	return NULL;
 }
 
 /* The type OID a column of this type must be declared with. */

@@ -202,47 +202,45 @@ append_field(StringInfo buf, const char *label, const char *value, const char *k
 }
 
 /*
- * Whether a parsed body is Quo's documented 404, the answer for an object
- * that does not exist: "status" 404, a Quo "code" of seven digits ending
- * in 404 (0100404 for calls, 0200404 for messages, ...) and a string
- * "message".  "title" and "docs" are not compared: docs already changed
- * with the rename (openphone.com to quo.com), and status and code are what
- * tell Quo's answer from a web server's or a proxy's.
+ * Whether a parsed body is the document's 404 for an operation of ep, the
+ * answer for an object that does not exist: "status" 404, the "code" the
+ * document gives ep's operations (0100404 for calls, 0200404 for messages,
+ * 0500404 for call summaries, ...), and a string "message".  Another
+ * seven-digit code ending in 404 is not it: a gateway or another service
+ * answering 404 in a look-alike shape must not read as "no row".  "title"
+ * and "docs" are not compared: docs already changed with the rename
+ * (openphone.com to quo.com).
  */
 static bool
-is_documented_404(struct json_object *root)
+is_documented_404(const QuoEndpoint *ep, struct json_object *root)
 {
 	struct json_object *v;
-	const char *code;
 
-	if (root == NULL || !json_object_is_type(root, json_type_object))
+	if (ep == NULL || ep->not_found_code == NULL ||
+		root == NULL || !json_object_is_type(root, json_type_object))
 		return false;
 	if (!json_object_object_get_ex(root, "status", &v) || v == NULL ||
 		!((json_object_is_type(v, json_type_int) && json_object_get_int64(v) == 404) ||
 		  (json_object_is_type(v, json_type_double) && json_object_get_double(v) == 404.0)))
 		return false;
 	if (!json_object_object_get_ex(root, "code", &v) || v == NULL ||
-		!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) != 7)
-		return false;
-	code = json_object_get_string(v);
-	for (int i = 0; i < 7; i++)
-		if (code[i] < '0' || code[i] > '9')
-			return false;
-	if (strcmp(code + 4, "404") != 0)
+		!json_object_is_type(v, json_type_string) ||
+		strcmp(json_object_get_string(v), ep->not_found_code) != 0)
 		return false;
 	return json_object_object_get_ex(root, "message", &v) && v != NULL &&
 		json_object_is_type(v, json_type_string);
 }
 
 /*
- * Whether a finished request is Quo saying the object asked for does not
- * exist: a 404 whose body is the documented error shape.  Only then is a
- * 404 on a get-by-id "no row"; any other 404 (another shape, no body, a
- * web server's or a proxy's page) is a failure, so that a base_url with a
- * wrong path cannot make id lookups silently empty.
+ * Whether a finished request of endpoint ep is Quo saying the object asked
+ * for does not exist: a 404 whose body is the document's 404 for ep.  Only
+ * then is a 404 on a get-by-id "no row"; any other 404 (another code,
+ * another shape, no body, a web server's or a proxy's page) is a failure,
+ * so that a base_url with a wrong path cannot make id lookups silently
+ * empty.
  */
 bool
-quo_is_missing_object(const QuoHttpResult *res)
+quo_is_missing_object(const QuoEndpoint *ep, const QuoHttpResult *res)
 {
 	struct json_object *root;
 	const char *error = NULL;
@@ -251,7 +249,7 @@ quo_is_missing_object(const QuoHttpResult *res)
 	if (res->curl_code != CURLE_OK || res->status != 404 || res->body_len == 0)
 		return false;
 	root = quo_json_parse(res->body, res->body_len, &error);
-	missing = is_documented_404(root);
+	missing = is_documented_404(ep, root);
 	quo_json_free(root);
 	return missing;
 }
@@ -425,10 +423,12 @@ append_alt_error(StringInfo detail, struct json_object *err, const char *key)
  * Append what an error response's body says: either documented shape's
  * fields, or the start of a body that is not a JSON object.  Returns the
  * title for the primary message (palloc'd, not yet cleaned) or NULL, and
- * sets *quo_404 when the body is Quo's documented 404.
+ * sets *quo_404 when the body is the document's 404 for the operation of
+ * target.
  */
 static char *
-append_body(StringInfo detail, const QuoHttpResult *res, const char *key, bool *quo_404)
+append_body(StringInfo detail, const QuoHttpResult *res, const char *target,
+			const char *key, bool *quo_404)
 {
 	struct json_object *root;
 	struct json_object *err;
@@ -450,7 +450,8 @@ append_body(StringInfo detail, const QuoHttpResult *res, const char *key, bool *
 	else
 	{
 		title = append_documented_error(detail, root, key);
-		*quo_404 = res->status == 404 && is_documented_404(root);
+		*quo_404 = res->status == 404 &&
+			is_documented_404(quo_endpoint_of_target(target), root);
 	}
 	quo_json_free(root);
 	return title;
@@ -478,7 +479,7 @@ quo_report_http_failure(const QuoFdwOptions *opts, const char *target,
 		report_transport_failure(opts, res, &detail);
 
 	appendStringInfo(&detail, " HTTP status: %ld.", res->status);
-	raw_title = append_body(&detail, res, opts->api_key, &quo_404);
+	raw_title = append_body(&detail, res, target, opts->api_key, &quo_404);
 	initStringInfo(&title);
 	if (raw_title)
 		quo_append_api_text(&title, raw_title, strlen(raw_title), 100, opts->api_key);

@@ -671,7 +671,7 @@ answer(QuoJoinState *js, QuoJoinLookup *lk)
 	if (lk == NULL || lk->answered)
 		return;
 	res = quo_fetch_await(js->fetcher, lk->fetch);
-	if (!quo_is_missing_object(res))
+	if (!quo_is_missing_object(js->opts.endpoint, res))
 	{
 		lk->root = quo_parse_response(&js->opts, lk->target, res);
 		if (!quo_json_page(lk->root, js->opts.endpoint, true, &lk->rows, &lk->nrows,

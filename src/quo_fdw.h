@@ -207,6 +207,9 @@ typedef struct QuoEndpoint
 	const QuoFanout *fanout;	/* workspace-wide listing, or NULL */
 	const char *forbidden_hint; /* HINT of a 403, NULL: no access to the
 								 * phone number */
+	const char *not_found_code; /* the "code" of the document's 404 for
+								 * this endpoint's operations: only that
+								 * 404 means "no such object" */
 } QuoEndpoint;
 
 /* in endpoints.c */
@@ -215,6 +218,7 @@ extern const QuoEndpoint *quo_endpoint_at(int i);
 extern int	quo_endpoint_count(void);
 extern int	quo_endpoint_column(const QuoEndpoint *ep, const char *name);
 extern int	quo_endpoint_filter(const QuoEndpoint *ep, const char *column);
+extern const QuoEndpoint *quo_endpoint_of_target(const char *target);
 extern Oid	quo_coltype_oid(QuoColType type);
 extern const char *quo_coltype_name(QuoColType type);
 
@@ -466,7 +470,7 @@ extern int64 quo_monotonic_usecs(void);
 extern int64 quo_rate_reserve(const char *api_key, int rate);
 
 /* in errors.c */
-extern bool quo_is_missing_object(const QuoHttpResult *res);
+extern bool quo_is_missing_object(const QuoEndpoint *ep, const QuoHttpResult *res);
 extern void quo_append_api_text(StringInfo buf, const char *s, size_t len,
 								size_t max, const char *key);
 pg_noreturn extern void quo_report_http_failure(const QuoFdwOptions *opts,

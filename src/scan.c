@@ -535,7 +535,7 @@ fetch_next_page(QuoFdwScanState *state)
 		res = quo_fetch_await(state->fetcher, fetch);
 
 		/* an id the API says does not exist is no row */
-		if (is_item && quo_is_missing_object(res))
+		if (is_item && quo_is_missing_object(state->spec->ep, res))
 		{
 			quo_fetch_release(state->fetcher, fetch);
 			state->current = NULL;

@@ -916,7 +916,8 @@ class Fault:
             huge | many | echo_key
     status, retry_after, seconds, field, value: parameters of the action.
     A status fault's body is the error family's of the path (its code for
-    that status); on the per-call routes it also replaces a 404.
+    that status); on the per-call routes it also replaces a 404.  A raw
+    fault replaces any answer, an error too.
     """
 
     def __init__(self, spec):
@@ -1861,8 +1862,8 @@ class Handler(BaseHTTPRequestHandler):
                     "message": "Route GET:%s not found" % path, "error": "Not Found", "statusCode": 404}))
         except ApiError as e:
             status = e.status
-            if (status == 404 and family in PER_CALL_FAMILIES and fault is not None
-                    and fault.action == "status"):
+            if fault is not None and (fault.action == "raw" or (
+                    status == 404 and family in PER_CALL_FAMILIES and fault.action == "status")):
                 sent = self.post_fault(fault, family, None)
                 self.record(line, sent)
                 return

@@ -138,7 +138,7 @@ check_report(const char *retry_after, const char *body, size_t len, long status)
 	res.gave_up = psprintf("The API asked to retry after %s seconds, longer than quo_fdw waits.",
 						   retry_after);
 
-	if (quo_is_missing_object(&res) && status != 404)
+	if (quo_is_missing_object(quo_endpoint_by_name("calls"), &res) && status != 404)
 		abort();
 	if (sigsetjmp(jmp, 0) == 0)
 	{

@@ -17,10 +17,10 @@ cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
         -DQUO_JSON_CHUNK=7)  # bodies cross the parser's chunk boundaries
 srcs=("$here/shim.c" "$here/shim_json.c" "$top/src/json_row.c" "$top/src/request.c"
       "$top/src/pushdown.c" "$top/src/endpoints.c")
-# fuzz_headers: retry.c and errors.c, with libcurl (curl_getdate) and
+# fuzz_headers: retry.c and errors.c (and the endpoint table errors.c reads), with libcurl (curl_getdate) and
 # PostgreSQL's own UTF-8 validation from libpgcommon
 headers_srcs=("$here/shim.c" "$here/shim_json.c" "$here/shim_errors.c" "$top/src/json_row.c"
-              "$top/src/retry.c" "$top/src/errors.c")
+              "$top/src/retry.c" "$top/src/errors.c" "$top/src/endpoints.c")
 headers_libs=("$("$PG_CONFIG" --pkglibdir)/libpgcommon.a" $(pkg-config --libs libcurl 2>/dev/null || echo -lcurl))
 status=0
 for t in json_row request headers; do
