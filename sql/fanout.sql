@@ -148,6 +148,27 @@ SELECT count(*) FROM calls WHERE phone_number_id = 'PNsupport02';
 ALTER SERVER quo_mock OPTIONS (DROP max_retries);
 SELECT mock_reset();
 
+-- a fan-out rescanned (a correlated sub-select, LATERAL) lists the
+-- conversations once for the whole query, and prunes by each rescan's own
+-- bound: three windows, one listing, answers equal to the truth
+CREATE TABLE windows (since timestamptz);
+INSERT INTO windows VALUES ('2024-03-10 00:00+00'), ('2024-03-15 00:00+00'), ('2024-03-01 00:00+00');
+SELECT w.since, (SELECT count(*) FROM calls c WHERE c.created_at >= w.since) AS calls,
+       truth_of('kind=calls&after=' || to_char(w.since AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS+00'), 'count') AS truth
+  FROM windows w ORDER BY 1;
+SELECT count(*) FILTER (WHERE l LIKE 'GET /v1/conversations?%') AS listings,
+       count(*) FILTER (WHERE l NOT LIKE 'GET /v1/conversations?%') > 0 AS visits
+  FROM mock_log() l;
+SELECT mock_reset();
+SELECT w.since, c.n FROM windows w,
+       LATERAL (SELECT count(*) AS n FROM messages m WHERE m.created_at >= w.since) c ORDER BY 1;
+SELECT count(*) FILTER (WHERE l LIKE 'GET /v1/conversations?%') AS listings FROM mock_log() l;
+SELECT mock_reset();
+-- EXPLAIN ANALYZE: the listing counted once, the last loop's conversations
+SELECT * FROM explain_fanout($$SELECT (SELECT count(*) FROM calls c WHERE c.created_at >= w.since) FROM windows w$$);
+SELECT mock_reset();
+DROP TABLE windows;
+
 -- fanout 'false' on the table (or server) restores the error
 ALTER FOREIGN TABLE calls OPTIONS (ADD fanout 'false');
 SELECT count(*) FROM calls WHERE created_at >= '2024-03-10';

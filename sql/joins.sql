@@ -74,4 +74,42 @@ SELECT mock_reset();
 ALTER FOREIGN TABLE calls OPTIONS (ADD fanout 'off');
 SELECT count(*) FROM accounts a JOIN calls c ON a.phone = ANY (c.participants);
 ALTER FOREIGN TABLE calls OPTIONS (DROP fanout);
+-- quo_fdw.max_requests holds for the whole query, rescans included: a
+-- nested loop over 30 local call ids under a budget of 20 stops before the
+-- 21st request, as does a correlated sub-select (each rescan used to start
+-- the count again, and all 30 were made)
+CREATE TABLE many_ids AS SELECT 'AC' || lpad(i::text, 8, '0') AS call_id FROM generate_series(1, 30) i;
+ANALYZE many_ids;
+SET quo_fdw.max_requests = 20;
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+SET enable_material = off;
+EXPLAIN (COSTS OFF) SELECT count(c.status) FROM many_ids w JOIN calls c ON c.id = w.call_id;
+SELECT count(c.status) FROM many_ids w JOIN calls c ON c.id = w.call_id;
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+SELECT count((SELECT status FROM calls c WHERE c.id = w.call_id)) FROM many_ids w;
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+-- within it, the query answers
+SET quo_fdw.max_requests = 30;
+SELECT count(c.status) FROM many_ids w JOIN calls c ON c.id = w.call_id;
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+-- two scans of one query share it (here 2 + 2 of 3)
+SET quo_fdw.max_requests = 3;
+SELECT (SELECT count(*) FROM calls WHERE id IN ('AC00000001', 'AC00000002')) AS a,
+       (SELECT count(*) FROM calls WHERE id IN ('AC00000003', 'AC00000004')) AS b;
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+-- and each query has its own
+SELECT count(*) FROM calls WHERE id IN ('AC00000001', 'AC00000002');
+SELECT count(*) FROM calls WHERE id IN ('AC00000003', 'AC00000004');
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+RESET quo_fdw.max_requests;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+RESET enable_material;
+DROP TABLE many_ids;
 DROP TABLE wanted, accounts;

@@ -15,11 +15,17 @@
  * Pruning assumes what the API documents lastActivityAt to be: the time of
  * the conversation's latest call or message.  A parent without one is
  * visited.
+ *
+ * A listing is kept for the life of the query (QuoFanoutCache, in the
+ * scan's memory): a rescan with the same listing requests (a correlated
+ * SubPlan, a LATERAL join, a nested loop whose parameter is not the phone
+ * number) reuses its parents, and prunes them by its own bounds.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -41,12 +47,47 @@ enum
 /* Margin on the prune bound, as on the range bounds sent (request.c). */
 #define PRUNE_MARGIN_USECS USECS_PER_SEC
 
+/*
+ * A parent as listed, kept compact: one per conversation of the workspace,
+ * for the life of the query.
+ */
+typedef struct FanoutParent
+{
+	char	   *id;
+	char	   *phone;
+	List	   *participants;	/* char *, the E.164 ones as listed */
+	char	   *key;			/* phone and sorted participants: two parents
+								 * with one key list the same rows */
+	bool		odd;			/* no participants, or some not E.164 */
+	bool		has_activity;	/* activity is known */
+	TimestampTz activity;		/* last activity */
+} FanoutParent;
+
+/* One listing: its requests, and its parents in listing order. */
+typedef struct FanoutListing
+{
+	char	   *targets;		/* the listing's requests, one per line */
+	uint32		hash;			/* of targets */
+	List	   *parents;		/* FanoutParent * */
+	bool		complete;		/* every page was read */
+} FanoutListing;
+
+/* The listings of one scan node, kept for the life of the query. */
+struct QuoFanoutCache
+{
+	MemoryContext cxt;			/* the scan's: where listings live */
+	List	   *listings;		/* FanoutListing *, complete ones */
+};
+
 struct QuoFanoutState
 {
 	const QuoEndpoint *child;
 	const QuoEndpoint *parent;
 	const QuoFanout *desc;
-	MemoryContext cxt;			/* where specs and parents are kept */
+	MemoryContext cxt;			/* where this (re)scan's specs are kept */
+	QuoFanoutCache *cache;		/* the scan's listings */
+	FanoutListing *listing;		/* this (re)scan's: being read, or reused */
+	bool		reused;			/* the listing came from the cache */
 	List	   *parent_specs;	/* the listing (lists_parents set) */
 	List	   *templates;		/* child series without phone and
 								 * participants (QuoRequestSpec *) */
@@ -60,16 +101,15 @@ struct QuoFanoutState
 	QuoFanoutCounts counts;
 };
 
-/* A parent to visit, kept compact: one per conversation of the workspace. */
+/* A parent this (re)scan visits. */
 typedef struct FanoutVisit
 {
-	char	   *id;
-	char	   *phone;
-	List	   *participants;	/* char *, as listed */
-	char	   *key;			/* phone and sorted participants: two parents
-								 * with one key list the same rows */
-	int			order;			/* position in the listing */
+	FanoutParent *parent;
+	int			order;			/* position among the visits */
 } FanoutVisit;
+
+static void find_listing(QuoFanoutState *fs);
+static void classify(QuoFanoutState *fs, FanoutParent *p);
 
 /* The parameter name a child filter on column sends. */
 static const char *
@@ -88,7 +128,7 @@ child_param(const QuoEndpoint *ep, const char *column)
  */
 QuoFanoutState *
 quo_fanout_begin(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
-				 List *fixed_params, MemoryContext cxt)
+				 List *fixed_params, MemoryContext cxt, QuoFanoutCache *cache)
 {
 	QuoFanoutState *fs;
 	const QuoFanout *desc = ep->fanout;
@@ -109,6 +149,7 @@ quo_fanout_begin(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 	fs->parent = parent;
 	fs->desc = desc;
 	fs->cxt = cxt;
+	fs->cache = cache;
 
 	foreach(lc, quals)
 	{
@@ -157,7 +198,68 @@ quo_fanout_begin(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 
 	if (fs->parent_specs == NIL || fs->templates == NIL)
 		return NULL;
+	find_listing(fs);
 	return fs;
+}
+
+/* Make a cache of listings for a scan node; it lives in cxt. */
+QuoFanoutCache *
+quo_fanout_cache_create(MemoryContext cxt)
+{
+	QuoFanoutCache *cache = MemoryContextAllocZero(cxt, sizeof(QuoFanoutCache));
+
+	cache->cxt = cxt;
+	return cache;
+}
+
+/*
+ * Reuse a complete listing of the same requests from the cache, pruned by
+ * this (re)scan's bounds; or start a new one, to be read.
+ */
+static void
+find_listing(QuoFanoutState *fs)
+{
+	StringInfoData t;
+	uint32		hash;
+	ListCell   *lc;
+	MemoryContext old;
+
+	initStringInfo(&t);
+	foreach(lc, fs->parent_specs)
+	{
+		char	   *target = quo_request_target(lfirst(lc), fs->parent->max_page, NULL);
+
+		appendStringInfo(&t, "%s\n", target);
+		pfree(target);
+	}
+	hash = hash_bytes((const unsigned char *) t.data, t.len);
+	foreach(lc, fs->cache->listings)
+	{
+		FanoutListing *l = lfirst(lc);
+		ListCell   *lc2;
+
+		if (l->hash != hash || strcmp(l->targets, t.data) != 0)
+			continue;
+		pfree(t.data);
+		fs->listing = l;
+		fs->reused = true;
+		foreach(lc2, l->parents)
+			classify(fs, lfirst(lc2));
+		return;
+	}
+	old = MemoryContextSwitchTo(fs->cache->cxt);
+	fs->listing = palloc0(sizeof(FanoutListing));
+	fs->listing->targets = pstrdup(t.data);
+	fs->listing->hash = hash;
+	MemoryContextSwitchTo(old);
+	pfree(t.data);
+}
+
+/* Whether the scan must read the listing: false when the cache had it. */
+bool
+quo_fanout_needs_listing(QuoFanoutState *fs)
+{
+	return !fs->reused;
 }
 
 /* The parent listing: the first series of the scan. */
@@ -209,10 +311,36 @@ visit_key(const char *phone, List *participants)
 }
 
 /*
- * One row of the parent listing: count it, and keep it to visit unless it
- * is pruned by its last activity or cannot be listed.  A parent without an
- * id or phone number is not the documented object: an ERROR, never a row
- * silently left out.
+ * Count a listed parent for this (re)scan, and keep it to visit unless it
+ * is pruned by its last activity or cannot be listed.
+ */
+static void
+classify(QuoFanoutState *fs, FanoutParent *p)
+{
+	fs->counts.listed++;
+	if (fs->has_lower && p->has_activity && p->activity < fs->lower - PRUNE_MARGIN_USECS)
+		fs->counts.pruned++;
+	else if (p->odd || p->participants == NIL)
+		fs->counts.odd++;
+	else if (list_length(p->participants) > fs->desc->max_participants)
+		fs->counts.unlistable++;
+	else
+	{
+		MemoryContext old = MemoryContextSwitchTo(fs->cxt);
+		FanoutVisit *v = palloc(sizeof(FanoutVisit));
+
+		v->parent = p;
+		v->order = list_length(fs->visits);
+		fs->visits = lappend(fs->visits, v);
+		fs->counts.visited++;
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * One row of the parent listing: keep it in the listing (for the life of
+ * the query) and classify it.  A parent without an id or phone number is
+ * not the documented object: an ERROR, never a row silently left out.
  */
 void
 quo_fanout_add_parent(QuoFanoutState *fs, struct json_object *obj)
@@ -220,9 +348,10 @@ quo_fanout_add_parent(QuoFanoutState *fs, struct json_object *obj)
 	MemoryContext old;
 	List	   *participants = NIL;
 	bool		odd = false;
-	FanoutVisit *v;
+	FanoutParent *p;
+	ListCell   *lc;
 
-	fs->counts.listed++;
+	Assert(!fs->reused);
 	MemoryContextReset(fs->row_cxt);
 	old = MemoryContextSwitchTo(fs->row_cxt);
 	quo_json_to_row(&fs->prow, obj, fs->pvalues, fs->pnulls);
@@ -242,42 +371,33 @@ quo_fanout_add_parent(QuoFanoutState *fs, struct json_object *obj)
 		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 		for (int i = 0; i < n; i++)
 		{
-			char	   *p = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+			char	   *s = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
 
-			if (p == NULL || !is_e164(p))
+			if (s == NULL || !is_e164(s))
 				odd = true;
 			else
-				participants = lappend(participants, p);
+				participants = lappend(participants, s);
 		}
 	}
 
-	if (fs->has_lower && !fs->pnulls[PARENT_ACTIVITY] &&
-		DatumGetTimestampTz(fs->pvalues[PARENT_ACTIVITY]) < fs->lower - PRUNE_MARGIN_USECS)
-		fs->counts.pruned++;
-	else if (odd || participants == NIL)
-		fs->counts.odd++;
-	else if (list_length(participants) > fs->desc->max_participants)
-		fs->counts.unlistable++;
-	else
+	/* keep only what a visit needs, in the listing's memory */
+	MemoryContextSwitchTo(fs->cache->cxt);
+	p = palloc0(sizeof(FanoutParent));
+	p->id = TextDatumGetCString(fs->pvalues[PARENT_ID]);
+	p->phone = TextDatumGetCString(fs->pvalues[PARENT_PHONE]);
+	p->odd = odd;
+	if (!odd)
 	{
-		/* keep only what a visit needs, outside the per-row context */
-		MemoryContextSwitchTo(fs->cxt);
-		v = palloc(sizeof(FanoutVisit));
-		v->id = TextDatumGetCString(fs->pvalues[PARENT_ID]);
-		v->phone = TextDatumGetCString(fs->pvalues[PARENT_PHONE]);
-		v->participants = NIL;
-		{
-			ListCell   *lc;
-
-			foreach(lc, participants)
-				v->participants = lappend(v->participants, pstrdup(lfirst(lc)));
-		}
-		v->key = visit_key(v->phone, v->participants);
-		v->order = list_length(fs->visits);
-		fs->visits = lappend(fs->visits, v);
-		fs->counts.visited++;
+		foreach(lc, participants)
+			p->participants = lappend(p->participants, pstrdup(lfirst(lc)));
+		p->key = visit_key(p->phone, p->participants);
 	}
+	p->has_activity = !fs->pnulls[PARENT_ACTIVITY];
+	if (p->has_activity)
+		p->activity = DatumGetTimestampTz(fs->pvalues[PARENT_ACTIVITY]);
+	fs->listing->parents = lappend(fs->listing->parents, p);
 	MemoryContextSwitchTo(old);
+	classify(fs, p);
 }
 
 /*
@@ -294,9 +414,9 @@ quo_fanout_check_budget(QuoFanoutState *fs, const char *relname, int64 requests_
 	if (requests_made < 0 || quo_max_requests <= 0 ||
 		requests_made + needed <= quo_max_requests)
 		return;
-	quo_check_budget(relname, requests_made + needed,
-					 psprintf("Visiting the " INT64_FORMAT " %s listed so far that may hold rows (of " INT64_FORMAT "; " INT64_FORMAT " skipped by their last activity) takes at least " INT64_FORMAT " more requests after the " INT64_FORMAT " made%s.",
-							  fs->counts.visited, fs->parent->name, fs->counts.listed,
+	quo_check_budget(requests_made + needed,
+					 psprintf("For foreign table \"%s\", visiting the " INT64_FORMAT " %s listed so far that may hold rows (of " INT64_FORMAT "; " INT64_FORMAT " skipped by their last activity) takes at least " INT64_FORMAT " more requests after the " INT64_FORMAT " the query has made%s.",
+							  relname, fs->counts.visited, fs->parent->name, fs->counts.listed,
 							  fs->counts.pruned, needed, requests_made,
 							  rate_limit > 0 ?
 							  psprintf(", about " INT64_FORMAT " s at %d requests per second",
@@ -309,7 +429,7 @@ visit_key_cmp(const void *a, const void *b)
 {
 	const FanoutVisit *va = *(FanoutVisit *const *) a;
 	const FanoutVisit *vb = *(FanoutVisit *const *) b;
-	int			c = strcmp(va->key, vb->key);
+	int			c = strcmp(va->parent->key, vb->parent->key);
 
 	return c != 0 ? c : (va->order > vb->order) - (va->order < vb->order);
 }
@@ -334,7 +454,7 @@ unique_visits(List *visits)
 		arr[i++] = lfirst(lc);
 	qsort(arr, n, sizeof(FanoutVisit *), visit_key_cmp);
 	for (i = 1; i < n; i++)
-		if (strcmp(arr[i]->key, arr[i - 1]->key) == 0)
+		if (strcmp(arr[i]->parent->key, arr[i - 1]->parent->key) == 0)
 			arr[i]->order = -1;	/* a later duplicate */
 	foreach(lc, visits)
 		if (((FanoutVisit *) lfirst(lc))->order >= 0)
@@ -345,7 +465,7 @@ unique_visits(List *visits)
 
 /* The child series of one parent, for each template (queries sized exactly). */
 static List *
-add_children(QuoFanoutState *fs, List *children, FanoutVisit *v)
+add_children(QuoFanoutState *fs, List *children, FanoutParent *v)
 {
 	ListCell   *lc,
 			   *lc2;
@@ -411,6 +531,14 @@ quo_fanout_children(QuoFanoutState *fs, const char *relname, int64 requests_made
 				 errdetail("%s Rows in those conversations are not in the result.",
 						   fs->desc->why_unlistable)));
 	}
+	if (!fs->reused && !fs->listing->complete)
+	{
+		/* read to its end: kept for the rescans of the query */
+		fs->listing->complete = true;
+		old = MemoryContextSwitchTo(fs->cache->cxt);
+		fs->cache->listings = lappend(fs->cache->listings, fs->listing);
+		MemoryContextSwitchTo(old);
+	}
 	old = MemoryContextSwitchTo(fs->cxt);
 	fs->visits = unique_visits(fs->visits);
 	fs->counts.visited = list_length(fs->visits);
@@ -418,7 +546,7 @@ quo_fanout_children(QuoFanoutState *fs, const char *relname, int64 requests_made
 	quo_fanout_check_budget(fs, relname, requests_made, rate_limit);
 	old = MemoryContextSwitchTo(fs->cxt);
 	foreach(lc, fs->visits)
-		children = add_children(fs, children, lfirst(lc));
+		children = add_children(fs, children, ((FanoutVisit *) lfirst(lc))->parent);
 	MemoryContextSwitchTo(old);
 	return children;
 }

@@ -52,6 +52,21 @@ struct QuoFetch
 	bool		done;			/* req holds the final outcome */
 };
 
+/*
+ * The requests of one query: one executor run, with every scan, rescan and
+ * join node of it, which quo_fdw.max_requests bounds as a whole.  Kept in
+ * the query's memory, and forgotten when that memory goes.
+ */
+typedef struct QuoQueryBudget
+{
+	dlist_node	node;			/* in query_budgets */
+	EState	   *estate;			/* the query */
+	int64		requests;		/* requests its fetchers have started */
+} QuoQueryBudget;
+
+/* The queries running in this backend that have a fetcher (nested ones too). */
+static dlist_head query_budgets = DLIST_STATIC_INIT(query_budgets);
+
 struct QuoFetcher
 {
 	const QuoFdwOptions *opts;	/* key, rate limit, retries, timeouts */
@@ -59,8 +74,8 @@ struct QuoFetcher
 	int			running;		/* requests in flight now */
 	int			waiting;		/* fetches holding a rate-limit slot not yet come */
 	QuoFetchStats *stats;		/* the scan's counters */
+	QuoQueryBudget *budget;		/* the query's requests */
 	const char *relname;		/* for the budget's error, or NULL: no budget */
-	int64		budget_base;	/* stats->requests when this (re)scan began */
 	MemoryContext cxt;			/* where fetches live */
 	dlist_head	fetches;		/* QuoFetch, in submission order */
 };
@@ -79,12 +94,49 @@ static uint32 wait_api = 0;
 static uint32 wait_rate = 0;
 static uint32 wait_backoff = 0;
 
+/* Memory context callback: the query's memory goes, and its budget with it. */
+static void
+query_budget_gone(void *arg)
+{
+	dlist_delete(&((QuoQueryBudget *) arg)->node);
+}
+
+/* The budget of the query estate runs, made at its first fetcher. */
+static QuoQueryBudget *
+query_budget(EState *estate)
+{
+	dlist_iter	it;
+	QuoQueryBudget *b;
+	MemoryContextCallback *cb;
+
+	dlist_foreach(it, &query_budgets)
+	{
+		b = dlist_container(QuoQueryBudget, node, it.cur);
+		if (b->estate == estate)
+			return b;
+	}
+	b = MemoryContextAllocZero(estate->es_query_cxt, sizeof(QuoQueryBudget));
+	b->estate = estate;
+	cb = MemoryContextAlloc(estate->es_query_cxt, sizeof(MemoryContextCallback));
+	cb->func = query_budget_gone;
+	cb->arg = b;
+	MemoryContextRegisterResetCallback(estate->es_query_cxt, cb);
+	dlist_push_head(&query_budgets, &b->node);
+	return b;
+}
+
+/*
+ * A fetcher for a scan or join node of the query estate runs; its fetches
+ * live in cxt, its counters go to stats, and its requests count towards
+ * the query's quo_fdw.max_requests.
+ */
 QuoFetcher *
 quo_fetcher_create(const QuoFdwOptions *opts, int max_in_flight,
-				   QuoFetchStats *stats, MemoryContext cxt)
+				   QuoFetchStats *stats, MemoryContext cxt, EState *estate)
 {
 	QuoFetcher *f = MemoryContextAllocZero(cxt, sizeof(QuoFetcher));
 
+	f->budget = query_budget(estate);
 	f->opts = opts;
 	f->max_in_flight = Max(1, max_in_flight);
 	f->stats = stats;
@@ -99,28 +151,37 @@ quo_fetcher_create(const QuoFdwOptions *opts, int max_in_flight,
 	return f;
 }
 
-/* Hold this (re)scan of relname to quo_fdw.max_requests from now on. */
+/*
+ * Hold the requests of relname's scan to the query's quo_fdw.max_requests
+ * from now on (not before: EXPLAIN without ANALYZE sends none).
+ */
 void
 quo_fetcher_set_budget(QuoFetcher *f, const char *relname)
 {
 	f->relname = relname;
-	f->budget_base = f->stats->requests;
+}
+
+/* The requests the fetcher's query has started so far, all its nodes counted. */
+int64
+quo_fetcher_query_requests(const QuoFetcher *f)
+{
+	return f->budget->requests;
 }
 
 /*
- * ERROR: the scan of relname needs at least needed requests, more than
- * quo_fdw.max_requests; raised before they are spent.  detail says what
- * they are for, hint how to need fewer.
+ * ERROR: the query needs at least needed requests in all, more than
+ * quo_fdw.max_requests; raised before they are spent.  detail says which
+ * table needs them and what for, hint how to need fewer.
  */
 void
-quo_check_budget(const char *relname, int64 needed, const char *detail, const char *hint)
+quo_check_budget(int64 needed, const char *detail, const char *hint)
 {
 	if (quo_max_requests <= 0 || needed <= quo_max_requests)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-			 errmsg("foreign table \"%s\" needs at least " INT64_FORMAT " Quo API requests, more than quo_fdw.max_requests (%d)",
-					relname, needed, quo_max_requests),
+			 errmsg("query needs at least " INT64_FORMAT " Quo API requests, more than quo_fdw.max_requests (%d)",
+					needed, quo_max_requests),
 			 errdetail_internal("%s", detail),
 			 errhint("%s", hint)));
 }
@@ -220,10 +281,10 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 		return;
 	}
 	if (f->relname != NULL && quo_max_requests > 0 &&
-		f->stats->requests - f->budget_base >= quo_max_requests)
-		quo_check_budget(f->relname, f->stats->requests - f->budget_base + 1,
-						 psprintf("The scan has made " INT64_FORMAT " requests and needs another for its next page or retry.",
-								  f->stats->requests - f->budget_base),
+		f->budget->requests >= quo_max_requests)
+		quo_check_budget(f->budget->requests + 1,
+						 psprintf("Foreign table \"%s\" needs another request for its next page or retry, after the " INT64_FORMAT " the query has made.",
+								  f->relname, f->budget->requests),
 						 "Narrow the query, or raise quo_fdw.max_requests.");
 	f->waiting--;
 	fetch->reserved = false;
@@ -232,6 +293,7 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 	fetch->attempt++;
 	f->running++;
 	f->stats->requests++;
+	f->budget->requests++;
 	quo_requests_sent++;
 	f->stats->peak_in_flight = Max(f->stats->peak_in_flight, f->running);
 	if (fetch->attempt > 1)

@@ -88,8 +88,8 @@ void
 _PG_init(void)
 {
 	DefineCustomIntVariable("quo_fdw.max_requests",
-							"Most Quo API requests one foreign scan may make (0: no limit).",
-							"A scan that would need more stops with an error before it spends them.",
+							"Most Quo API requests one query may make, all its scans and rescans together (0: no limit).",
+							"A query that would need more stops with an error before it spends them.",
 							&quo_max_requests, 2000, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("quo_fdw.mirror_max_requests",

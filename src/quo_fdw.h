@@ -419,7 +419,8 @@ typedef struct QuoFetcher QuoFetcher;
 typedef struct QuoFetch QuoFetch;
 
 extern QuoFetcher *quo_fetcher_create(const QuoFdwOptions *opts, int max_in_flight,
-									  QuoFetchStats *stats, MemoryContext cxt);
+									  QuoFetchStats *stats, MemoryContext cxt,
+									  EState *estate);
 extern QuoFetch *quo_fetch_submit(QuoFetcher *fetcher, const char *target,
 								  const char *api_version);
 extern const QuoHttpResult *quo_fetch_await(QuoFetcher *fetcher, QuoFetch *fetch);
@@ -427,11 +428,12 @@ extern const char *quo_fetch_target(const QuoFetch *fetch);
 extern void quo_fetch_release(QuoFetcher *fetcher, QuoFetch *fetch);
 extern void quo_fetcher_reset(QuoFetcher *fetcher);
 extern void quo_fetcher_set_budget(QuoFetcher *fetcher, const char *relname);
-extern void quo_check_budget(const char *relname, int64 needed,
-							 const char *detail, const char *hint);
+extern int64 quo_fetcher_query_requests(const QuoFetcher *fetcher);
+extern void quo_check_budget(int64 needed, const char *detail, const char *hint);
 
 /* The fan-out (fanout.c): calls and messages listed through conversations. */
 typedef struct QuoFanoutState QuoFanoutState;
+typedef struct QuoFanoutCache QuoFanoutCache;
 
 typedef struct QuoFanoutCounts
 {
@@ -444,10 +446,12 @@ typedef struct QuoFanoutCounts
 								 * are not E.164 numbers */
 } QuoFanoutCounts;
 
+extern QuoFanoutCache *quo_fanout_cache_create(MemoryContext cxt);
 extern QuoFanoutState *quo_fanout_begin(const QuoEndpoint *ep, List *quals,
 										QuoQualValue *values, List *fixed_params,
-										MemoryContext cxt);
+										MemoryContext cxt, QuoFanoutCache *cache);
 extern List *quo_fanout_parent_specs(QuoFanoutState *fs);
+extern bool quo_fanout_needs_listing(QuoFanoutState *fs);
 extern void quo_fanout_add_parent(QuoFanoutState *fs, struct json_object *obj);
 extern void quo_fanout_check_budget(QuoFanoutState *fs, const char *relname,
 									int64 requests_made, int rate_limit);
@@ -455,6 +459,12 @@ extern List *quo_fanout_children(QuoFanoutState *fs, const char *relname,
 								 int64 requests_made, int rate_limit, bool *warned);
 extern const QuoFanoutCounts *quo_fanout_counts(QuoFanoutState *fs);
 extern List *quo_fanout_shape(QuoFanoutState *fs);
+
+/* in token_set.c: the page tokens of one request series */
+typedef struct QuoTokenSet QuoTokenSet;
+extern QuoTokenSet *quo_token_set_create(MemoryContext cxt);
+extern bool quo_token_set_add(QuoTokenSet *set, const char *token);
+extern void quo_token_set_clear(QuoTokenSet *set);
 
 /* in retry.c: backoff's first delay and cap, and the longest Retry-After honoured */
 #define QUO_BACKOFF_BASE_MS 500

@@ -14,7 +14,6 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "miscadmin.h"
@@ -41,6 +40,8 @@ typedef struct QuoFdwScanState
 	bool		built;
 	bool		fanout_planned; /* list through the parent endpoint */
 	QuoFanoutState *fanout;		/* this (re)scan's fan-out, or NULL */
+	QuoFanoutCache *listings;	/* the fan-out's listings, kept for the
+								 * rescans of the query */
 	bool		children_started;	/* the listing is done: specs are the
 									 * children */
 	bool		warned;			/* the fan-out's WARNING was given */
@@ -50,9 +51,7 @@ typedef struct QuoFdwScanState
 	int			next_spec;		/* index of the next series to start */
 	QuoRequestSpec *spec;		/* the current series */
 	char	   *page_token;		/* token for the current series' next page */
-	uint64	   *seen_tokens;	/* hashes of the series' tokens so far */
-	int			nseen;
-	int			seen_cap;
+	QuoTokenSet *seen_tokens;	/* the current series' page tokens so far */
 	char	   *target;			/* the request of the current page (page_cxt) */
 
 	/* the current page */
@@ -72,7 +71,6 @@ typedef struct QuoFdwScanState
 	MemoryContext scan_cxt;		/* lives as long as the scan */
 	MemoryContext series_cxt;	/* reset per rescan: values, request series */
 	MemoryContext spec_cxt;		/* reset per series: its participants */
-	int64		requests_at_build;	/* stats.requests when this (re)scan began */
 	MemoryContext page_cxt;		/* reset per page: the request target */
 	MemoryContext row_cxt;		/* reset per row: the row's Datums */
 
@@ -169,7 +167,8 @@ quoBeginForeignScan(ForeignScanState *node, int eflags)
 	state->row_cxt = AllocSetContextCreate(state->scan_cxt, "quo_fdw row",
 										   ALLOCSET_DEFAULT_SIZES);
 	state->fetcher = quo_fetcher_create(&state->opts, state->opts.max_concurrent,
-										&state->stats, state->scan_cxt);
+										&state->stats, state->scan_cxt, estate);
+	state->seen_tokens = quo_token_set_create(state->scan_cxt);
 	cb = MemoryContextAlloc(state->scan_cxt, sizeof(MemoryContextCallback));
 	cb->func = scan_memory_gone;
 	cb->arg = state;
@@ -289,9 +288,14 @@ build_specs(ForeignScanState *node, QuoFdwScanState *state, ExplainState *es,
 	{
 		/* the scan starts with the parent listing */
 		*missing = NIL;
+		if (state->listings == NULL)
+			state->listings = quo_fanout_cache_create(state->scan_cxt);
 		state->fanout = quo_fanout_begin(state->opts.endpoint, state->quals, values,
-										 state->opts.fixed_params, CurrentMemoryContext);
-		return state->fanout ? quo_fanout_parent_specs(state->fanout) : NIL;
+										 state->opts.fixed_params, CurrentMemoryContext,
+										 state->listings);
+		/* a listing this query has read already is not read again */
+		return state->fanout && quo_fanout_needs_listing(state->fanout) ?
+			quo_fanout_parent_specs(state->fanout) : NIL;
 	}
 	return quo_build_requests(state->opts.endpoint, state->quals, values,
 							  state->opts.fixed_params, missing);
@@ -304,29 +308,6 @@ page_size(QuoFdwScanState *state, const QuoRequestSpec *spec)
 	if (state->limit > 0 && state->limit < spec->ep->max_page && !spec->lists_parents)
 		return state->limit;
 	return spec->ep->max_page;
-}
-
-/*
- * Remember a page token of the current series; false if it was seen
- * before, which means the API's paging has looped.
- */
-static bool
-token_is_new(QuoFdwScanState *state, const char *token)
-{
-	uint64		h = hash_bytes_extended((const unsigned char *) token, (int) strlen(token), 0);
-
-	for (int i = 0; i < state->nseen; i++)
-		if (state->seen_tokens[i] == h)
-			return false;
-	if (state->nseen == state->seen_cap)
-	{
-		state->seen_cap = Max(64, state->seen_cap * 2);
-		state->seen_tokens = state->seen_tokens ?
-			repalloc(state->seen_tokens, sizeof(uint64) * state->seen_cap) :
-			MemoryContextAlloc(state->scan_cxt, sizeof(uint64) * state->seen_cap);
-	}
-	state->seen_tokens[state->nseen++] = h;
-	return true;
 }
 
 /*
@@ -371,14 +352,15 @@ take_ahead(QuoFdwScanState *state)
 }
 
 /*
- * The requests this (re)scan has made, for a budget check before they are
- * needed; -1 under a LIMIT (no series started ahead), where not every
- * series may be needed and the budget is held while paging only.
+ * The requests the query has made (every node and rescan of it), for a
+ * budget check before more are needed; -1 under a LIMIT (no series started
+ * ahead), where not every series may be needed and the budget is held
+ * while paging only.
  */
 static int64
 requests_to_check(QuoFdwScanState *state)
 {
-	return state->may_start_ahead ? state->stats.requests - state->requests_at_build : -1;
+	return state->may_start_ahead ? quo_fetcher_query_requests(state->fetcher) : -1;
 }
 
 /*
@@ -411,7 +393,7 @@ start_next_series(QuoFdwScanState *state)
 	if (state->page_token)
 		pfree(state->page_token);
 	state->page_token = NULL;
-	state->nseen = 0;
+	quo_token_set_clear(state->seen_tokens);
 	MemoryContextReset(state->spec_cxt);
 	memcpy(state->rowctx.ctx, state->spec->ctx, sizeof(state->rowctx.ctx));
 	state->rowctx.ctx_participants_null = (state->spec->ctx_participants == NIL);
@@ -449,7 +431,7 @@ take_response(QuoFdwScanState *state, const QuoHttpResult *res, bool is_item)
 	state->n_pages++;
 	state->next_row = 0;
 
-	if (token && !token_is_new(state, token))
+	if (token && !quo_token_set_add(state->seen_tokens, token))
 		quo_report_bad_response(&state->opts, state->target,
 								"the API returned a page token it had returned before, so paging would never end");
 	if (state->page_token)
@@ -589,14 +571,17 @@ quoIterateForeignScan(ForeignScanState *node)
 			quo_report_missing_required(state->opts.endpoint,
 										RelationGetRelationName(state->rel), missing);
 		/* every series costs a request at least: check before the first */
-		if (quo_max_requests > 0 && state->may_start_ahead &&
-			list_length(state->specs) > quo_max_requests)
-			quo_check_budget(RelationGetRelationName(state->rel), list_length(state->specs),
-							 psprintf("The query's values make %d request series, each of at least one request.",
-									  list_length(state->specs)),
-							 "Narrow the query (fewer values in its IN lists), or raise quo_fdw.max_requests.");
+		if (quo_max_requests > 0 && state->may_start_ahead)
+		{
+			int64		made = quo_fetcher_query_requests(state->fetcher);
+
+			quo_check_budget(made + list_length(state->specs),
+							 psprintf("Foreign table \"%s\" needs %d request series (one per value of its conditions), each of at least one request, after the " INT64_FORMAT " the query has made.",
+									  RelationGetRelationName(state->rel),
+									  list_length(state->specs), made),
+							 "Narrow the query (fewer values in its IN lists, fewer rows joined to the table), or raise quo_fdw.max_requests.");
+		}
 		quo_fetcher_set_budget(state->fetcher, RelationGetRelationName(state->rel));
-		state->requests_at_build = state->stats.requests;
 		state->built = true;
 	}
 
@@ -666,7 +651,7 @@ quoReScanForeignScan(ForeignScanState *node)
 	if (state->page_token)
 		pfree(state->page_token);
 	state->page_token = NULL;
-	state->nseen = 0;
+	quo_token_set_clear(state->seen_tokens);
 	state->rows_returned = 0;
 	MemoryContextReset(state->page_cxt);
 	state->target = NULL;
