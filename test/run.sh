@@ -109,7 +109,8 @@ trap 'exit 130' INT TERM
 key=${QUO_API_KEY:-}
 base_url=${QUO_BASE_URL:-}
 if [ -z "$key" ]; then
-  key="test-key-$$-$RANDOM"
+  # 32 characters like a real key (quo_fdw refuses keys under 16), new each run
+  key="test$(od -An -N14 -tx1 /dev/urandom | tr -d ' \n')"
   log "starting the mock Quo API"
   runuser -u postgres -- python3 "$work/mock_quo.py" --port 0 --port-file "$work/mock.port" \
     --key "$key" > "$work/mock.log" 2>&1 9>&- &
