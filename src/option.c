@@ -307,6 +307,48 @@ check_base_url(const char *value)
 				 errhint("Use https://.")));
 }
 
+/*
+ * The shortest api_key accepted.  Quo's keys are far longer; a shorter
+ * value cannot be a real key, and redacting it wherever its bytes appear
+ * would cut pieces out of ordinary words in messages ("pageTo[api_key]en").
+ */
+#define QUO_MIN_API_KEY_LEN 16
+
+/*
+ * Check an api_key: at least QUO_MIN_API_KEY_LEN characters of printable
+ * ASCII, no space, line break or control character (none belongs in a key,
+ * and the key goes out as a header).  role and server are NULL in the
+ * validator; at scan time they name the user mapping, which was created
+ * before this rule, so that the key is refused instead of sent.
+ */
+static void
+check_api_key(const char *key, const char *role, const char *server)
+{
+	bool		printable = true;
+
+	for (const unsigned char *p = (const unsigned char *) key; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			printable = false;
+	if (!printable)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 role ? errmsg("invalid value for option \"api_key\" of the user mapping for role \"%s\" on server \"%s\"",
+							   role, server) :
+				 errmsg("invalid value for option \"api_key\""),
+				 errdetail("The key must be printable ASCII, without spaces, line breaks or control characters."),
+				 role ? errhint("ALTER USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (SET api_key '...').",
+								quote_identifier(server)) : 0));
+	if (strlen(key) < QUO_MIN_API_KEY_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 role ? errmsg("invalid value for option \"api_key\" of the user mapping for role \"%s\" on server \"%s\"",
+							   role, server) :
+				 errmsg("invalid value for option \"api_key\""),
+				 errdetail("The key must be at least %d characters long.", QUO_MIN_API_KEY_LEN),
+				 role ? errhint("ALTER USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (SET api_key '...').",
+								quote_identifier(server)) : 0));
+}
+
 /* Check the value of a table option that becomes a request parameter. */
 static void
 check_table_option(const QuoTableOption *opt, const char *value)
@@ -395,15 +437,7 @@ quo_fdw_validator(PG_FUNCTION_ARGS)
 		else if (number_option(name) != NULL)
 			(void) parse_number_option(number_option(name), defGetString(def));
 		else if (strcmp(name, "api_key") == 0)
-		{
-			const char *key = defGetString(def);
-
-			if (*key == '\0' || strpbrk(key, "\r\n") != NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-						 errmsg("invalid value for option \"api_key\""),
-						 errdetail("The key must be non-empty and on one line.")));
-		}
+			check_api_key(defGetString(def), NULL, NULL);
 		else if (catalog == ForeignTableRelationId && strcmp(name, "endpoint") != 0)
 		{
 			const QuoTableOption *opt = NULL;
@@ -580,5 +614,6 @@ quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
 							GetUserNameFromId(userid, false), server->servername),
 					 errhint("ALTER USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (ADD api_key '...').",
 							 quote_identifier(server->servername))));
+		check_api_key(opts->api_key, GetUserNameFromId(userid, false), server->servername);
 	}
 }
