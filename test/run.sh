@@ -249,7 +249,7 @@ if [ "${QUO_SKIP_VALGRIND:-}" != 1 ]; then
   for _ in $(seq 1 240); do "$PG_BIN/pg_isready" -q -h "$sock" -p "$port" && break; sleep 0.5; done
   set +e
   (unset QUO_MOCK_URL QUO_TEST_KEY QUO_MOCKCTL
-   installcheck "$vg" setup options rows pushdown limit_params initplan users tasks directory join_lookup errors explain)
+   installcheck "$vg" setup options security rows pushdown limit_params initplan users tasks directory join_lookup errors explain)
   rc=$?
   set -e
   stop_cluster
