@@ -226,7 +226,7 @@ SELECT mock_reset();
 -- a dead network: nothing listens there
 CREATE SERVER quo_dead FOREIGN DATA WRAPPER quo_fdw
   OPTIONS (base_url 'http://127.0.0.1:9', connect_timeout '2');
-CREATE USER MAPPING FOR CURRENT_USER SERVER quo_dead OPTIONS (api_key 'k');
+CREATE USER MAPPING FOR CURRENT_USER SERVER quo_dead OPTIONS (api_key 'dead-network-key-0123456789abcdef');
 CREATE FOREIGN TABLE dead_convs (id text) SERVER quo_dead OPTIONS (endpoint 'conversations');
 \set VERBOSITY terse
 SELECT * FROM dead_convs;

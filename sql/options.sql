@@ -38,10 +38,25 @@ DROP SERVER ok_lo1, ok_lo2, ok_lo3, ok_lo4, ok_https;
 CREATE SERVER ok1 FOREIGN DATA WRAPPER quo_fdw OPTIONS (connect_timeout '2.5', request_timeout '30');
 ALTER SERVER ok1 OPTIONS (ADD base_url 'https://api.quo.com/');
 ALTER SERVER ok1 OPTIONS (SET request_timeout 'x');
-CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (apikey 'k');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (apikey 'c1a3f0e9b7d24c6a8e5f1b2d3c4a5e6f');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (api_key '');
-CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (api_key 'two
-lines');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (api_key 'c1a3f0e9b7d24c6a
+8e5f1b2d3c4a5e6f');
+-- keys too short to be real (with the key 'k', every "k" in a message
+-- would be redacted as [api_key]), or with spaces or control characters
+CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (api_key 'k');
+\echo :LAST_ERROR_SQLSTATE
+CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (api_key 'c1a3f0e9b7d24c6');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (api_key 'c1a3f0e9b7d24c6a 8e5f1b2d3c4a5e6f');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (api_key E'c1a3f0e9b7d24c6a\t8e5f1b2d3c4a5e6f');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (api_key E'c1a3f0e9b7d24c6a\x7f8e5f1b2d3c4a5e6f');
+-- 16 characters: the shortest key accepted
+CREATE USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (api_key 'c1a3f0e9b7d24c6a');
+ALTER USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (SET api_key 'k');
+\echo :LAST_ERROR_SQLSTATE
+ALTER USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (SET api_key 'c1a3f0e9b7d24c6a ');
+ALTER USER MAPPING FOR CURRENT_USER SERVER ok1 OPTIONS (SET api_key 'c1a3f0e9b7d24c6a8e5f1b2d3c4a5e6f');
+DROP USER MAPPING FOR CURRENT_USER SERVER ok1;
 -- table options
 CREATE FOREIGN TABLE t_bad (id text) SERVER ok1 OPTIONS (endpoint 'cals');
 CREATE FOREIGN TABLE t_bad (id text) SERVER ok1 OPTIONS (endpoint 'calls', fanout 'perhaps');
@@ -64,7 +79,7 @@ SELECT count(*) FROM quo.conversations;
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 -- a PUBLIC mapping serves every role
-CREATE USER MAPPING FOR PUBLIC SERVER quo_mock OPTIONS (api_key 'wrong-key');
+CREATE USER MAPPING FOR PUBLIC SERVER quo_mock OPTIONS (api_key 'wrong-key-0f1e2d3c4b5a69788796');
 SET ROLE regress_quo_nomap;
 SELECT count(*) FROM quo.conversations;
 \echo :LAST_ERROR_SQLSTATE
@@ -75,6 +90,19 @@ CREATE USER MAPPING FOR regress_quo_nomap SERVER quo_mock;
 SET ROLE regress_quo_nomap;
 SELECT count(*) FROM quo.conversations;
 RESET ROLE;
+DROP USER MAPPING FOR regress_quo_nomap SERVER quo_mock;
+-- a short key from before the rule (written into the catalog here) is
+-- refused when a scan runs, and never sent
+CREATE USER MAPPING FOR regress_quo_nomap SERVER quo_mock OPTIONS (api_key 'c1a3f0e9b7d24c6a8e5f1b2d3c4a5e6f');
+UPDATE pg_user_mapping SET umoptions = '{api_key=k}'
+ WHERE umuser = 'regress_quo_nomap'::regrole
+   AND umserver = (SELECT oid FROM pg_foreign_server WHERE srvname = 'quo_mock');
+SELECT mock_reset();
+SET ROLE regress_quo_nomap;
+SELECT count(*) FROM quo.conversations;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT count(*) AS requests FROM mock_log();
 DROP USER MAPPING FOR regress_quo_nomap SERVER quo_mock;
 REVOKE ALL ON quo.conversations FROM regress_quo_nomap;
 REVOKE ALL ON SCHEMA quo FROM regress_quo_nomap;

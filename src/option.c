@@ -3,7 +3,9 @@
  *		Options of quo_fdw: the validator, reading server, user mapping,
  *		table and column options into QuoFdwOptions, and _PG_init.
  *
- * The API key is accepted only in a user mapping, and never printed.
+ * The API key is accepted only in a user mapping, and never printed.  A
+ * base_url other than the default is a superuser's choice, or one from
+ * quo_fdw.allowed_base_urls (check_base_url_privilege).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -79,6 +81,9 @@ void		_PG_init(void);
 int			quo_max_requests = 2000;
 int			quo_mirror_max_requests = 100000;
 bool		quo_progress = false;
+char	   *quo_allowed_base_urls = NULL;
+
+static bool check_allowed_base_urls(char **newval, void **extra, GucSource source);
 
 /*
  * Load-time setup: the GUCs, libcurl's global state, the rate limit's
@@ -101,6 +106,12 @@ _PG_init(void)
 							 "Report the progress of long Quo scans as NOTICEs, at most every 5 seconds.",
 							 NULL, &quo_progress, false,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("quo_fdw.allowed_base_urls",
+							   "Comma-separated base_url values that servers owned by roles that are not superusers may use.",
+							   "Without an entry here, only a superuser may give a server a base_url other than " QUO_DEFAULT_BASE_URL ".",
+							   &quo_allowed_base_urls, "",
+							   PGC_SUSET, GUC_LIST_INPUT,
+							   check_allowed_base_urls, NULL, NULL);
 	quo_mark_guc_prefix_reserved("quo_fdw");
 	quo_http_init();
 	quo_rate_init();
@@ -263,12 +274,22 @@ is_loopback_host(const char *host, size_t len)
 	return octets == 4;
 }
 
+/* What is wrong with a base_url value, if anything. */
+typedef enum QuoUrlProblem
+{
+	QUO_URL_OK,
+	QUO_URL_SCHEME,				/* neither https:// nor http:// */
+	QUO_URL_SHAPE,				/* no host, or credentials, query, spaces */
+	QUO_URL_PLAIN_HTTP			/* http:// to a host that is not loopback */
+} QuoUrlProblem;
+
 /*
- * Check a base_url value: https://host[:port][/path], or http:// for a
- * loopback host only (a local test server), without credentials or query.
+ * Whether a base_url value is https://host[:port][/path], or http:// for
+ * a loopback host only (a local test server), without credentials or
+ * query.  Raises nothing: the GUC check hook uses it too.
  */
-static void
-check_base_url(const char *value)
+static QuoUrlProblem
+base_url_problem(const char *value)
 {
 	const char *host;
 	size_t		hostlen;
@@ -285,26 +306,229 @@ check_base_url(const char *value)
 		https = false;
 	}
 	else
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"base_url\": \"%s\"", value),
-				 errdetail("The URL must start with https:// (or http:// for a local test server).")));
+		return QUO_URL_SCHEME;
 	if (*host == '\0' || *host == ':' || *host == '/' ||
 		strpbrk(value, " \t\r\n@?#\\") != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"base_url\": \"%s\"", value),
-				 errdetail("The URL must be a scheme and host, such as https://api.quo.com, without credentials, query or spaces.")));
+		return QUO_URL_SHAPE;
 	if (*host == '[')
 		hostlen = strcspn(host, "]") + 1;
 	else
 		hostlen = strcspn(host, ":/");
 	if (!https && !is_loopback_host(host, hostlen))
+		return QUO_URL_PLAIN_HTTP;
+	return QUO_URL_OK;
+}
+
+/* Check a base_url value (see base_url_problem), or raise an error. */
+static void
+check_base_url(const char *value)
+{
+	switch (base_url_problem(value))
+	{
+		case QUO_URL_OK:
+			break;
+		case QUO_URL_SCHEME:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"base_url\": \"%s\"", value),
+					 errdetail("The URL must start with https:// (or http:// for a local test server).")));
+			break;
+		case QUO_URL_SHAPE:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"base_url\": \"%s\"", value),
+					 errdetail("The URL must be a scheme and host, such as https://api.quo.com, without credentials, query or spaces.")));
+			break;
+		case QUO_URL_PLAIN_HTTP:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("invalid value for option \"base_url\": \"%s\"", value),
+					 errdetail("Plain http:// is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost), so the API key never crosses a network unencrypted."),
+					 errhint("Use https://.")));
+			break;
+	}
+}
+
+/*
+ * A base_url as quo_get_options uses it: without trailing '/'.  With
+ * fold, the scheme and host are lowercased too, the form in which
+ * base_urls are compared (they name the same server in any case).
+ */
+static char *
+normalized_base_url(const char *url, bool fold)
+{
+	char	   *s = pstrdup(url);
+	size_t		len = strlen(s);
+	char	   *host;
+	char	   *end;
+
+	while (len > 0 && s[len - 1] == '/')
+		s[--len] = '\0';
+	if (!fold || (host = strstr(s, "://")) == NULL)
+		return s;
+	host += 3;
+	end = host + (*host == '[' ? strcspn(host, "]") : strcspn(host, ":/"));
+	for (char *c = s; c < end; c++)
+		*c = pg_ascii_tolower((unsigned char) *c);
+	return s;
+}
+
+/*
+ * The entries of a quo_fdw.allowed_base_urls value: comma-separated,
+ * blanks around each ignored, empty ones skipped.  Points into a copy.
+ */
+static List *
+split_base_url_list(const char *value)
+{
+	char	   *copy = pstrdup(value);
+	List	   *urls = NIL;
+	char	   *p = copy;
+
+	while (*p != '\0')
+	{
+		char	   *start;
+		char	   *end;
+
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		start = p;
+		while (*p != '\0' && *p != ',')
+			p++;
+		end = p;
+		if (*p == ',')
+			p++;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t' ||
+							   end[-1] == '\r' || end[-1] == '\n'))
+			end--;
+		*end = '\0';
+		if (*start != '\0')
+			urls = lappend(urls, start);
+	}
+	return urls;
+}
+
+/*
+ * GUC check hook of quo_fdw.allowed_base_urls: every entry must be a
+ * base_url the validator would accept, so that a typo is reported when
+ * the setting is made instead of never matching.
+ */
+static bool
+check_allowed_base_urls(char **newval, void **extra, GucSource source)
+{
+	List	   *urls;
+	ListCell   *lc;
+
+	(void) extra;
+	(void) source;
+	if (*newval == NULL)
+		return true;
+	urls = split_base_url_list(*newval);
+	foreach(lc, urls)
+	{
+		const char *url = lfirst(lc);
+
+		if (base_url_problem(url) != QUO_URL_OK)
+		{
+			GUC_check_errdetail("\"%s\" is not a valid base_url: it must be https://host[:port][/path], or http:// to a loopback host.",
+								url);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Whether servers owned by roles that are not superusers may use url:
+ * it is the default, or quo_fdw.allowed_base_urls lists it (trailing '/'
+ * ignored, scheme and host in any case).
+ */
+static bool
+base_url_allowed(const char *url)
+{
+	char	   *norm = normalized_base_url(url, true);
+	List	   *urls;
+	ListCell   *lc;
+
+	if (strcmp(norm, QUO_DEFAULT_BASE_URL) == 0)
+		return true;
+	if (quo_allowed_base_urls == NULL)
+		return false;
+	urls = split_base_url_list(quo_allowed_base_urls);
+	foreach(lc, urls)
+		if (strcmp(norm, normalized_base_url(lfirst(lc), true)) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Refuse a base_url the current user may not set.  A base_url is a place
+ * to send requests to, and errors quote what the place answers, so
+ * pointing a server at any host (a metadata endpoint, an admin port on
+ * loopback) is a superuser's decision, or one from the list a superuser
+ * keeps in quo_fdw.allowed_base_urls.
+ *
+ * ALTER SERVER by an owner that is not a superuser: the validator sees the
+ * whole new option list, not what changed, so it cannot tell a base_url
+ * being kept from one being set.  A URL that is neither the default nor
+ * listed is refused in any such ALTER, whatever the statement changes.
+ * Nothing is lost by that: such a server (a superuser set the URL, or it
+ * was listed and no longer is) is refused at scan time too, as its owner
+ * is not a superuser; the owner may drop the base_url (back to the
+ * default) or ask a superuser to list the URL or to make the change.
+ */
+static void
+check_base_url_privilege(const char *value)
+{
+	if (superuser() || base_url_allowed(value))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to set option \"base_url\""),
+			 errdetail("Only a superuser may give a server a base_url other than %s, unless quo_fdw.allowed_base_urls lists the URL.",
+					   QUO_DEFAULT_BASE_URL),
+			 errhint("A superuser can list the URL in quo_fdw.allowed_base_urls, or make the change.  ALTER SERVER checks a base_url the server already has, too.")));
+}
+
+/*
+ * The shortest api_key accepted.  Quo's keys are far longer; a shorter
+ * value cannot be a real key, and redacting it wherever its bytes appear
+ * would cut pieces out of ordinary words in messages ("pageTo[api_key]en").
+ */
+#define QUO_MIN_API_KEY_LEN 16
+
+/*
+ * Check an api_key: at least QUO_MIN_API_KEY_LEN characters of printable
+ * ASCII, no space, line break or control character (none belongs in a key,
+ * and the key goes out as a header).  role and server are NULL in the
+ * validator; at scan time they name the user mapping, which was created
+ * before this rule, so that the key is refused instead of sent.
+ */
+static void
+check_api_key(const char *key, const char *role, const char *server)
+{
+	bool		printable = true;
+
+	for (const unsigned char *p = (const unsigned char *) key; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			printable = false;
+	if (!printable)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"base_url\": \"%s\"", value),
-				 errdetail("Plain http:// is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost), so the API key never crosses a network unencrypted."),
-				 errhint("Use https://.")));
+				 role ? errmsg("invalid value for option \"api_key\" of the user mapping for role \"%s\" on server \"%s\"",
+							   role, server) :
+				 errmsg("invalid value for option \"api_key\""),
+				 errdetail("The key must be printable ASCII, without spaces, line breaks or control characters."),
+				 role ? errhint("ALTER USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (SET api_key '...').",
+								quote_identifier(server)) : 0));
+	if (strlen(key) < QUO_MIN_API_KEY_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 role ? errmsg("invalid value for option \"api_key\" of the user mapping for role \"%s\" on server \"%s\"",
+							   role, server) :
+				 errmsg("invalid value for option \"api_key\""),
+				 errdetail("The key must be at least %d characters long.", QUO_MIN_API_KEY_LEN),
+				 role ? errhint("ALTER USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (SET api_key '...').",
+								quote_identifier(server)) : 0));
 }
 
 /* Check the value of a table option that becomes a request parameter. */
@@ -391,19 +615,14 @@ quo_fdw_validator(PG_FUNCTION_ARGS)
 			quo_suggest_option(name, valid, nvalid, "option", context_name(catalog));
 
 		if (strcmp(name, "base_url") == 0)
+		{
 			check_base_url(defGetString(def));
+			check_base_url_privilege(defGetString(def));
+		}
 		else if (number_option(name) != NULL)
 			(void) parse_number_option(number_option(name), defGetString(def));
 		else if (strcmp(name, "api_key") == 0)
-		{
-			const char *key = defGetString(def);
-
-			if (*key == '\0' || strpbrk(key, "\r\n") != NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-						 errmsg("invalid value for option \"api_key\""),
-						 errdetail("The key must be non-empty and on one line.")));
-		}
+			check_api_key(defGetString(def), NULL, NULL);
 		else if (catalog == ForeignTableRelationId && strcmp(name, "endpoint") != 0)
 		{
 			const QuoTableOption *opt = NULL;
@@ -501,14 +720,7 @@ quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
 		DefElem    *def = lfirst(lc);
 
 		if (strcmp(def->defname, "base_url") == 0)
-		{
-			char	   *url = pstrdup(defGetString(def));
-			size_t		len = strlen(url);
-
-			while (len > 0 && url[len - 1] == '/')
-				url[--len] = '\0';
-			opts->base_url = url;
-		}
+			opts->base_url = normalized_base_url(defGetString(def), false);
 		else if (number_option(def->defname) != NULL)
 		{
 			const QuoOptionDef *d = number_option(def->defname);
@@ -551,6 +763,22 @@ quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
 		UserMapping *um = NULL;
 		HeapTuple	tp;
 
+		/*
+		 * The validator's rule once more, for the server as it is now: its
+		 * base_url may have been set before the rule, taken off the list
+		 * since, or set by a superuser before OWNER TO gave the server to
+		 * a role that is not one.  The owner decides where the server
+		 * sends requests, so the owner is checked, not the current user.
+		 */
+		if (!superuser_arg(server->owner) && !base_url_allowed(opts->base_url))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to send requests through server \"%s\"",
+							server->servername),
+					 errdetail("The server's base_url is neither %s nor listed in quo_fdw.allowed_base_urls, and its owner \"%s\" is not a superuser.",
+							   QUO_DEFAULT_BASE_URL, GetUserNameFromId(server->owner, false)),
+					 errhint("A superuser can list the URL in quo_fdw.allowed_base_urls, or take ownership of the server.")));
+
 		/* GetUserMapping's own error does not say which server; ours does. */
 		tp = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
 							 ObjectIdGetDatum(server->serverid));
@@ -580,5 +808,6 @@ quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
 							GetUserNameFromId(userid, false), server->servername),
 					 errhint("ALTER USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (ADD api_key '...').",
 							 quote_identifier(server->servername))));
+		check_api_key(opts->api_key, GetUserNameFromId(userid, false), server->servername);
 	}
 }

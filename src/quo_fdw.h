@@ -250,6 +250,7 @@ typedef struct QuoFdwOptions
 extern int	quo_max_requests;
 extern int	quo_mirror_max_requests;
 extern bool quo_progress;
+extern char *quo_allowed_base_urls;
 
 extern void quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
 							QuoFdwOptions *opts);

@@ -33,7 +33,8 @@ chmod 755 "$dir"
 cp "$here/mock_quo.py" "$here/mockctl.py" "$dir/"
 chmod 644 "$dir"/*.py
 
-key="installcheck-key-$$-$RANDOM"
+# 32 characters like a real key (quo_fdw refuses keys under 16), new each run
+key="installcheck$(od -An -N10 -tx1 /dev/urandom | tr -d ' \n')"
 python3 "$dir/mock_quo.py" --port 0 --port-file "$dir/mock.port" --key "$key" > "$dir/mock.log" 2>&1 9>&- &
 mock_pid=$!
 for _ in $(seq 1 100); do [ -s "$dir/mock.port" ] && break; sleep 0.1; done

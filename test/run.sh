@@ -109,7 +109,8 @@ trap 'exit 130' INT TERM
 key=${QUO_API_KEY:-}
 base_url=${QUO_BASE_URL:-}
 if [ -z "$key" ]; then
-  key="test-key-$$-$RANDOM"
+  # 32 characters like a real key (quo_fdw refuses keys under 16), new each run
+  key="test$(od -An -N14 -tx1 /dev/urandom | tr -d ' \n')"
   log "starting the mock Quo API"
   runuser -u postgres -- python3 "$work/mock_quo.py" --port 0 --port-file "$work/mock.port" \
     --key "$key" > "$work/mock.log" 2>&1 9>&- &
@@ -248,7 +249,7 @@ if [ "${QUO_SKIP_VALGRIND:-}" != 1 ]; then
   for _ in $(seq 1 240); do "$PG_BIN/pg_isready" -q -h "$sock" -p "$port" && break; sleep 0.5; done
   set +e
   (unset QUO_MOCK_URL QUO_TEST_KEY QUO_MOCKCTL
-   installcheck "$vg" setup options rows pushdown limit_params initplan users tasks directory join_lookup errors explain)
+   installcheck "$vg" setup options security rows pushdown limit_params initplan users tasks directory join_lookup errors explain)
   rc=$?
   set -e
   stop_cluster

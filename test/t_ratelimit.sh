@@ -84,7 +84,7 @@ echo "== 2. $nkeys keys (more than the 32 rings), rate_limit 2, a session per ke
 {
   for i in $(seq 1 $nkeys); do
     echo "CREATE SERVER regress_quo_rk$i FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url :'url', rate_limit '2');"
-    echo "CREATE USER MAPPING FOR CURRENT_USER SERVER regress_quo_rk$i OPTIONS (api_key 'regress-rate-key-$i');"
+    echo "CREATE USER MAPPING FOR CURRENT_USER SERVER regress_quo_rk$i OPTIONS (api_key 'regress-rate-key-$(printf %015d "$i")');"
     echo "CREATE FOREIGN TABLE rlim.k$i (id text) SERVER regress_quo_rk$i OPTIONS (endpoint 'calls');"
   done
 } | psql -v ON_ERROR_STOP=1 -v url="$QUO_MOCK_URL" >/dev/null
