@@ -15,7 +15,15 @@ OBJS = src/quo_fdw.o src/scan.o src/fanout.o src/fetch.o src/option.o src/endpoi
        src/join.o src/token_set.o
 
 EXTENSION = quo_fdw
+EXTVERSION = 0.4.0
+# the scripts of earlier releases, as they shipped
 DATA = quo_fdw--0.1.0.sql quo_fdw--0.2.0.sql quo_fdw--0.1.0--0.2.0.sql quo_fdw--0.2.0--0.3.0.sql
+# this release's install and update scripts, assembled from src/sql: each
+# object is written once there, and an update script replaces the functions
+# with the same files an install runs
+DATA_built = quo_fdw--$(EXTVERSION).sql quo_fdw--0.3.0--$(EXTVERSION).sql
+SQL_SHARED = src/sql/mirror_view.sql src/sql/mirror_create.sql src/sql/mirror_refresh.sql
+sql_banner = printf '/* %s: assembled by the build from src/sql (see the Makefile); edit those files, not this one */\n\n\\echo Use "%s" to load this file. \\quit\n\n'
 
 # the pg_regress suite, in the order of test/schedule
 REGRESS = $(shell sed -n 's/^test: *//p' $(dir $(firstword $(MAKEFILE_LIST)))test/schedule)
@@ -58,6 +66,12 @@ else
 all:
 	@echo "PostgreSQL server headers not found: run 'make demo' or 'make test', which install them" >&2; exit 1
 endif
+
+quo_fdw--$(EXTVERSION).sql: src/sql/fdw.sql src/sql/mirror_catalog.sql $(SQL_SHARED)
+	{ $(sql_banner) $@ "CREATE EXTENSION quo_fdw"; cat $^; } > $@
+
+quo_fdw--0.3.0--$(EXTVERSION).sql: src/sql/update--0.3.0--$(EXTVERSION).sql $(SQL_SHARED)
+	{ $(sql_banner) $@ "ALTER EXTENSION quo_fdw UPDATE TO '$(EXTVERSION)'"; cat $^; } > $@
 
 .PHONY: demo test bench test-versions
 demo:

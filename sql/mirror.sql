@@ -264,6 +264,43 @@ SELECT coalesce(u.first_name || ' ' || u.last_name, u.email) AS user_name, date_
  GROUP BY 1, 2;
 SELECT * FROM quo_local.calls_per_user_day ORDER BY day, user_name LIMIT 6;
 
+-- a pending row whose id the API now answers with its documented 404 (the
+-- call and the message are gone) leaves the mirror at the next refresh,
+-- and costs no request after: 2 lookups, then the listings only
+SELECT mock('change', '[{"op": "call", "conversation": "CN00000003", "status": "ringing", "ago": 30},
+                        {"op": "message", "conversation": "CN00000003", "status": "sent", "ago": 20}]');
+SELECT * FROM refresh('quo_local');
+SELECT mock('change', '[{"op": "delete_call", "id": "AC90000011"}, {"op": "delete_message", "id": "AC90000012"}]');
+SELECT mock('clearlog');
+SELECT * FROM refresh('quo_local');
+SELECT * FROM mlog();
+SELECT (SELECT count(*) FROM quo_local.calls WHERE id = 'AC90000011') AS call_left,
+       (SELECT count(*) FROM quo_local.messages WHERE id = 'AC90000012') AS message_left,
+       last_result->'calls_removed' AS calls_removed, last_result->'messages_removed' AS messages_removed
+  FROM quo_fdw.mirror WHERE mirror_schema = 'quo_local';
+SELECT mock('clearlog');
+SELECT requests FROM refresh('quo_local');
+
+-- time bounds never go through DateStyle or time zone abbreviations: a
+-- mirror made and refreshed under 'SQL, DMY' in Asia/Shanghai (whose CST
+-- would read back as US Central) and in Asia/Kolkata (IST, Israel) holds
+-- exactly the rows from since, and its next refresh's bound is not moved
+SET DateStyle = 'SQL, DMY';
+SET TimeZone = 'Asia/Shanghai';
+SELECT quo_fdw.create_mirror('quo_mock', 'quo_cst', since => '2024-03-20 00:00+08');
+SELECT requests > 0 AS fetched FROM refresh('quo_cst');
+SELECT count(*) AS calls, count(*) = (SELECT count(*) FROM quo.calls WHERE created_at >= '2024-03-20 00:00+08') AS exact
+  FROM quo_cst.calls;
+SELECT count(*) AS messages, count(*) = (SELECT count(*) FROM quo.messages WHERE created_at >= '2024-03-20 00:00+08') AS exact
+  FROM quo_cst.messages;
+SET TimeZone = 'Asia/Kolkata';
+SELECT mock('change', '{"op": "call", "conversation": "CN00000005", "status": "completed", "duration": 7, "ago": 3600}');
+SELECT calls FROM refresh('quo_cst');
+SELECT count(*) = (SELECT count(*) FROM quo.calls WHERE created_at >= '2024-03-20 00:00+08') AS exact FROM quo_cst.calls;
+RESET DateStyle;
+SET TimeZone = 'UTC';
+SELECT quo_fdw.drop_mirror('quo_cst');
+
 -- drop: the tables, the foreign tables it read, the catalog row, and the
 -- schema create_mirror made (kept while it holds other objects)
 SELECT quo_fdw.drop_mirror('quo_since');

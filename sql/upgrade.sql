@@ -61,5 +61,23 @@ SELECT requests > 0 AS fetched, calls_inserted > 0 AS calls, messages_inserted >
 SELECT mirror_schema, calls > 0 AS calls FROM quo_fdw.mirrors;
 SELECT quo_fdw.drop_mirror('up_mirror');
 DROP EXTENSION quo_fdw CASCADE;
+-- from 0.3.0 with a mirror refreshed: the same objects as a fresh install,
+-- the mirror's rows kept, and its next refresh works with the new functions
+CREATE EXTENSION quo_fdw VERSION '0.3.0';
+CREATE SERVER quo_up FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url :'mock_url', rate_limit '0');
+CREATE USER MAPPING FOR CURRENT_USER SERVER quo_up OPTIONS (api_key :'api_key');
+SELECT quo_fdw.create_mirror('quo_up', 'up_mirror');
+SELECT calls_inserted > 0 AS calls FROM quo_fdw.refresh_mirror('up_mirror');
+CREATE TABLE rows_030 AS SELECT id FROM up_mirror.calls;
+ALTER EXTENSION quo_fdw UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'quo_fdw';
+CREATE TABLE updated_from_030 AS SELECT * FROM ext_objects();
+(SELECT 'only after update' AS side, * FROM updated_from_030 EXCEPT SELECT 'only after update', * FROM fresh)
+UNION ALL
+(SELECT 'only in fresh install', * FROM fresh EXCEPT SELECT 'only in fresh install', * FROM updated_from_030);
+SELECT (SELECT count(*) FROM up_mirror.calls) = (SELECT count(*) FROM rows_030) AS rows_kept;
+SELECT requests, calls_inserted, messages_inserted FROM quo_fdw.refresh_mirror('up_mirror');
+SELECT quo_fdw.drop_mirror('up_mirror');
+DROP EXTENSION quo_fdw CASCADE;
 \c :regress_db
 DROP DATABASE regress_quo_upgrade;

@@ -19,7 +19,7 @@
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
 
-#define QUO_FDW_VERSION "0.3.0"
+#define QUO_FDW_VERSION "0.4.0"
 #define QUO_DEFAULT_BASE_URL "https://api.quo.com"
 #define QUO_MAX_CONCURRENT 16	/* the max_concurrent_requests option's maximum */
 

@@ -634,7 +634,9 @@ CHANGE_KEYS = {"call": {"conversation", "status", "duration", "ago"},
                "conversation": {"phone", "participants", "user"},
                "update_call": {"id", "status", "duration"},
                "update_message": {"id", "status"},
-               "delete_conversation": {"id", "listed"}}
+               "delete_conversation": {"id", "listed"},
+               "delete_call": {"id"},
+               "delete_message": {"id"}}
 
 
 class ChangeError(Exception):
@@ -676,6 +678,9 @@ def change_workspace(ws, ops, ids, extras, now):
         deletedAt and updatedAt now; listed false: list conversations no
         longer has it (its calls and messages stay, and list calls and list
         messages still find them) -> "deleted CN"
+      {"op": "delete_call", "id": AC}, {"op": "delete_message", "id": AC}
+        the row is gone: the lists no longer have it and its get by id is
+        the documented 404; the conversation is not touched -> "deleted AC"
     Calls and messages share the AC9nnnnnnn numbers (call_number() reads them).
     """
     convs = {c["id"]: c for c in ws.conversations}
@@ -776,6 +781,14 @@ def change_one(ws, convs, op, ids, extras, now):
         conv["deletedAt"] = conv["updatedAt"] = iso(now)
         conv["_u"], conv["_listed"] = now, op["listed"]
         return "deleted " + conv["id"]
+    if kind in ("delete_call", "delete_message"):
+        by_id, rows = (ws.call_by_id, ws.calls) if kind == "delete_call" else (ws.msg_by_id, ws.messages)
+        row = by_id.get(op.get("id"))
+        if row is None:
+            raise ChangeError("%s: unknown %s %r" % (kind, kind[7:], op.get("id")))
+        del by_id[row["id"]]
+        rows[:] = [r for r in rows if r is not row]
+        return "deleted " + row["id"]
     row = (ws.call_by_id if kind == "update_call" else ws.msg_by_id).get(op.get("id"))
     if row is None:
         raise ChangeError("%s: unknown %s %r" % (kind, kind[7:], op.get("id")))

@@ -35,14 +35,36 @@ req = m.get("prereqs", {}).get("runtime", {}).get("requires", {})
 for need in ("PostgreSQL", "libcurl", "json-c"):
     if need not in req:
         errors.append("prereqs.runtime.requires lacks %s" % need)
-# every shipped version is in the Makefile's DATA, with an upgrade path
+# every shipped version is in the Makefile's DATA or DATA_built, with an upgrade path
 make = open("Makefile").read()
-data = re.search(r"^DATA\s*=\s*(.*)$", make, re.M).group(1).split()
+extversion = re.search(r"^EXTVERSION\s*=\s*(\S+)", make, re.M).group(1)
+if extversion != default:
+    errors.append("Makefile's EXTVERSION is %s, the control file's default_version %s" % (extversion, default))
+# DATA: the scripts as they shipped; DATA_built: this release's, which the
+# build assembles from src/sql (they exist once make has run)
+data = []
+for var in ("DATA", "DATA_built"):
+    data += re.search(r"^%s\s*=\s*(.*)$" % var, make, re.M).group(1).replace("$(EXTVERSION)", extversion).split()
 versions = sorted({f[len("quo_fdw--"):-4] for f in data if "--" not in f[len("quo_fdw--"):]},
                   key=lambda v: [int(x) for x in v.split(".")])
+steps = {}
+for f in data:
+    parts = f[len("quo_fdw--"):-4].split("--")
+    if len(parts) == 2:
+        steps.setdefault(parts[0], []).append(parts[1])
+def reaches(a, b):
+    todo, seen = [a], set()
+    while todo:
+        v = todo.pop()
+        if v == b:
+            return True
+        if v not in seen:
+            seen.add(v)
+            todo += steps.get(v, [])
+    return False
 for a, b in zip(versions, versions[1:]):
-    if "quo_fdw--%s--%s.sql" % (a, b) not in data:
-        errors.append("no upgrade script from %s to %s in DATA" % (a, b))
+    if not reaches(a, b):
+        errors.append("no chain of upgrade scripts from %s to %s in DATA" % (a, b))
 # the default version installs from the newest install script and the
 # upgrade scripts after it (PostgreSQL runs them in turn)
 path = versions[-1]

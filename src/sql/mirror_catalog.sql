@@ -1,0 +1,48 @@
+-- mirror_catalog.sql: the schema quo_fdw, quo_fdw.requests_sent() and the mirrors' catalog (install only: an update alters them)
+-- (the build assembles quo_fdw--<version>.sql and the update scripts from
+-- the files of src/sql; see the Makefile)
+
+-- The schema quo_fdw holds the mirror's functions, its catalog and the
+-- foreign tables each mirror reads (quo_fdw.m<oid of the mirror schema>_calls
+-- and so on).  An install made into a schema of that name already has it.
+-- An existing schema of that name must belong to the installing role, and no
+-- other role may create in it: the mirror's functions are called by
+-- superusers (pg_cron), and another role's overload there would run as them.
+DO $do$
+BEGIN
+  IF to_regnamespace('quo_fdw') IS NULL THEN
+    CREATE SCHEMA quo_fdw;
+  ELSIF EXISTS (SELECT 1 FROM pg_namespace n
+                 WHERE n.nspname = 'quo_fdw'
+                   AND (n.nspowner <> (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user)
+                        OR EXISTS (SELECT 1 FROM aclexplode(n.nspacl) a
+                                    WHERE a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner))) THEN
+    RAISE EXCEPTION 'schema quo_fdw already exists, and another role owns it or may create in it'
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'quo_fdw 0.3.0 puts its mirror functions in schema quo_fdw: drop or rename that schema first.';
+  END IF;
+END
+$do$;
+COMMENT ON SCHEMA quo_fdw IS 'quo_fdw''s mirrors: create_mirror, refresh_mirror, drop_mirror, the view mirrors';
+
+CREATE FUNCTION quo_fdw.requests_sent() RETURNS bigint
+AS 'MODULE_PATHNAME', 'quo_fdw_requests_sent'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION quo_fdw.requests_sent() IS 'Quo API requests this session has sent (every attempt, retries included)';
+
+-- The catalog: one row per mirror.  Its rows are dumped by pg_dump.
+CREATE TABLE quo_fdw.mirror (
+  mirror_schema  name PRIMARY KEY,
+  server         name NOT NULL,
+  since          timestamptz,
+  lookback       interval NOT NULL,
+  remote         name NOT NULL UNIQUE,  -- prefix of the foreign tables in schema quo_fdw
+  created_schema boolean NOT NULL,      -- create_mirror made mirror_schema (drop_mirror drops it when empty)
+  watermark      timestamptz,           -- start of the last good refresh; NULL: never refreshed
+  last_refresh   timestamptz,           -- end of the last good refresh
+  last_result    jsonb,                 -- what the last good refresh returned
+  missing        text[]                 -- conversations the last listing lacked (deleted when the next lacks them too)
+);
+COMMENT ON TABLE quo_fdw.mirror IS 'quo_fdw''s mirrors (see the view quo_fdw.mirrors)';
+SELECT pg_catalog.pg_extension_config_dump('quo_fdw.mirror', '');
+

@@ -1,0 +1,32 @@
+-- mirror_view.sql: the view quo_fdw.mirrors and what it counts with
+-- (the build assembles quo_fdw--<version>.sql and the update scripts from
+-- the files of src/sql; see the Makefile)
+
+-- Rows of one table of a mirror (NULL when the table is gone).
+CREATE OR REPLACE FUNCTION quo_fdw.mirror_rows(mirror_schema name, tbl name) RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  rel regclass := to_regclass(format('%I.%I', mirror_schema, tbl));
+  n bigint;
+BEGIN
+  IF rel IS NULL THEN
+    RETURN NULL;
+  END IF;
+  EXECUTE format('SELECT count(*) FROM %s', rel) INTO n;
+  RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION quo_fdw.mirror_rows(name, name) IS 'rows of one table of a mirror (for the view quo_fdw.mirrors)';
+
+CREATE OR REPLACE VIEW quo_fdw.mirrors AS
+SELECT m.mirror_schema, m.server, m.since, m.lookback, m.watermark, m.last_refresh, m.last_result,
+       quo_fdw.mirror_rows(m.mirror_schema, 'calls') AS calls,
+       quo_fdw.mirror_rows(m.mirror_schema, 'messages') AS messages,
+       quo_fdw.mirror_rows(m.mirror_schema, 'conversations') AS conversations,
+       quo_fdw.mirror_rows(m.mirror_schema, 'users') AS users,
+       quo_fdw.mirror_rows(m.mirror_schema, 'phone_numbers') AS phone_numbers
+  FROM quo_fdw.mirror m;
+COMMENT ON VIEW quo_fdw.mirrors IS 'each mirror: its watermark, last refresh and result, and rows per table';
+
