@@ -5,7 +5,8 @@
  *
  * JSON null and absent keys become SQL NULL; unknown keys are ignored.  A
  * value of the wrong type is an ERROR naming the table, column and value.
- * This is the per-row path: it does one lookup per fetched column and no
+ * Strings, and the JSON of jsonb columns, are converted from UTF-8 to the
+ * server encoding.  This is the per-row path: it does one lookup per fetched column and no
  * work for columns the query does not use.
  *-------------------------------------------------------------------------
  */
@@ -410,6 +411,25 @@ text_value(const QuoRowContext *ctx, int att, const char *s, size_t len)
 }
 
 /*
+ * A jsonb Datum of a JSON value.  json-c prints UTF-8 and jsonb_in reads
+ * the server encoding, so in any other database the text is converted
+ * first, as text columns are (a character the database lacks is
+ * pg_any_to_server's error, 22P05); a UTF-8 or SQL_ASCII database takes
+ * it as it is, at no cost.
+ */
+static Datum
+jsonb_value(struct json_object *v)
+{
+	const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+												   JSON_C_TO_STRING_NOSLASHESCAPE);
+	int			encoding = GetDatabaseEncoding();
+
+	if (encoding != PG_UTF8 && encoding != PG_SQL_ASCII)
+		s = pg_any_to_server(s, (int) strlen(s), PG_UTF8);
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
+}
+
+/*
  * The value at a column's JSON path in obj (quo_fdw.h): NULL when a key is
  * absent or a value on the way is null.  When a key ends in "[]", that
  * array is returned and *rest is the path of its elements' values ("" for
@@ -536,14 +556,9 @@ quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
 		switch (col->source)
 		{
 			case QUO_SRC_RAW:
-				{
-					const char *s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-																   JSON_C_TO_STRING_NOSLASHESCAPE);
-
-					values[att] = DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
-					nulls[att] = false;
-					continue;
-				}
+				values[att] = jsonb_value(obj);
+				nulls[att] = false;
+				continue;
 			case QUO_SRC_CONTEXT:
 				if (col->ctx == QUO_CTX_PARTICIPANTS)
 				{
@@ -631,13 +646,8 @@ quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
 				values[att] = BoolGetDatum(json_object_get_boolean(v));
 				break;
 			case QUO_JSONB:
-				{
-					const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-																   JSON_C_TO_STRING_NOSLASHESCAPE);
-
-					values[att] = DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
-					break;
-				}
+				values[att] = jsonb_value(v);
+				break;
 		}
 		nulls[att] = false;
 	}

@@ -1,0 +1,67 @@
+--
+-- encoding: raw and jsonb columns in a database that is not UTF-8 hold
+-- the characters its text columns hold
+--
+SET search_path = quo, public;
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+-- the mock's address, key and client, for a database of our own
+\getenv mock_url QUO_MOCK_URL
+\getenv api_key QUO_TEST_KEY
+\getenv mockctl QUO_MOCKCTL
+SELECT mock_reset();
+
+-- a LATIN1 database: raw and jsonb columns hold the characters the text
+-- columns hold, and what LATIN1 lacks is the text columns' error
+\set regress_db :DBNAME
+CREATE DATABASE regress_quo_encoding TEMPLATE template0 ENCODING 'LATIN1' LOCALE 'C';
+\c regress_quo_encoding
+SET client_encoding = 'UTF8';
+CREATE EXTENSION quo_fdw;
+CREATE SERVER quo_encoding FOREIGN DATA WRAPPER quo_fdw
+  OPTIONS (base_url :'mock_url', request_timeout '20', rate_limit '0', max_retries '0');
+CREATE USER MAPPING FOR CURRENT_USER SERVER quo_encoding OPTIONS (api_key :'api_key');
+IMPORT FOREIGN SCHEMA quo LIMIT TO (contacts) FROM SERVER quo_encoding INTO public;
+-- the mock's faults from this database too (as in setup)
+CREATE TABLE mock_config (cmd text NOT NULL);
+INSERT INTO mock_config VALUES (:'mockctl');
+CREATE TABLE mock_out (n serial, line text);
+CREATE FUNCTION mock_fault(spec text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE format('COPY mock_out (line) FROM PROGRAM %L',
+                 (SELECT c.cmd FROM mock_config c) || ' fault ''' || replace(spec, '''', '''\''''') || '''');
+END $$;
+-- contact 3 is Chloé García
+SELECT first_name, raw->'defaultFields'->>'firstName' AS raw_first_name,
+       raw->'defaultFields'->>'firstName' = first_name AS same,
+       convert_to(raw->'defaultFields'->>'firstName', 'LATIN1') AS raw_bytes,
+       convert_to(last_name, 'LATIN1') AS text_bytes,
+       octet_length(raw->'defaultFields'->>'lastName') AS raw_octets
+  FROM contacts WHERE id = '664d0db69fcac7cf2e6e0003';
+-- a jsonb column
+SELECT mock_fault('{"match": "/v1/contacts/", "action": "wrong_type", "field": "customFields", '
+  '"value": [{"name": "Ren\u00e9e", "value": "caf\u00e9 cr\u00e8me"}]}');
+SELECT custom_fields->0->>'name' AS name, custom_fields->0->>'value' AS value,
+       convert_to(custom_fields->0->>'name', 'LATIN1') AS bytes,
+       octet_length(custom_fields::text) AS octets
+  FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+-- a character LATIN1 cannot hold: the text column's error, in raw and in
+-- a jsonb column alike, with the row it is in
+\set SHOW_CONTEXT errors
+SELECT mock_fault('{"match": "/v1/contacts/", "action": "wrong_type", "field": "defaultFields", '
+  '"value": {"firstName": "5 \u20ac"}}');
+SELECT first_name FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_fault('{"match": "/v1/contacts/", "action": "wrong_type", "field": "defaultFields", '
+  '"value": {"firstName": "5 \u20ac"}}');
+SELECT raw->>'id' AS id FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_fault('{"match": "/v1/contacts/", "action": "wrong_type", "field": "customFields", '
+  '"value": [{"name": "\u65e5\u672c"}]}');
+SELECT id, custom_fields FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :LAST_ERROR_SQLSTATE
+\set SHOW_CONTEXT never
+\c :regress_db
+DROP DATABASE regress_quo_encoding WITH (FORCE);
+SET search_path = quo, public;
+SELECT mock_reset();
