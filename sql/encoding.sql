@@ -1,6 +1,6 @@
 --
--- encoding: raw and jsonb columns in a database that is not UTF-8 hold
--- the characters its text columns hold
+-- encoding: raw and jsonb columns in a database that is not UTF-8, and
+-- row-conversion errors quoted so that a LATIN1 client can read them
 --
 SET search_path = quo, public;
 \set VERBOSITY default
@@ -10,6 +10,21 @@ SET search_path = quo, public;
 \getenv api_key QUO_TEST_KEY
 \getenv mockctl QUO_MOCKCTL
 SELECT mock_reset();
+-- the next matching request is answered with this body, byte for byte
+CREATE FUNCTION mock_body(body text, match text DEFAULT '') RETURNS void LANGUAGE sql AS $$
+  SELECT mock_fault(json_build_object('action', 'raw', 'body', body, 'match', match)::text)
+$$;
+
+-- a wrong-typed value is quoted for the client: a LATIN1 client reads the
+-- error, with '?' for what LATIN1 lacks and a space for a control character
+SET client_encoding = 'LATIN1';
+SELECT mock_fault('{"action": "wrong_type", "field": "duration", "value": "5 \u20ac\u009b31m each"}');
+SELECT id, duration FROM calls WHERE id = 'AC00000002';
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_body('{"data": ["\u65e5\u672c\u0085"], "nextPageToken": null}', '/v1/contacts?');
+SELECT id FROM contacts;
+\echo :LAST_ERROR_SQLSTATE
+RESET client_encoding;
 
 -- a LATIN1 database: raw and jsonb columns hold the characters the text
 -- columns hold, and what LATIN1 lacks is the text columns' error
@@ -64,4 +79,5 @@ SELECT id, custom_fields FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
 \c :regress_db
 DROP DATABASE regress_quo_encoding WITH (FORCE);
 SET search_path = quo, public;
+DROP FUNCTION mock_body(text, text);
 SELECT mock_reset();

@@ -4,15 +4,17 @@
  *		its rows and next token, an API object to a row of Datums.
  *
  * JSON null and absent keys become SQL NULL; unknown keys are ignored.  A
- * value of the wrong type is an ERROR naming the table, column and value.
- * Strings, and the JSON of jsonb columns, are converted from UTF-8 to the
- * server encoding.  This is the per-row path: it does one lookup per fetched column and no
- * work for columns the query does not use.
+ * value of the wrong type is an ERROR naming the table, column and value,
+ * quoted as all API text is.  Strings, and the JSON of jsonb columns, are
+ * converted from UTF-8 to the server encoding.  This is the per-row path:
+ * it does one lookup per fetched column and no work for columns the query
+ * does not use.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -341,17 +343,23 @@ quo_parse_timestamp(const char *s, TimestampTz *result)
 	return true;
 }
 
-/* A short rendering of a JSON value for error messages. */
+/*
+ * A short rendering of a JSON value for error messages: json-c's print of
+ * it, quoted as all API text is (quo_append_api_text: 100 characters at
+ * most, control characters as spaces, '?' for what the server or client
+ * encoding lacks), so that a LATIN1 client reads the error instead of an
+ * encoding error in its place.
+ */
 static char *
 show_value(struct json_object *v)
 {
 	const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
 												   JSON_C_TO_STRING_NOSLASHESCAPE);
-	size_t		len = strlen(s);
+	StringInfoData buf;
 
-	if (len > 100)
-		return psprintf("%.*s...", pg_mbcliplen(s, len, 100), s);
-	return pstrdup(s);
+	initStringInfo(&buf);
+	quo_append_api_text(&buf, s, strlen(s), 100, NULL);
+	return buf.data;
 }
 
 /* "a string", "a number", ... for messages. */

@@ -15,10 +15,10 @@ cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
         -I"$top/src" -I"$here" -isystem "$pgi" $(pkg-config --cflags json-c)
         -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-prototypes
         -DQUO_JSON_CHUNK=7)  # bodies cross the parser's chunk boundaries
-# json_row.c asks for the database's encoding, so every target has
-# errors.c's shim (the session's encodings, one conversion) and errors.c,
-# with libcurl (retry.c's curl_getdate, errors.c's headers) and
-# PostgreSQL's own UTF-8 validation from libpgcommon
+# json_row.c quotes API text in its messages through errors.c, so every
+# target has errors.c and its shim (the session's encodings, one
+# conversion), with libcurl (retry.c's curl_getdate, errors.c's headers)
+# and PostgreSQL's own UTF-8 validation from libpgcommon
 srcs=("$here/shim.c" "$here/shim_json.c" "$here/shim_errors.c" "$top/src/json_row.c" "$top/src/errors.c"
       "$top/src/request.c" "$top/src/pushdown.c" "$top/src/endpoints.c")
 # fuzz_headers: retry.c and errors.c
