@@ -1,6 +1,7 @@
 --
--- encoding: raw and jsonb columns in a database that is not UTF-8, and
--- row-conversion errors quoted so that a LATIN1 client can read them
+-- encoding: raw and jsonb columns in a database that is not UTF-8,
+-- integers beyond 64 bits kept as the API sent them, and row-conversion
+-- errors quoted so that a LATIN1 client can read them
 --
 SET search_path = quo, public;
 \set VERBOSITY default
@@ -14,6 +15,40 @@ SELECT mock_reset();
 CREATE FUNCTION mock_body(body text, match text DEFAULT '') RETURNS void LANGUAGE sql AS $$
   SELECT mock_fault(json_build_object('action', 'raw', 'body', body, 'match', match)::text)
 $$;
+
+-- integers beyond 64 bits: exact in a jsonb column and in raw, as numbers;
+-- the largest 64-bit ones, fractions, exponents and digits in strings as
+-- they were
+SELECT mock_body('{"data": {"id": "664d0db69fcac7cf2e6e0001", "customFields": ['
+  '123456789012345678901234, -123456789012345678901, '
+  '18446744073709551615, 18446744073709551616, -9223372036854775808, -9223372036854775809, '
+  '0.12345678901234567890123, 12345678901234567890123e2, 1234567890123456789012.5, '
+  '"123456789012345678901234", {"123456789012345678901234": 98765432109876543210987654321}]}}');
+SELECT jsonb_array_elements(custom_fields)::text AS custom_field
+  FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+SELECT mock_body('{"data": {"id": "664d0db69fcac7cf2e6e0001", "customFields": ['
+  '123456789012345678901234, -123456789012345678901]}}');
+SELECT raw->'customFields'->0 AS big, raw->'customFields'->1 AS negative,
+       jsonb_typeof(raw->'customFields'->0) AS type,
+       (raw->'customFields'->>0)::numeric = 123456789012345678901234 AS exact,
+       raw::text
+  FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+-- the same in a page of many rows
+SELECT mock_fault('{"match": "/v1/contacts?", "action": "wrong_type", "field": "customFields", '
+  '"value": [{"key": "score", "value": 123456789012345678901234}]}');
+SELECT count(*) AS contacts,
+       count(*) FILTER (WHERE custom_fields->0->'value' = '123456789012345678901234') AS big
+  FROM contacts;
+-- into an integer column it is the wrong value, shown as sent
+SELECT mock_fault('{"action": "wrong_type", "field": "duration", "value": 123456789012345678901234}');
+SELECT id, duration FROM calls WHERE id = 'AC00000002';
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_fault('{"action": "wrong_type", "field": "duration", "value": -123456789012345678901}');
+SELECT id, duration FROM calls WHERE id = 'AC00000002';
+\echo :LAST_ERROR_SQLSTATE
+-- a float8 column gets its nearest double, not 2^64
+SELECT mock_fault('{"match": "/v1/call-transcripts", "action": "wrong_type", "field": "duration", "value": 123456789012345678901234}');
+SELECT duration, duration = 123456789012345678901234::float8 AS nearest FROM call_transcripts WHERE call_id = 'AC00000013';
 
 -- a wrong-typed value is quoted for the client: a LATIN1 client reads the
 -- error, with '?' for what LATIN1 lacks and a space for a control character
@@ -76,6 +111,11 @@ SELECT mock_fault('{"match": "/v1/contacts/", "action": "wrong_type", "field": "
 SELECT id, custom_fields FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
 \echo :LAST_ERROR_SQLSTATE
 \set SHOW_CONTEXT never
+-- integers beyond 64 bits here too
+SELECT mock_fault('{"match": "/v1/contacts/", "action": "wrong_type", "field": "customFields", '
+  '"value": [123456789012345678901234, -123456789012345678901]}');
+SELECT custom_fields::text, raw->'customFields' = custom_fields AS same_in_raw
+  FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
 \c :regress_db
 DROP DATABASE regress_quo_encoding WITH (FORCE);
 SET search_path = quo, public;
