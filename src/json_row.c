@@ -4,14 +4,18 @@
  *		its rows and next token, an API object to a row of Datums.
  *
  * JSON null and absent keys become SQL NULL; unknown keys are ignored.  A
- * value of the wrong type is an ERROR naming the table, column and value.
- * This is the per-row path: it does one lookup per fetched column and no
- * work for columns the query does not use.
+ * value of the wrong type is an ERROR naming the table, column and value,
+ * quoted as all API text is.  Strings, and the JSON of jsonb columns, are
+ * converted from UTF-8 to the server encoding; integers beyond 64 bits
+ * keep the digits the API sent (json-c alone would clamp them).  This is
+ * the per-row path: it does one lookup per fetched column and no work for
+ * columns the query does not use.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -47,15 +51,95 @@
 #define QUO_JSON_MAX_VALUES 200000	/* in the error below too */
 
 /*
- * Whether body holds more than QUO_JSON_MAX_VALUES values: objects and
- * arrays opened, and values separated by commas, outside strings.  Checks
- * for interrupts between chunks.
+ * The digits of the integers json-c cannot hold: a negative one beyond
+ * int64, a positive one beyond uint64.  json-c 0.16 clamps such a literal
+ * without an error (123456789012345678901234 becomes 18446744073709551615).
+ */
+#define QUO_INT64_MIN_DIGITS "9223372036854775808"
+#define QUO_UINT64_MAX_DIGITS "18446744073709551615"
+
+/* The shortest run of digits that may be one of them. */
+#define QUO_BIG_MIN_DIGITS 19
+
+/*
+ * Whether the digits s[start, end) of text s (len bytes) are an integer
+ * literal beyond 64 bits: a whole number token (an optional '-' after a
+ * separator, no fraction, no exponent) of more significant digits than
+ * json-c holds.  *sig is where they start after leading zeros.
  */
 static bool
-too_many_values(const char *body, size_t len)
+big_integer_at(const char *s, size_t len, size_t start, size_t end, size_t *sig)
+{
+	size_t		p = start;
+	bool		negative = false;
+	const char *limit;
+	size_t		n;
+
+	if (p > 0 && s[p - 1] == '-')
+	{
+		negative = true;
+		p--;
+	}
+	/* not the digits of a fraction or an exponent, nor inside a word */
+	if (p > 0 && s[p - 1] != '[' && s[p - 1] != ',' && s[p - 1] != ':' &&
+		!isspace((unsigned char) s[p - 1]))
+		return false;
+	if (end < len && (s[end] == '.' || s[end] == 'e' || s[end] == 'E'))
+		return false;
+	while (start < end && s[start] == '0')
+		start++;
+	*sig = start;
+	n = end - start;
+	limit = negative ? QUO_INT64_MIN_DIGITS : QUO_UINT64_MAX_DIGITS;
+	if (n != strlen(limit))
+		return n > strlen(limit);
+	return memcmp(s + start, limit, n) > 0;
+}
+
+/* A copy of a body being written with its big integers marked. */
+typedef struct BodyCopy
+{
+	char	   *data;			/* room for the body, 2 bytes per mark, NUL */
+	size_t		len;			/* bytes written */
+	size_t		from;			/* the body before this offset is written */
+} BodyCopy;
+
+/*
+ * Write to copy the body up to the big integer at body[start, end) (its
+ * significant digits from sig), and the integer with "e0" after it: json-c
+ * reads 123456789012345678901234e0 as a double that keeps its text, prints
+ * that text, and jsonb_in reads it as the numeric 123456789012345678901234.
+ */
+static void
+copy_marked(BodyCopy *copy, const char *body, size_t start, size_t sig, size_t end)
+{
+	memcpy(copy->data + copy->len, body + copy->from, start - copy->from);
+	copy->len += start - copy->from;
+	memcpy(copy->data + copy->len, body + sig, end - sig);
+	copy->len += end - sig;
+	memcpy(copy->data + copy->len, "e0", 2);
+	copy->len += 2;
+	copy->from = end;
+}
+
+/*
+ * Scan a body outside its strings for what json-c cannot be given as it
+ * is.  Returns -1 when it holds more than QUO_JSON_MAX_VALUES values
+ * (objects and arrays opened, and values separated by commas), else how
+ * many integer literals beyond 64 bits it holds; with copy, writes there
+ * the body with those marked.  Strings are quoted with " or ' (json-c
+ * takes both).  This is the per-page path: a digit costs a counter, and
+ * only runs of QUO_BIG_MIN_DIGITS or more are looked at again.  Checks for
+ * interrupts between chunks.
+ */
+static int64
+scan_body(const char *body, size_t len, BodyCopy *copy)
 {
 	size_t		values = 1;
-	bool		in_string = false;
+	char		quote = 0;
+	size_t		digits = 0;		/* the run of digits before i */
+	size_t		sig;
+	int64		big = 0;
 
 	for (size_t i = 0; i < len; i++)
 	{
@@ -63,45 +147,65 @@ too_many_values(const char *body, size_t len)
 
 		if (i % QUO_JSON_CHUNK == 0)
 			CHECK_FOR_INTERRUPTS();
-		if (in_string)
+		if (quote)
 		{
 			if (c == '\\')
 				i++;
-			else if (c == '"')
-				in_string = false;
+			else if (c == quote)
+				quote = 0;
 			continue;
 		}
-		if (c == '"')
-			in_string = true;
+		if (c >= '0' && c <= '9')
+		{
+			digits++;
+			continue;
+		}
+		if (unlikely(digits >= QUO_BIG_MIN_DIGITS) &&
+			big_integer_at(body, len, i - digits, i, &sig))
+		{
+			big++;
+			if (copy)
+				copy_marked(copy, body, i - digits, sig, i);
+		}
+		digits = 0;
+		if (c == '"' || c == '\'')
+			quote = c;
 		else if (c == '{' || c == '[' || c == ',')
 		{
 			if (++values > QUO_JSON_MAX_VALUES)
-				return true;
+				return -1;
 		}
 	}
-	return false;
+	/* a body that ends in a number */
+	if (digits >= QUO_BIG_MIN_DIGITS && big_integer_at(body, len, len - digits, len, &sig))
+	{
+		big++;
+		if (copy)
+			copy_marked(copy, body, len - digits, sig, len);
+	}
+	if (copy)
+	{
+		memcpy(copy->data + copy->len, body + copy->from, len - copy->from);
+		copy->len += len - copy->from;
+		copy->data[copy->len] = '\0';
+	}
+	return big;
 }
 
 /*
- * Parse a whole response body; NULL with *error set when it is not JSON.
- * The body (up to 64 MB) is fed to json-c's tokener in chunks with a check
+ * Parse JSON text with json-c; NULL with *error set when it is not JSON.
+ * The text (up to 64 MB) is fed to json-c's tokener in chunks with a check
  * for interrupts before each, so a cancel is seen within milliseconds; the
  * tokener, and the partial value it holds, is freed on that error too.
  */
-struct json_object *
-quo_json_parse(const char *body, size_t len, const char **error)
+static struct json_object *
+parse_text(const char *text, size_t len, const char **error)
 {
 	struct json_tokener *tok;
 	struct json_object *obj = NULL;
 	enum json_tokener_error jerr = json_tokener_continue;
 	size_t		used = 0;
 
-	*error = NULL;
-	if (too_many_values(body, len))
-	{
-		*error = "the body holds more than 200,000 JSON values";
-		return NULL;
-	}
 	tok = json_tokener_new_ex(QUO_JSON_MAX_DEPTH);
 	if (tok == NULL)
 	{
@@ -118,7 +222,7 @@ quo_json_parse(const char *body, size_t len, const char **error)
 			size_t		n = Min(len - off, (size_t) QUO_JSON_CHUNK);
 
 			CHECK_FOR_INTERRUPTS();
-			obj = json_tokener_parse_ex(tok, body + off, (int) n);
+			obj = json_tokener_parse_ex(tok, text + off, (int) n);
 			jerr = json_tokener_get_error(tok);
 			used = off + json_tokener_get_parse_end(tok);
 			off += n;
@@ -146,7 +250,7 @@ quo_json_parse(const char *body, size_t len, const char **error)
 	else
 	{
 		for (; used < len; used++)
-			if (!isspace((unsigned char) body[used]))
+			if (!isspace((unsigned char) text[used]))
 			{
 				*error = "text follows the JSON value";
 				json_object_put(obj);
@@ -157,6 +261,35 @@ quo_json_parse(const char *body, size_t len, const char **error)
 	json_tokener_free(tok);
 	if (obj == NULL && *error == NULL)
 		*error = "the body is JSON null";
+	return obj;
+}
+
+/*
+ * Parse a whole response body; NULL with *error set when it is not JSON
+ * or holds too many values.  A body with integers beyond 64 bits is parsed
+ * from a copy in which they are marked (scan_body), so that they keep
+ * their digits; any other body is parsed as it is, without a copy.
+ */
+struct json_object *
+quo_json_parse(const char *body, size_t len, const char **error)
+{
+	int64		big;
+	BodyCopy	copy = {0};
+	struct json_object *obj;
+
+	*error = NULL;
+	big = scan_body(body, len, NULL);
+	if (big < 0)
+	{
+		*error = "the body holds more than 200,000 JSON values";
+		return NULL;
+	}
+	if (big == 0)
+		return parse_text(body, len, error);
+	copy.data = palloc(len + 2 * (size_t) big + 1);
+	(void) scan_body(body, len, &copy);
+	obj = parse_text(copy.data, copy.len, error);
+	pfree(copy.data);
 	return obj;
 }
 
@@ -340,23 +473,66 @@ quo_parse_timestamp(const char *s, TimestampTz *result)
 	return true;
 }
 
-/* A short rendering of a JSON value for error messages. */
+/*
+ * When v is an integer beyond 64 bits that quo_json_parse marked, its
+ * digits (as json-c prints them, with the mark) and in *len their length
+ * without the mark; else NULL.  A literal the API sent as digits and
+ * "e0" reads the same: it is the same number.
+ */
+static const char *
+big_integer_text(struct json_object *v, size_t *len)
+{
+	const char *s;
+	size_t		n;
+	size_t		sig;
+
+	if (!json_object_is_type(v, json_type_double))
+		return NULL;
+	s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+	n = strlen(s);
+	if (n < QUO_BIG_MIN_DIGITS + 2 || s[n - 2] != 'e' || s[n - 1] != '0')
+		return NULL;
+	n -= 2;
+	for (size_t i = (s[0] == '-'); i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return NULL;
+	if (!big_integer_at(s, n, s[0] == '-', n, &sig))
+		return NULL;
+	*len = n;
+	return s;
+}
+
+/*
+ * A short rendering of a JSON value for error messages: json-c's print of
+ * it (an integer beyond 64 bits as the API sent it), quoted as all API
+ * text is (quo_append_api_text: 100 characters at most, control characters
+ * as spaces, '?' for what the server or client encoding lacks), so that a
+ * LATIN1 client reads the error instead of an encoding error in its place.
+ */
 static char *
 show_value(struct json_object *v)
 {
-	const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-												   JSON_C_TO_STRING_NOSLASHESCAPE);
-	size_t		len = strlen(s);
+	size_t		len;
+	const char *s = big_integer_text(v, &len);
+	StringInfoData buf;
 
-	if (len > 100)
-		return psprintf("%.*s...", pg_mbcliplen(s, len, 100), s);
-	return pstrdup(s);
+	if (s == NULL)
+	{
+		s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+										   JSON_C_TO_STRING_NOSLASHESCAPE);
+		len = strlen(s);
+	}
+	initStringInfo(&buf);
+	quo_append_api_text(&buf, s, len, 100, NULL);
+	return buf.data;
 }
 
 /* "a string", "a number", ... for messages. */
 static const char *
 json_kind(struct json_object *v)
 {
+	size_t		len;
+
 	switch (json_object_get_type(v))
 	{
 		case json_type_null:
@@ -364,6 +540,8 @@ json_kind(struct json_object *v)
 		case json_type_boolean:
 			return "a boolean";
 		case json_type_double:
+			if (big_integer_text(v, &len))
+				return "an integer beyond 64 bits";
 			return "a fractional number";
 		case json_type_int:
 			return "an integer";
@@ -376,6 +554,9 @@ json_kind(struct json_object *v)
 	}
 	return "a value";
 }
+
+/* What an integer column takes, for messages. */
+#define INT4_RANGE "an integer between -2147483648 and 2147483647"
 
 /* ERROR: a value of the wrong type for its column. */
 pg_noreturn static void
@@ -407,6 +588,25 @@ text_value(const QuoRowContext *ctx, int att, const char *s, size_t len)
 	if (conv == s)
 		return PointerGetDatum(cstring_to_text_with_len(s, (int) len));
 	return PointerGetDatum(cstring_to_text(conv));
+}
+
+/*
+ * A jsonb Datum of a JSON value.  json-c prints UTF-8 and jsonb_in reads
+ * the server encoding, so in any other database the text is converted
+ * first, as text columns are (a character the database lacks is
+ * pg_any_to_server's error, 22P05); a UTF-8 or SQL_ASCII database takes
+ * it as it is, at no cost.
+ */
+static Datum
+jsonb_value(struct json_object *v)
+{
+	const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+												   JSON_C_TO_STRING_NOSLASHESCAPE);
+	int			encoding = GetDatabaseEncoding();
+
+	if (encoding != PG_UTF8 && encoding != PG_SQL_ASCII)
+		s = pg_any_to_server(s, (int) strlen(s), PG_UTF8);
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
 }
 
 /*
@@ -536,14 +736,9 @@ quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
 		switch (col->source)
 		{
 			case QUO_SRC_RAW:
-				{
-					const char *s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-																   JSON_C_TO_STRING_NOSLASHESCAPE);
-
-					values[att] = DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
-					nulls[att] = false;
-					continue;
-				}
+				values[att] = jsonb_value(obj);
+				nulls[att] = false;
+				continue;
 			case QUO_SRC_CONTEXT:
 				if (col->ctx == QUO_CTX_PARTICIPANTS)
 				{
@@ -596,13 +791,14 @@ quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
 			case QUO_INT4:
 				{
 					int64		i;
+					size_t		len;
 
 					if (!json_object_is_type(v, json_type_int))
-						wrong_value(ctx, att, v, "an integer");
+						wrong_value(ctx, att, v, big_integer_text(v, &len) ? INT4_RANGE : "an integer");
 					errno = 0;
 					i = json_object_get_int64(v);
 					if (errno != 0 || i < PG_INT32_MIN || i > PG_INT32_MAX)
-						wrong_value(ctx, att, v, "an integer between -2147483648 and 2147483647");
+						wrong_value(ctx, att, v, INT4_RANGE);
 					values[att] = Int32GetDatum((int32) i);
 					break;
 				}
@@ -631,13 +827,8 @@ quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
 				values[att] = BoolGetDatum(json_object_get_boolean(v));
 				break;
 			case QUO_JSONB:
-				{
-					const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-																   JSON_C_TO_STRING_NOSLASHESCAPE);
-
-					values[att] = DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
-					break;
-				}
+				values[att] = jsonb_value(v);
+				break;
 		}
 		nulls[att] = false;
 	}

@@ -1300,7 +1300,7 @@ def all_phone_numbers(extras):
 def list_phone_numbers(q, extras):
     check_known(q, {"userId"})
     user = one(q, "userId", False, r"^US(.*)$")
-    return {"data": [n for n in all_phone_numbers(extras)
+    return {"data": [public(n) for n in all_phone_numbers(extras)
                      if user is None or any(u["id"] == user for u in n["users"])]}
 
 
@@ -1427,7 +1427,7 @@ def get_contact(item_id):
     row = CONTACTS_BY_ID.get(item_id)
     if row is None:
         raise ApiError(404, "Contact not found: %s" % item_id)
-    return {"data": row}
+    return {"data": public(row)}      # a copy: a wrong_type fault changes this answer only
 
 
 def list_contact_custom_fields(q):

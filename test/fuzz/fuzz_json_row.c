@@ -2,16 +2,24 @@
  * fuzz_json_row.c
  *		libFuzzer target: arbitrary bytes as an API response body, through
  *		quo_fdw's real JSON converter (json_row.c): parse, page, and every
- *		row of every endpoint with every column.  A clean ereport(ERROR) is
- *		fine; a crash, a sanitizer report or an abort is a bug.
+ *		row of every endpoint with every column, in a UTF-8 and in a LATIN1
+ *		session (the messages' quoting, the jsonb conversion).  A clean
+ *		ereport(ERROR) is fine; a crash, a sanitizer report or an abort is
+ *		a bug.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include "mb/pg_wchar.h"
 
 #include "quo_fdw.h"
 #include "shim.h"
 
 #include <json-c/json.h>
+
+/* the session's encodings (shim_errors.c) */
+extern int	fuzz_server_encoding;
+extern int	fuzz_client_encoding;
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -65,11 +73,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (root != NULL)
 	{
-		for (int e = 0; e < quo_endpoint_count(); e++)
+		for (int latin1 = 0; latin1 < 2; latin1++)
 		{
-			convert_rows(quo_endpoint_at(e), root, false);
-			convert_rows(quo_endpoint_at(e), root, true);
+			fuzz_server_encoding = fuzz_client_encoding = latin1 ? PG_LATIN1 : PG_UTF8;
+			for (int e = 0; e < quo_endpoint_count(); e++)
+			{
+				convert_rows(quo_endpoint_at(e), root, false);
+				convert_rows(quo_endpoint_at(e), root, true);
+			}
 		}
+		fuzz_server_encoding = fuzz_client_encoding = PG_UTF8;
 		quo_json_free(root);
 	}
 	else if (error == NULL)

@@ -15,20 +15,24 @@ cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
         -I"$top/src" -I"$here" -isystem "$pgi" $(pkg-config --cflags json-c)
         -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-prototypes
         -DQUO_JSON_CHUNK=7)  # bodies cross the parser's chunk boundaries
-srcs=("$here/shim.c" "$here/shim_json.c" "$top/src/json_row.c" "$top/src/request.c"
-      "$top/src/pushdown.c" "$top/src/endpoints.c")
-# fuzz_headers: retry.c and errors.c (and the endpoint table errors.c reads), with libcurl (curl_getdate) and
-# PostgreSQL's own UTF-8 validation from libpgcommon
+# json_row.c quotes API text in its messages through errors.c, so every
+# target has errors.c and its shim (the session's encodings, one
+# conversion), with libcurl (retry.c's curl_getdate, errors.c's headers)
+# and PostgreSQL's own UTF-8 validation from libpgcommon
+srcs=("$here/shim.c" "$here/shim_json.c" "$here/shim_errors.c" "$top/src/json_row.c" "$top/src/errors.c"
+      "$top/src/request.c" "$top/src/pushdown.c" "$top/src/endpoints.c")
+# fuzz_headers: retry.c and errors.c (and the endpoint table errors.c reads)
 headers_srcs=("$here/shim.c" "$here/shim_json.c" "$here/shim_errors.c" "$top/src/json_row.c"
               "$top/src/retry.c" "$top/src/errors.c" "$top/src/endpoints.c")
-headers_libs=("$("$PG_CONFIG" --pkglibdir)/libpgcommon.a" $(pkg-config --libs libcurl 2>/dev/null || echo -lcurl))
+libs=("$("$PG_CONFIG" --pkglibdir)/libpgcommon.a" $(pkg-config --libs libcurl 2>/dev/null || echo -lcurl))
 status=0
 for t in json_row request headers; do
   if [ "$t" = headers ]; then
     clang "${cflags[@]}" $(pkg-config --cflags libcurl 2>/dev/null) -o "$out/fuzz_$t" "$here/fuzz_$t.c" \
-      "${headers_srcs[@]}" $(pkg-config --libs json-c) "${headers_libs[@]}"
+      "${headers_srcs[@]}" $(pkg-config --libs json-c) "${libs[@]}"
   else
-    clang "${cflags[@]}" -o "$out/fuzz_$t" "$here/fuzz_$t.c" "${srcs[@]}" $(pkg-config --libs json-c)
+    clang "${cflags[@]}" $(pkg-config --cflags libcurl 2>/dev/null) -o "$out/fuzz_$t" "$here/fuzz_$t.c" \
+      "${srcs[@]}" $(pkg-config --libs json-c) "${libs[@]}"
   fi
   work=$out/corpus_$t; rm -rf "$work"; mkdir -p "$work"
   seed=$here/corpus/${t%_row}

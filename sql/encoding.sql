@@ -1,0 +1,123 @@
+--
+-- encoding: raw and jsonb columns in a database that is not UTF-8,
+-- integers beyond 64 bits kept as the API sent them, and row-conversion
+-- errors quoted so that a LATIN1 client can read them
+--
+SET search_path = quo, public;
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+-- the mock's address, key and client, for a database of our own
+\getenv mock_url QUO_MOCK_URL
+\getenv api_key QUO_TEST_KEY
+\getenv mockctl QUO_MOCKCTL
+SELECT mock_reset();
+-- the next matching request is answered with this body, byte for byte
+CREATE FUNCTION mock_body(body text, match text DEFAULT '') RETURNS void LANGUAGE sql AS $$
+  SELECT mock_fault(json_build_object('action', 'raw', 'body', body, 'match', match)::text)
+$$;
+
+-- integers beyond 64 bits: exact in a jsonb column and in raw, as numbers;
+-- the largest 64-bit ones, fractions, exponents and digits in strings as
+-- they were
+SELECT mock_body('{"data": {"id": "664d0db69fcac7cf2e6e0001", "customFields": ['
+  '123456789012345678901234, -123456789012345678901, '
+  '18446744073709551615, 18446744073709551616, -9223372036854775808, -9223372036854775809, '
+  '0.12345678901234567890123, 12345678901234567890123e2, 1234567890123456789012.5, '
+  '"123456789012345678901234", {"123456789012345678901234": 98765432109876543210987654321}]}}');
+SELECT jsonb_array_elements(custom_fields)::text AS custom_field
+  FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+SELECT mock_body('{"data": {"id": "664d0db69fcac7cf2e6e0001", "customFields": ['
+  '123456789012345678901234, -123456789012345678901]}}');
+SELECT raw->'customFields'->0 AS big, raw->'customFields'->1 AS negative,
+       jsonb_typeof(raw->'customFields'->0) AS type,
+       (raw->'customFields'->>0)::numeric = 123456789012345678901234 AS exact,
+       raw::text
+  FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+-- the same in a page of many rows
+SELECT mock_fault('{"match": "/v1/contacts?", "action": "wrong_type", "field": "customFields", '
+  '"value": [{"key": "score", "value": 123456789012345678901234}]}');
+SELECT count(*) AS contacts,
+       count(*) FILTER (WHERE custom_fields->0->'value' = '123456789012345678901234') AS big
+  FROM contacts;
+-- into an integer column it is the wrong value, shown as sent
+SELECT mock_fault('{"action": "wrong_type", "field": "duration", "value": 123456789012345678901234}');
+SELECT id, duration FROM calls WHERE id = 'AC00000002';
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_fault('{"action": "wrong_type", "field": "duration", "value": -123456789012345678901}');
+SELECT id, duration FROM calls WHERE id = 'AC00000002';
+\echo :LAST_ERROR_SQLSTATE
+-- a float8 column gets its nearest double, not 2^64
+SELECT mock_fault('{"match": "/v1/call-transcripts", "action": "wrong_type", "field": "duration", "value": 123456789012345678901234}');
+SELECT duration, duration = 123456789012345678901234::float8 AS nearest FROM call_transcripts WHERE call_id = 'AC00000013';
+
+-- a wrong-typed value is quoted for the client: a LATIN1 client reads the
+-- error, with '?' for what LATIN1 lacks and a space for a control character
+SET client_encoding = 'LATIN1';
+SELECT mock_fault('{"action": "wrong_type", "field": "duration", "value": "5 \u20ac\u009b31m each"}');
+SELECT id, duration FROM calls WHERE id = 'AC00000002';
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_body('{"data": ["\u65e5\u672c\u0085"], "nextPageToken": null}', '/v1/contacts?');
+SELECT id FROM contacts;
+\echo :LAST_ERROR_SQLSTATE
+RESET client_encoding;
+
+-- a LATIN1 database: raw and jsonb columns hold the characters the text
+-- columns hold, and what LATIN1 lacks is the text columns' error
+\set regress_db :DBNAME
+CREATE DATABASE regress_quo_encoding TEMPLATE template0 ENCODING 'LATIN1' LOCALE 'C';
+\c regress_quo_encoding
+SET client_encoding = 'UTF8';
+CREATE EXTENSION quo_fdw;
+CREATE SERVER quo_encoding FOREIGN DATA WRAPPER quo_fdw
+  OPTIONS (base_url :'mock_url', request_timeout '20', rate_limit '0', max_retries '0');
+CREATE USER MAPPING FOR CURRENT_USER SERVER quo_encoding OPTIONS (api_key :'api_key');
+IMPORT FOREIGN SCHEMA quo LIMIT TO (contacts) FROM SERVER quo_encoding INTO public;
+-- the mock's faults from this database too (as in setup)
+CREATE TABLE mock_config (cmd text NOT NULL);
+INSERT INTO mock_config VALUES (:'mockctl');
+CREATE TABLE mock_out (n serial, line text);
+CREATE FUNCTION mock_fault(spec text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE format('COPY mock_out (line) FROM PROGRAM %L',
+                 (SELECT c.cmd FROM mock_config c) || ' fault ''' || replace(spec, '''', '''\''''') || '''');
+END $$;
+-- contact 3 is Chloé García
+SELECT first_name, raw->'defaultFields'->>'firstName' AS raw_first_name,
+       raw->'defaultFields'->>'firstName' = first_name AS same,
+       convert_to(raw->'defaultFields'->>'firstName', 'LATIN1') AS raw_bytes,
+       convert_to(last_name, 'LATIN1') AS text_bytes,
+       octet_length(raw->'defaultFields'->>'lastName') AS raw_octets
+  FROM contacts WHERE id = '664d0db69fcac7cf2e6e0003';
+-- a jsonb column
+SELECT mock_fault('{"match": "/v1/contacts/", "action": "wrong_type", "field": "customFields", '
+  '"value": [{"name": "Ren\u00e9e", "value": "caf\u00e9 cr\u00e8me"}]}');
+SELECT custom_fields->0->>'name' AS name, custom_fields->0->>'value' AS value,
+       convert_to(custom_fields->0->>'name', 'LATIN1') AS bytes,
+       octet_length(custom_fields::text) AS octets
+  FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+-- a character LATIN1 cannot hold: the text column's error, in raw and in
+-- a jsonb column alike, with the row it is in
+\set SHOW_CONTEXT errors
+SELECT mock_fault('{"match": "/v1/contacts/", "action": "wrong_type", "field": "defaultFields", '
+  '"value": {"firstName": "5 \u20ac"}}');
+SELECT first_name FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_fault('{"match": "/v1/contacts/", "action": "wrong_type", "field": "defaultFields", '
+  '"value": {"firstName": "5 \u20ac"}}');
+SELECT raw->>'id' AS id FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :LAST_ERROR_SQLSTATE
+SELECT mock_fault('{"match": "/v1/contacts/", "action": "wrong_type", "field": "customFields", '
+  '"value": [{"name": "\u65e5\u672c"}]}');
+SELECT id, custom_fields FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :LAST_ERROR_SQLSTATE
+\set SHOW_CONTEXT never
+-- integers beyond 64 bits here too
+SELECT mock_fault('{"match": "/v1/contacts/", "action": "wrong_type", "field": "customFields", '
+  '"value": [123456789012345678901234, -123456789012345678901]}');
+SELECT custom_fields::text, raw->'customFields' = custom_fields AS same_in_raw
+  FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\c :regress_db
+DROP DATABASE regress_quo_encoding WITH (FORCE);
+SET search_path = quo, public;
+DROP FUNCTION mock_body(text, text);
+SELECT mock_reset();
