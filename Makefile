@@ -12,7 +12,7 @@
 MODULE_big = quo_fdw
 OBJS = src/quo_fdw.o src/scan.o src/fanout.o src/fetch.o src/option.o src/endpoints.o src/pushdown.o \
        src/request.o src/http.o src/retry.o src/rate.o src/errors.o src/json_row.o \
-       src/join.o src/token_set.o
+       src/join.o src/token_set.o src/series.o
 
 EXTENSION = quo_fdw
 EXTVERSION = 0.4.0

@@ -76,6 +76,10 @@ struct QuoFetcher
 	QuoFetchStats *stats;		/* the scan's counters */
 	QuoQueryBudget *budget;		/* the query's requests */
 	const char *relname;		/* for the budget's error, or NULL: no budget */
+	int64		stop_after;		/* start no request past this many of this
+								 * fetcher's, 0: none (a clean stop, not an
+								 * error: quo_fetcher_stop_after) */
+	bool		stopped;		/* a request was held back by stop_after */
 	MemoryContext cxt;			/* where fetches live */
 	dlist_head	fetches;		/* QuoFetch, in submission order */
 };
@@ -159,6 +163,25 @@ void
 quo_fetcher_set_budget(QuoFetcher *f, const char *relname)
 {
 	f->relname = relname;
+}
+
+/*
+ * Start no request past the n-th of this fetcher (0: no such stop): a
+ * fetch that would need one is never started, and quo_fetch_await
+ * returns NULL for it.  For work done in steps (the mirror), which ends
+ * cleanly where the step's budget does, instead of with an ERROR.
+ */
+void
+quo_fetcher_stop_after(QuoFetcher *f, int64 n)
+{
+	f->stop_after = n;
+}
+
+/* Whether a request was held back by quo_fetcher_stop_after. */
+bool
+quo_fetcher_stopped(const QuoFetcher *f)
+{
+	return f->stopped;
 }
 
 /* The requests the fetcher's query has started so far, all its nodes counted. */
@@ -280,6 +303,11 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 		*rate_wait = true;
 		return;
 	}
+	if (f->stop_after > 0 && f->stats->requests >= f->stop_after)
+	{
+		f->stopped = true;
+		return;
+	}
 	if (f->relname != NULL && quo_max_requests > 0 &&
 		f->budget->requests >= quo_max_requests)
 		quo_check_budget(f->budget->requests + 1,
@@ -352,8 +380,10 @@ attempt_finished(QuoFetcher *f, QuoFetch *fetch)
 
 /*
  * Run the fetcher until fetch has its final outcome (after any retries),
- * and return it.  The awaited fetch is considered first for a slot in
- * flight and for the rate limit; the others follow in submission order.
+ * and return it; NULL when it cannot start because of
+ * quo_fetcher_stop_after.  The awaited fetch is considered first for a
+ * slot in flight and for the rate limit; the others follow in submission
+ * order.
  */
 const QuoHttpResult *
 quo_fetch_await(QuoFetcher *f, QuoFetch *fetch)
@@ -393,6 +423,8 @@ quo_fetch_await(QuoFetcher *f, QuoFetch *fetch)
 
 		if (fetch->done)
 			return quo_http_result(fetch->req);
+		if (f->stopped && !fetch->running)
+			return NULL;
 
 		event = f->running > 0 ? wait_api : rate_wait ? wait_rate : wait_backoff;
 		quo_http_wait(wake_at == PG_INT64_MAX ? -1 : wake_at, event);

@@ -696,15 +696,16 @@ quo_column_remote_name(Oid relid, AttrNumber attnum)
 }
 
 /*
- * Gather the options a scan of foreigntableid as userid needs.  need_key
- * is false at plan time, where a missing user mapping is not yet an error.
+ * Gather what requests through server serverid as userid need, for
+ * endpoint ep: server options, and (need_key) the user mapping's key,
+ * checked.  need_key is false at plan time and for EXPLAIN without
+ * ANALYZE, where nothing is sent and a missing mapping is not yet an error.
  */
 void
-quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
-				QuoFdwOptions *opts)
+quo_get_server_options(Oid serverid, Oid userid, const QuoEndpoint *ep, bool need_key,
+					   QuoFdwOptions *opts)
 {
-	ForeignTable *table = GetForeignTable(foreigntableid);
-	ForeignServer *server = GetForeignServer(table->serverid);
+	ForeignServer *server = GetForeignServer(serverid);
 	ListCell   *lc;
 
 	memset(opts, 0, sizeof(*opts));
@@ -713,7 +714,7 @@ quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
 	for (int i = 0; i < (int) lengthof(valid_options); i++)
 		if (valid_options[i].kind != QUO_OPT_OTHER)
 			*(int *) ((char *) opts + valid_options[i].offset) = valid_options[i].dflt;
-	opts->endpoint = quo_table_endpoint(foreigntableid);
+	opts->endpoint = ep;
 
 	foreach(lc, server->options)
 	{
@@ -726,35 +727,6 @@ quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
 			const QuoOptionDef *d = number_option(def->defname);
 
 			*(int *) ((char *) opts + d->offset) = parse_number_option(d, defGetString(def));
-		}
-	}
-
-	foreach(lc, table->options)
-	{
-		DefElem    *def = lfirst(lc);
-
-		/* a table's own fanout overrides the server's */
-		if (number_option(def->defname) != NULL)
-			*(int *) ((char *) opts + number_option(def->defname)->offset) =
-				parse_number_option(number_option(def->defname), defGetString(def));
-		for (int i = 0; i < opts->endpoint->noptions; i++)
-		{
-			const QuoTableOption *opt = &opts->endpoint->options[i];
-
-			if (strcmp(opt->name, def->defname) == 0)
-			{
-				const char *v = defGetString(def);
-
-				if (opt->is_bool)
-				{
-					bool		b = false;
-
-					(void) parse_bool(v, &b);
-					v = b ? "true" : "false";
-				}
-				opts->fixed_params = lappend(opts->fixed_params, pstrdup(opt->param));
-				opts->fixed_params = lappend(opts->fixed_params, pstrdup(v));
-			}
 		}
 	}
 
@@ -809,5 +781,49 @@ quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
 					 errhint("ALTER USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (ADD api_key '...').",
 							 quote_identifier(server->servername))));
 		check_api_key(opts->api_key, GetUserNameFromId(userid, false), server->servername);
+	}
+}
+
+/*
+ * Gather the options a scan of foreigntableid as userid needs: the
+ * server's (quo_get_server_options), then the table's own.
+ */
+void
+quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
+				QuoFdwOptions *opts)
+{
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	ListCell   *lc;
+
+	quo_get_server_options(table->serverid, userid, quo_table_endpoint(foreigntableid),
+						   need_key, opts);
+
+	foreach(lc, table->options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		/* a table's own fanout overrides the server's */
+		if (number_option(def->defname) != NULL)
+			*(int *) ((char *) opts + number_option(def->defname)->offset) =
+				parse_number_option(number_option(def->defname), defGetString(def));
+		for (int i = 0; i < opts->endpoint->noptions; i++)
+		{
+			const QuoTableOption *opt = &opts->endpoint->options[i];
+
+			if (strcmp(opt->name, def->defname) == 0)
+			{
+				const char *v = defGetString(def);
+
+				if (opt->is_bool)
+				{
+					bool		b = false;
+
+					(void) parse_bool(v, &b);
+					v = b ? "true" : "false";
+				}
+				opts->fixed_params = lappend(opts->fixed_params, pstrdup(opt->param));
+				opts->fixed_params = lappend(opts->fixed_params, pstrdup(v));
+			}
+		}
 	}
 }

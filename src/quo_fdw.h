@@ -254,6 +254,8 @@ extern char *quo_allowed_base_urls;
 
 extern void quo_get_options(Oid foreigntableid, Oid userid, bool need_key,
 							QuoFdwOptions *opts);
+extern void quo_get_server_options(Oid serverid, Oid userid, const QuoEndpoint *ep,
+								   bool need_key, QuoFdwOptions *opts);
 extern const QuoEndpoint *quo_table_endpoint(Oid foreigntableid);
 extern char *quo_column_remote_name(Oid relid, AttrNumber attnum);
 extern void quo_suggest_option(const char *given, const char **valid,
@@ -430,7 +432,79 @@ extern void quo_fetch_release(QuoFetcher *fetcher, QuoFetch *fetch);
 extern void quo_fetcher_reset(QuoFetcher *fetcher);
 extern void quo_fetcher_set_budget(QuoFetcher *fetcher, const char *relname);
 extern int64 quo_fetcher_query_requests(const QuoFetcher *fetcher);
+extern void quo_fetcher_stop_after(QuoFetcher *fetcher, int64 n);
+extern bool quo_fetcher_stopped(const QuoFetcher *fetcher);
 extern void quo_check_budget(int64 needed, const char *detail, const char *hint);
+
+/* in token_set.c: the page tokens of one request series */
+typedef struct QuoTokenSet QuoTokenSet;
+extern QuoTokenSet *quo_token_set_create(MemoryContext cxt);
+extern bool quo_token_set_add(QuoTokenSet *set, const char *token);
+extern void quo_token_set_clear(QuoTokenSet *set);
+
+/*
+ * The one scan engine (series.c): request series consumed in order on the
+ * one multi handle under the rate limit, the next series' first requests
+ * in flight ahead of need.  quo_series_next gives one event at a time.
+ */
+typedef enum QuoSeriesEvent
+{
+	QUO_SERIES_ROW,				/* run->row is the next row */
+	QUO_SERIES_PAGE_DONE,		/* the rows of a page have all been given */
+	QUO_SERIES_SERIES_DONE,		/* the current series is complete */
+	QUO_SERIES_END,				/* every series is complete (or the LIMIT met) */
+	QUO_SERIES_STOPPED			/* held back by quo_series_stop_after */
+} QuoSeriesEvent;
+
+typedef struct QuoSeriesRun
+{
+	const QuoFdwOptions *opts;	/* server, key, endpoint */
+	struct QuoRowContext *rowctx;	/* its ctx slots follow the series */
+	int			limit;			/* pushed LIMIT, 0 when none */
+	bool		may_start_ahead;	/* every series will be needed */
+	const char *label;			/* for progress NOTICEs */
+	const char *progress_noun;	/* what the series are, to count them */
+	List	   *specs;			/* QuoRequestSpec *, the caller's */
+	int			next_spec;		/* index of the next series to start */
+	QuoRequestSpec *spec;		/* the current series */
+	bool		in_series;		/* spec is being read */
+	bool		finished;		/* QUO_SERIES_END was reached */
+	char	   *first_token;	/* the first series' starting page, or NULL */
+	char	   *page_token;		/* the current series' next page, or NULL */
+	QuoTokenSet *seen_tokens;	/* the current series' tokens so far */
+	char	   *target;			/* the current page's request (page_cxt) */
+	struct json_object *page;	/* parsed response (json-c memory) */
+	struct json_object *rows;	/* its rows */
+	int			nrows;
+	int			next_row;
+	struct json_object *row;	/* the row of the last QUO_SERIES_ROW */
+	QuoFetcher *fetcher;		/* every request, submission to release */
+	QuoFetch   *current;		/* the page being fetched, until parsed */
+	QuoFetch   *ahead[QUO_MAX_CONCURRENT];	/* ahead[i] is for
+											 * specs[next_spec + i] */
+	int			nahead;
+	MemoryContext cxt;			/* the run's own */
+	MemoryContext spec_cxt;		/* reset per series: its participants */
+	MemoryContext page_cxt;		/* reset per page: the request target */
+	int64		started_at;		/* progress: when the run started */
+	int64		progress_at;	/* progress: when last reported */
+	QuoFetchStats stats;		/* requests, retries, bytes, throttling */
+	int64		n_pages;
+	int64		n_rows_fetched;
+	int64		rows_returned;	/* rows given since the last reset */
+} QuoSeriesRun;
+
+struct QuoRowContext;
+extern QuoSeriesRun *quo_series_create(const QuoFdwOptions *opts, struct QuoRowContext *rowctx,
+									   int limit, bool may_start_ahead, const char *label,
+									   MemoryContext parent, EState *estate);
+extern void quo_series_start(QuoSeriesRun *run, List *specs, const char *first_token);
+extern void quo_series_reset(QuoSeriesRun *run);
+extern void quo_series_set_budget(QuoSeriesRun *run, const char *relname);
+extern void quo_series_stop_after(QuoSeriesRun *run, int64 n);
+extern int	quo_series_page_size(const QuoSeriesRun *run, const QuoRequestSpec *spec);
+extern QuoSeriesEvent quo_series_next(QuoSeriesRun *run);
+extern void quo_series_count_as(QuoSeriesRun *run, const char *noun);
 
 /* The fan-out (fanout.c): calls and messages listed through conversations. */
 typedef struct QuoFanoutState QuoFanoutState;
@@ -460,12 +534,6 @@ extern List *quo_fanout_children(QuoFanoutState *fs, const char *relname,
 								 int64 requests_made, int rate_limit, bool *warned);
 extern const QuoFanoutCounts *quo_fanout_counts(QuoFanoutState *fs);
 extern List *quo_fanout_shape(QuoFanoutState *fs);
-
-/* in token_set.c: the page tokens of one request series */
-typedef struct QuoTokenSet QuoTokenSet;
-extern QuoTokenSet *quo_token_set_create(MemoryContext cxt);
-extern bool quo_token_set_add(QuoTokenSet *set, const char *token);
-extern void quo_token_set_clear(QuoTokenSet *set);
 
 /* in retry.c: backoff's first delay and cap, and the longest Retry-After honoured */
 #define QUO_BACKOFF_BASE_MS 500

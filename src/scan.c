@@ -1,14 +1,14 @@
 /*-------------------------------------------------------------------------
  * scan.c
  *		The executor side of a foreign scan: qual values evaluated at each
- *		(re)scan, the request series built from them, pages fetched through
- *		the fetcher (fetch.c) and streamed one at a time, rows converted,
- *		and what EXPLAIN shows.
+ *		(re)scan, the request series built from them and run by the one
+ *		scan engine (series.c), a fan-out's listing turned into its visits,
+ *		rows converted, and what EXPLAIN shows.
  *
- * Memory: the scan's own memory context holds per-rescan (series), per-page
- * and per-row children; what lives outside PostgreSQL's memory (the parsed
- * page, the fetcher's curl handles) is released by a reset callback on the
- * scan's context, so an ERROR or cancel anywhere leaks nothing.
+ * Memory: the scan's own memory context holds per-rescan (series) and
+ * per-row children and the series run, whose own reset callback releases
+ * what lives outside PostgreSQL's memory (the parsed page, the fetcher's
+ * curl handles), so an ERROR or cancel anywhere leaks nothing.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -42,72 +42,17 @@ typedef struct QuoFdwScanState
 	QuoFanoutState *fanout;		/* this (re)scan's fan-out, or NULL */
 	QuoFanoutCache *listings;	/* the fan-out's listings, kept for the
 								 * rescans of the query */
-	bool		children_started;	/* the listing is done: specs are the
-									 * children */
+	bool		children_started;	/* the listing is done: the series are
+									 * the children */
 	bool		warned;			/* the fan-out's WARNING was given */
-	int64		started_at;		/* when the scan started (monotonic) */
-	int64		progress_at;	/* when progress was last reported */
-	List	   *specs;			/* QuoRequestSpec * */
-	int			next_spec;		/* index of the next series to start */
-	QuoRequestSpec *spec;		/* the current series */
-	char	   *page_token;		/* token for the current series' next page */
-	QuoTokenSet *seen_tokens;	/* the current series' page tokens so far */
-	char	   *target;			/* the request of the current page (page_cxt) */
-
-	/* the current page */
-	struct json_object *page;	/* parsed response (json-c memory) */
-	struct json_object *rows;	/* its rows */
-	int			nrows;
-	int			next_row;
-
-	/* requests: every one is the fetcher's from submission to release */
-	QuoFetcher *fetcher;
-	QuoFetch   *current;		/* the page being fetched, until parsed */
-	/* first pages submitted ahead: ahead[i] is for specs[next_spec + i] */
-	QuoFetch   *ahead[QUO_MAX_CONCURRENT];
-	int			nahead;
+	List	   *specs;			/* QuoRequestSpec * of this (re)scan */
+	QuoSeriesRun *run;			/* the engine running them */
 	bool		may_start_ahead;	/* no LIMIT above: every series is needed */
 
 	MemoryContext scan_cxt;		/* lives as long as the scan */
 	MemoryContext series_cxt;	/* reset per rescan: values, request series */
-	MemoryContext spec_cxt;		/* reset per series: its participants */
-	MemoryContext page_cxt;		/* reset per page: the request target */
 	MemoryContext row_cxt;		/* reset per row: the row's Datums */
-
-	/* counters for EXPLAIN ANALYZE */
-	QuoFetchStats stats;		/* requests, retries, bytes, throttling */
-	int64		n_pages;
-	int64		n_rows_fetched;
-	int64		rows_returned;	/* since begin or rescan */
 } QuoFdwScanState;
-
-/* Free the parsed page (json-c memory). */
-static void
-release_page(QuoFdwScanState *state)
-{
-	quo_json_free(state->page);
-	state->page = NULL;
-	state->rows = NULL;
-	state->nrows = state->next_row = 0;
-}
-
-/* Release every request of the scan and the page. */
-static void
-release_external(QuoFdwScanState *state)
-{
-	if (state->fetcher)
-		quo_fetcher_reset(state->fetcher);
-	state->current = NULL;
-	state->nahead = 0;
-	release_page(state);
-}
-
-/* Memory context callback: runs when the scan's memory goes, error or not. */
-static void
-scan_memory_gone(void *arg)
-{
-	release_external((QuoFdwScanState *) arg);
-}
 
 static void
 quoBeginForeignScan(ForeignScanState *node, int eflags)
@@ -120,7 +65,6 @@ quoBeginForeignScan(ForeignScanState *node, int eflags)
 	List	   *qual_ints = list_nth(fsplan->fdw_private, FdwPrivQuals);
 	List	   *colmap = list_nth(fsplan->fdw_private, FdwPrivColmap);
 	TupleDesc	tupdesc = RelationGetDescr(node->ss.ss_currentRelation);
-	MemoryContextCallback *cb;
 	ListCell   *lc;
 	int			i;
 
@@ -160,19 +104,11 @@ quoBeginForeignScan(ForeignScanState *node, int eflags)
 											ALLOCSET_SMALL_SIZES);
 	state->series_cxt = AllocSetContextCreate(state->scan_cxt, "quo_fdw series",
 											  ALLOCSET_DEFAULT_SIZES);
-	state->spec_cxt = AllocSetContextCreate(state->scan_cxt, "quo_fdw series values",
-											ALLOCSET_SMALL_SIZES);
-	state->page_cxt = AllocSetContextCreate(state->scan_cxt, "quo_fdw page",
-											ALLOCSET_DEFAULT_SIZES);
 	state->row_cxt = AllocSetContextCreate(state->scan_cxt, "quo_fdw row",
 										   ALLOCSET_DEFAULT_SIZES);
-	state->fetcher = quo_fetcher_create(&state->opts, state->opts.max_concurrent,
-										&state->stats, state->scan_cxt, estate);
-	state->seen_tokens = quo_token_set_create(state->scan_cxt);
-	cb = MemoryContextAlloc(state->scan_cxt, sizeof(MemoryContextCallback));
-	cb->func = scan_memory_gone;
-	cb->arg = state;
-	MemoryContextRegisterResetCallback(state->scan_cxt, cb);
+	state->run = quo_series_create(&state->opts, &state->rowctx, state->limit,
+								   state->may_start_ahead, RelationGetRelationName(state->rel),
+								   state->scan_cxt, estate);
 }
 
 /*
@@ -301,56 +237,6 @@ build_specs(ForeignScanState *node, QuoFdwScanState *state, ExplainState *es,
 							  state->opts.fixed_params, missing);
 }
 
-/* Page size for a series: its endpoint's largest, or the pushed LIMIT when smaller. */
-static int
-page_size(QuoFdwScanState *state, const QuoRequestSpec *spec)
-{
-	if (state->limit > 0 && state->limit < spec->ep->max_page && !spec->lists_parents)
-		return state->limit;
-	return spec->ep->max_page;
-}
-
-/*
- * Submit the first requests of the series after the current one (an id
- * lookup, or a list's first page), so up to the server's
- * max_concurrent_requests are in flight.  They are submitted after the
- * request the scan needs now, so they never take its rate-limit slot; the
- * fetcher runs them while earlier answers are awaited.  Not under a LIMIT,
- * where a series may not be needed at all.
- */
-static void
-submit_ahead(QuoFdwScanState *state)
-{
-	while (state->may_start_ahead && state->nahead < state->opts.max_concurrent &&
-		   state->next_spec + state->nahead < list_length(state->specs))
-	{
-		QuoRequestSpec *spec = list_nth(state->specs, state->next_spec + state->nahead);
-		char	   *target;
-
-		target = quo_request_target(spec, page_size(state, spec), NULL);
-		state->ahead[state->nahead++] = quo_fetch_submit(state->fetcher, target,
-														 spec->ep->api_version);
-		pfree(target);
-	}
-}
-
-/*
- * The fetch submitted ahead for the series just started
- * (specs[next_spec - 1]), or NULL; the others move up.
- */
-static QuoFetch *
-take_ahead(QuoFdwScanState *state)
-{
-	QuoFetch   *fetch;
-
-	if (state->nahead == 0)
-		return NULL;
-	fetch = state->ahead[0];
-	memmove(&state->ahead[0], &state->ahead[1], sizeof(QuoFetch *) * (state->nahead - 1));
-	state->nahead--;
-	return fetch;
-}
-
 /*
  * The requests the query has made (every node and rescan of it), for a
  * budget check before more are needed; -1 under a LIMIT (no series started
@@ -360,184 +246,33 @@ take_ahead(QuoFdwScanState *state)
 static int64
 requests_to_check(QuoFdwScanState *state)
 {
-	return state->may_start_ahead ? quo_fetcher_query_requests(state->fetcher) : -1;
+	return state->may_start_ahead ? quo_fetcher_query_requests(state->run->fetcher) : -1;
 }
 
 /*
- * Move on to the next request series; false when there is none.  After a
- * fan-out's listing, its children are the series.
+ * After a fan-out's listing: its children are the series (false when the
+ * scan has no fan-out, or its children were started already).
  */
 static bool
-start_next_series(QuoFdwScanState *state)
+start_children(QuoFdwScanState *state)
 {
-	if (state->next_spec >= list_length(state->specs) &&
-		state->fanout != NULL && !state->children_started)
-	{
-		MemoryContext old = MemoryContextSwitchTo(state->series_cxt);
+	MemoryContext old;
 
-		state->children_started = true;
-		/*
-		 * Under a LIMIT (no series started ahead) not every conversation may
-		 * be visited: the budget is then held while paging only.
-		 */
-		state->specs = quo_fanout_children(state->fanout, RelationGetRelationName(state->rel),
-										   requests_to_check(state),
-										   state->opts.rate_limit, &state->warned);
-		MemoryContextSwitchTo(old);
-		state->next_spec = 0;
-		Assert(state->nahead == 0);
-	}
-	if (state->next_spec >= list_length(state->specs))
+	if (state->fanout == NULL || state->children_started)
 		return false;
-	state->spec = list_nth(state->specs, state->next_spec++);
-	if (state->page_token)
-		pfree(state->page_token);
-	state->page_token = NULL;
-	quo_token_set_clear(state->seen_tokens);
-	MemoryContextReset(state->spec_cxt);
-	memcpy(state->rowctx.ctx, state->spec->ctx, sizeof(state->rowctx.ctx));
-	state->rowctx.ctx_participants_null = (state->spec->ctx_participants == NIL);
-	if (state->spec->ctx_participants != NIL)
-	{
-		int			np = list_length(state->spec->ctx_participants);
-		Datum	   *d;
-		ListCell   *lc;
-		int			i = 0;
-		MemoryContext old = MemoryContextSwitchTo(state->spec_cxt);
-
-		d = palloc(sizeof(Datum) * np);
-		foreach(lc, state->spec->ctx_participants)
-			d[i++] = CStringGetTextDatum(lfirst(lc));
-		state->rowctx.ctx_participants =
-			PointerGetDatum(construct_array(d, np, TEXTOID, -1, false, TYPALIGN_INT));
-		MemoryContextSwitchTo(old);
-	}
+	old = MemoryContextSwitchTo(state->series_cxt);
+	state->children_started = true;
+	/*
+	 * Under a LIMIT (no series started ahead) not every conversation may
+	 * be visited: the budget is then held while paging only.
+	 */
+	state->specs = quo_fanout_children(state->fanout, RelationGetRelationName(state->rel),
+									   requests_to_check(state),
+									   state->opts.rate_limit, &state->warned);
+	MemoryContextSwitchTo(old);
+	quo_series_start(state->run, state->specs, NULL);
+	quo_series_count_as(state->run, "conversations");
 	return true;
-}
-
-/* Check a finished request's outcome and parse its body into the page. */
-static void
-take_response(QuoFdwScanState *state, const QuoHttpResult *res, bool is_item)
-{
-	const char *error = NULL;
-	const char *token = NULL;
-
-	state->page = quo_parse_response(&state->opts, state->target, res);
-	quo_fetch_release(state->fetcher, state->current);
-	state->current = NULL;
-
-	if (!quo_json_page(state->page, state->spec->ep, is_item, &state->rows, &state->nrows, &token, &error))
-		quo_report_bad_response(&state->opts, state->target, error);
-	state->n_pages++;
-	state->next_row = 0;
-
-	if (token && !quo_token_set_add(state->seen_tokens, token))
-		quo_report_bad_response(&state->opts, state->target,
-								"the API returned a page token it had returned before, so paging would never end");
-	if (state->page_token)
-		pfree(state->page_token);
-	state->page_token = token ? MemoryContextStrdup(state->scan_cxt, token) : NULL;
-}
-
-/*
- * With quo_fdw.progress on, a NOTICE at most every 5 seconds: how far the
- * scan is, and, for a fan-out, the time left at the current pace.
- */
-static void
-report_progress(QuoFdwScanState *state)
-{
-	int64		now;
-	double		secs;
-
-	if (!quo_progress)
-		return;
-	now = quo_monotonic_usecs();
-	if (state->progress_at == 0)
-		state->progress_at = state->started_at = now;
-	if (now - state->progress_at < 5 * USECS_PER_SEC)
-		return;
-	state->progress_at = now;
-	secs = (double) (now - state->started_at) / USECS_PER_SEC;
-	if (state->fanout != NULL && state->children_started && state->next_spec > 1)
-	{
-		int			done = state->next_spec - 1;
-		int			total = list_length(state->specs);
-
-		ereport(NOTICE,
-				(errmsg("quo_fdw: \"%s\": %d of %d conversations, " INT64_FORMAT " rows, " INT64_FORMAT " requests, about %.0f s left",
-						RelationGetRelationName(state->rel), done, total,
-						state->rows_returned, state->stats.requests,
-						secs / done * (total - done))));
-	}
-	else
-		ereport(NOTICE,
-				(errmsg("quo_fdw: \"%s\": " INT64_FORMAT " rows, " INT64_FORMAT " requests in %.0f s",
-						RelationGetRelationName(state->rel), state->rows_returned,
-						state->stats.requests, secs)));
-}
-
-/*
- * Fetch the next page of the current series, or start the next series.
- * False when every series is done.
- */
-static bool
-fetch_next_page(QuoFdwScanState *state)
-{
-	release_page(state);
-	MemoryContextReset(state->page_cxt);
-	state->target = NULL;
-
-	for (;;)
-	{
-		const QuoHttpResult *res;
-		bool		is_item;
-		QuoFetch   *fetch = NULL;
-
-		if (state->spec == NULL || state->page_token == NULL)
-		{
-			/* the current series is done: start the next one */
-			if (!start_next_series(state))
-				return false;
-			fetch = take_ahead(state);
-		}
-		is_item = (state->spec->query == NULL);
-		if (fetch == NULL)
-		{
-			char	   *target = quo_request_target(state->spec, page_size(state, state->spec),
-													state->page_token);
-
-			fetch = quo_fetch_submit(state->fetcher, target, state->spec->ep->api_version);
-			pfree(target);
-		}
-		state->current = fetch;
-		state->target = MemoryContextStrdup(state->page_cxt, quo_fetch_target(fetch));
-		submit_ahead(state);
-		report_progress(state);
-
-		res = quo_fetch_await(state->fetcher, fetch);
-
-		/* an id the API says does not exist is no row */
-		if (is_item && quo_is_missing_object(state->spec->ep, res))
-		{
-			quo_fetch_release(state->fetcher, fetch);
-			state->current = NULL;
-			MemoryContextReset(state->page_cxt);	/* many may be missing */
-			state->target = NULL;
-			continue;
-		}
-		take_response(state, res, is_item);
-
-		/* with a pushed LIMIT, no page past the one that reaches it */
-		if (state->limit > 0 && !state->spec->lists_parents &&
-			state->rows_returned + state->nrows >= state->limit)
-		{
-			if (state->page_token)
-				pfree(state->page_token);
-			state->page_token = NULL;
-			state->next_spec = list_length(state->specs);
-		}
-		return true;
-	}
 }
 
 /* Error context while a row is converted: which request it came from. */
@@ -547,7 +282,7 @@ row_error_context(void *arg)
 	QuoFdwScanState *state = arg;
 
 	errcontext("row %d of the Quo API response to GET %s for foreign table \"%s\"",
-			   state->next_row, state->target ? state->target : "?",
+			   state->run->next_row - 1, state->run->target ? state->run->target : "?",
 			   RelationGetRelationName(state->rel));
 }
 
@@ -556,6 +291,7 @@ quoIterateForeignScan(ForeignScanState *node)
 {
 	QuoFdwScanState *state = node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	QuoSeriesRun *run = state->run;
 
 	ExecClearTuple(slot);
 	if (!state->built)
@@ -573,7 +309,7 @@ quoIterateForeignScan(ForeignScanState *node)
 		/* every series costs a request at least: check before the first */
 		if (quo_max_requests > 0 && state->may_start_ahead)
 		{
-			int64		made = quo_fetcher_query_requests(state->fetcher);
+			int64		made = quo_fetcher_query_requests(run->fetcher);
 
 			quo_check_budget(made + list_length(state->specs),
 							 psprintf("Foreign table \"%s\" needs %d request series (one per value of its conditions), each of at least one request, after the " INT64_FORMAT " the query has made.",
@@ -581,58 +317,55 @@ quoIterateForeignScan(ForeignScanState *node)
 									  list_length(state->specs), made),
 							 "Narrow the query (fewer values in its IN lists, fewer rows joined to the table), or raise quo_fdw.max_requests.");
 		}
-		quo_fetcher_set_budget(state->fetcher, RelationGetRelationName(state->rel));
+		quo_series_set_budget(run, RelationGetRelationName(state->rel));
+		quo_series_start(run, state->specs, NULL);
 		state->built = true;
 	}
 
 	for (;;)
 	{
-		if (state->limit > 0 && state->rows_returned >= state->limit)
-			return slot;
-		if (state->page != NULL && state->next_row < state->nrows &&
-			state->spec->lists_parents)
+		ErrorContextCallback errcb;
+		MemoryContext old;
+
+		switch (quo_series_next(run))
 		{
-			ErrorContextCallback errcb;
-
-			/* a fan-out's listing: each row becomes child series */
-			errcb.callback = row_error_context;
-			errcb.arg = state;
-			errcb.previous = error_context_stack;
-			error_context_stack = &errcb;
-			for (; state->next_row < state->nrows; state->next_row++)
-			{
-				CHECK_FOR_INTERRUPTS();
-				quo_fanout_add_parent(state->fanout, quo_json_row(state->rows, state->next_row));
-			}
-			error_context_stack = errcb.previous;
-			quo_fanout_check_budget(state->fanout, RelationGetRelationName(state->rel),
-									requests_to_check(state), state->opts.rate_limit);
-			continue;
+			case QUO_SERIES_ROW:
+				errcb.callback = row_error_context;
+				errcb.arg = state;
+				errcb.previous = error_context_stack;
+				error_context_stack = &errcb;
+				if (run->spec->lists_parents)
+				{
+					/* a fan-out's listing: each row becomes child series */
+					quo_fanout_add_parent(state->fanout, run->row);
+					error_context_stack = errcb.previous;
+					continue;
+				}
+				MemoryContextReset(state->row_cxt);
+				old = MemoryContextSwitchTo(state->row_cxt);
+				quo_json_to_row(&state->rowctx, run->row, slot->tts_values, slot->tts_isnull);
+				MemoryContextSwitchTo(old);
+				error_context_stack = errcb.previous;
+				return ExecStoreVirtualTuple(slot);
+			case QUO_SERIES_PAGE_DONE:
+				/* the visits can only grow: the budget, after each page */
+				if (run->spec->lists_parents)
+					quo_fanout_check_budget(state->fanout, RelationGetRelationName(state->rel),
+											requests_to_check(state), state->opts.rate_limit);
+				continue;
+			case QUO_SERIES_SERIES_DONE:
+				continue;
+			case QUO_SERIES_END:
+				if (start_children(state))
+					continue;
+				return slot;
+			case QUO_SERIES_STOPPED:
+				/* a scan sets no stop: only quo_fdw.max_requests, an ERROR */
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg_internal("quo_fdw: the scan of \"%s\" was stopped",
+										 RelationGetRelationName(state->rel))));
 		}
-		if (state->page != NULL && state->next_row < state->nrows)
-		{
-			ErrorContextCallback errcb;
-			MemoryContext old;
-			struct json_object *obj = quo_json_row(state->rows, state->next_row);
-
-			errcb.callback = row_error_context;
-			errcb.arg = state;
-			errcb.previous = error_context_stack;
-			error_context_stack = &errcb;
-
-			MemoryContextReset(state->row_cxt);
-			old = MemoryContextSwitchTo(state->row_cxt);
-			quo_json_to_row(&state->rowctx, obj, slot->tts_values, slot->tts_isnull);
-			MemoryContextSwitchTo(old);
-
-			error_context_stack = errcb.previous;
-			state->next_row++;
-			state->n_rows_fetched++;
-			state->rows_returned++;
-			return ExecStoreVirtualTuple(slot);
-		}
-		if (!fetch_next_page(state))
-			return slot;
 	}
 }
 
@@ -641,20 +374,11 @@ quoReScanForeignScan(ForeignScanState *node)
 {
 	QuoFdwScanState *state = node->fdw_state;
 
-	release_external(state);
+	quo_series_reset(state->run);
 	state->built = false;
 	state->fanout = NULL;
 	state->children_started = false;
 	state->specs = NIL;
-	state->next_spec = 0;
-	state->spec = NULL;
-	if (state->page_token)
-		pfree(state->page_token);
-	state->page_token = NULL;
-	quo_token_set_clear(state->seen_tokens);
-	state->rows_returned = 0;
-	MemoryContextReset(state->page_cxt);
-	state->target = NULL;
 	MemoryContextReset(state->series_cxt);
 }
 
@@ -664,7 +388,7 @@ quoEndForeignScan(ForeignScanState *node)
 	QuoFdwScanState *state = node->fdw_state;
 
 	if (state)
-		release_external(state);
+		quo_series_reset(state->run);
 }
 
 /* One line per request series, as "GET target". */
@@ -676,7 +400,7 @@ explain_requests(QuoFdwScanState *state, List *specs)
 
 	foreach(lc, specs)
 		lines = lappend(lines, psprintf("GET %s",
-										quo_request_target(lfirst(lc), page_size(state, lfirst(lc)), NULL)));
+										quo_request_target(lfirst(lc), quo_series_page_size(state->run, lfirst(lc)), NULL)));
 	return lines;
 }
 
@@ -720,11 +444,11 @@ quoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	}
 	if (es->analyze)
 	{
-		ExplainPropertyInteger("Quo Requests Made", NULL, state->stats.requests, es);
-		ExplainPropertyInteger("Quo Pages", NULL, state->n_pages, es);
-		ExplainPropertyInteger("Quo Rows Fetched", NULL, state->n_rows_fetched, es);
-		ExplainPropertyInteger("Quo Retries", NULL, state->stats.retries, es);
-		ExplainPropertyInteger("Quo Bytes Received", NULL, state->stats.bytes, es);
+		ExplainPropertyInteger("Quo Requests Made", NULL, state->run->stats.requests, es);
+		ExplainPropertyInteger("Quo Pages", NULL, state->run->n_pages, es);
+		ExplainPropertyInteger("Quo Rows Fetched", NULL, state->run->n_rows_fetched, es);
+		ExplainPropertyInteger("Quo Retries", NULL, state->run->stats.retries, es);
+		ExplainPropertyInteger("Quo Bytes Received", NULL, state->run->stats.bytes, es);
 		if (state->fanout != NULL)
 		{
 			const QuoFanoutCounts *c = quo_fanout_counts(state->fanout);
@@ -734,8 +458,8 @@ quoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			ExplainPropertyInteger("Quo Conversations Skipped By Last Activity", NULL, c->pruned, es);
 			ExplainPropertyInteger("Quo Conversations Skipped As Unlistable", NULL,
 								   c->unlistable + c->odd, es);
-			ExplainPropertyInteger("Quo Peak Requests In Flight", NULL, state->stats.peak_in_flight, es);
-			ExplainPropertyInteger("Quo Rate Limit Wait", "ms", state->stats.throttled_usecs / 1000, es);
+			ExplainPropertyInteger("Quo Peak Requests In Flight", NULL, state->run->stats.peak_in_flight, es);
+			ExplainPropertyInteger("Quo Rate Limit Wait", "ms", state->run->stats.throttled_usecs / 1000, es);
 		}
 	}
 }
