@@ -12,7 +12,7 @@
 MODULE_big = quo_fdw
 OBJS = src/quo_fdw.o src/scan.o src/fanout.o src/fetch.o src/option.o src/endpoints.o src/pushdown.o \
        src/request.o src/http.o src/retry.o src/rate.o src/errors.o src/json_row.o \
-       src/join.o src/token_set.o src/series.o
+       src/join.o src/token_set.o src/series.o src/fetch_sql.o src/mirror.o
 
 EXTENSION = quo_fdw
 EXTVERSION = 0.4.0
@@ -22,7 +22,8 @@ DATA = quo_fdw--0.1.0.sql quo_fdw--0.2.0.sql quo_fdw--0.1.0--0.2.0.sql quo_fdw--
 # object is written once there, and an update script replaces the functions
 # with the same files an install runs
 DATA_built = quo_fdw--$(EXTVERSION).sql quo_fdw--0.3.0--$(EXTVERSION).sql
-SQL_SHARED = src/sql/mirror_view.sql src/sql/mirror_create.sql src/sql/mirror_refresh.sql
+# the functions and views, written once: an update replaces them with these
+SQL_SHARED = src/sql/fetch.sql src/sql/mirror_view.sql src/sql/mirror_create.sql src/sql/mirror_refresh.sql
 sql_banner = printf '/* %s: assembled by the build from src/sql (see the Makefile); edit those files, not this one */\n\n\\echo Use "%s" to load this file. \\quit\n\n'
 
 # the pg_regress suite, in the order of test/schedule
@@ -67,10 +68,12 @@ all:
 	@echo "PostgreSQL server headers not found: run 'make demo' or 'make test', which install them" >&2; exit 1
 endif
 
-quo_fdw--$(EXTVERSION).sql: src/sql/fdw.sql src/sql/mirror_catalog.sql $(SQL_SHARED)
+quo_fdw--$(EXTVERSION).sql: src/sql/fdw.sql src/sql/mirror_catalog.sql src/sql/mirror_policy.sql \
+                            src/sql/mirror_result.sql $(SQL_SHARED)
 	{ $(sql_banner) $@ "CREATE EXTENSION quo_fdw"; cat $^; } > $@
 
-quo_fdw--0.3.0--$(EXTVERSION).sql: src/sql/update--0.3.0--$(EXTVERSION).sql $(SQL_SHARED)
+quo_fdw--0.3.0--$(EXTVERSION).sql: src/sql/update--0.3.0--$(EXTVERSION).sql src/sql/mirror_policy.sql \
+                                   src/sql/mirror_result.sql $(SQL_SHARED)
 	{ $(sql_banner) $@ "ALTER EXTENSION quo_fdw UPDATE TO '$(EXTVERSION)'"; cat $^; } > $@
 
 .PHONY: demo test bench test-versions

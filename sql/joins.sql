@@ -102,7 +102,19 @@ SELECT (SELECT count(*) FROM calls WHERE id IN ('AC00000001', 'AC00000002')) AS 
        (SELECT count(*) FROM calls WHERE id IN ('AC00000003', 'AC00000004')) AS b;
 SELECT count(*) AS requests FROM mock_log();
 SELECT mock_reset();
--- and each query has its own
+-- the queries a function runs for each row are the statement's too: a
+-- function per row stops at the budget as a join does
+CREATE FUNCTION call_status(i text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN (SELECT status FROM calls WHERE id = i);
+END $$;
+SET quo_fdw.max_requests = 5;
+SELECT count(call_status(call_id)) FROM many_ids;
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+DROP FUNCTION call_status(text);
+SET quo_fdw.max_requests = 3;
+-- and each statement has its own
 SELECT count(*) FROM calls WHERE id IN ('AC00000001', 'AC00000002');
 SELECT count(*) FROM calls WHERE id IN ('AC00000003', 'AC00000004');
 SELECT count(*) AS requests FROM mock_log();

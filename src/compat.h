@@ -146,4 +146,13 @@ typedef const char *quo_binary_data;
 #define QUO_MODULE_MAGIC PG_MODULE_MAGIC
 #endif
 
+/* USAGE on a foreign server: object_aclcheck from PG16. */
+#if PG_VERSION_NUM >= 160000
+#define quo_server_usage_ok(serverid, roleid) \
+	(object_aclcheck(ForeignServerRelationId, (serverid), (roleid), ACL_USAGE) == ACLCHECK_OK)
+#else
+#define quo_server_usage_ok(serverid, roleid) \
+	(pg_foreign_server_aclcheck((serverid), (roleid), ACL_USAGE) == ACLCHECK_OK)
+#endif
+
 #endif							/* QUO_COMPAT_H */

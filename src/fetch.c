@@ -53,19 +53,32 @@ struct QuoFetch
 };
 
 /*
- * The requests of one query: one executor run, with every scan, rescan and
- * join node of it, which quo_fdw.max_requests bounds as a whole.  Kept in
- * the query's memory, and forgotten when that memory goes.
+ * The requests of the statement running: every scan, rescan and join node
+ * of it, and of the queries its functions run, which quo_fdw.max_requests
+ * bounds as a whole.  A statement is known by its start time
+ * (statement_timestamp()): the counter starts again when that changes.
  */
 typedef struct QuoQueryBudget
 {
-	dlist_node	node;			/* in query_budgets */
-	EState	   *estate;			/* the query */
+	TimestampTz statement;		/* the statement counted */
 	int64		requests;		/* requests its fetchers have started */
 } QuoQueryBudget;
 
-/* The queries running in this backend that have a fetcher (nested ones too). */
-static dlist_head query_budgets = DLIST_STATIC_INIT(query_budgets);
+static QuoQueryBudget statement_budget;
+
+/* The budget, for the statement running now. */
+static QuoQueryBudget *
+current_budget(void)
+{
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+
+	if (statement_budget.statement != now)
+	{
+		statement_budget.statement = now;
+		statement_budget.requests = 0;
+	}
+	return &statement_budget;
+}
 
 struct QuoFetcher
 {
@@ -74,7 +87,6 @@ struct QuoFetcher
 	int			running;		/* requests in flight now */
 	int			waiting;		/* fetches holding a rate-limit slot not yet come */
 	QuoFetchStats *stats;		/* the scan's counters */
-	QuoQueryBudget *budget;		/* the query's requests */
 	const char *relname;		/* for the budget's error, or NULL: no budget */
 	int64		stop_after;		/* start no request past this many of this
 								 * fetcher's, 0: none (a clean stop, not an
@@ -98,49 +110,16 @@ static uint32 wait_api = 0;
 static uint32 wait_rate = 0;
 static uint32 wait_backoff = 0;
 
-/* Memory context callback: the query's memory goes, and its budget with it. */
-static void
-query_budget_gone(void *arg)
-{
-	dlist_delete(&((QuoQueryBudget *) arg)->node);
-}
-
-/* The budget of the query estate runs, made at its first fetcher. */
-static QuoQueryBudget *
-query_budget(EState *estate)
-{
-	dlist_iter	it;
-	QuoQueryBudget *b;
-	MemoryContextCallback *cb;
-
-	dlist_foreach(it, &query_budgets)
-	{
-		b = dlist_container(QuoQueryBudget, node, it.cur);
-		if (b->estate == estate)
-			return b;
-	}
-	b = MemoryContextAllocZero(estate->es_query_cxt, sizeof(QuoQueryBudget));
-	b->estate = estate;
-	cb = MemoryContextAlloc(estate->es_query_cxt, sizeof(MemoryContextCallback));
-	cb->func = query_budget_gone;
-	cb->arg = b;
-	MemoryContextRegisterResetCallback(estate->es_query_cxt, cb);
-	dlist_push_head(&query_budgets, &b->node);
-	return b;
-}
-
 /*
- * A fetcher for a scan or join node of the query estate runs; its fetches
- * live in cxt, its counters go to stats, and its requests count towards
- * the query's quo_fdw.max_requests.
+ * A fetcher for a scan or join node; its fetches live in cxt, its counters
+ * go to stats, and its requests count towards the statement's
+ * quo_fdw.max_requests.
  */
 QuoFetcher *
 quo_fetcher_create(const QuoFdwOptions *opts, int max_in_flight,
-				   QuoFetchStats *stats, MemoryContext cxt, EState *estate)
+				   QuoFetchStats *stats, MemoryContext cxt)
 {
 	QuoFetcher *f = MemoryContextAllocZero(cxt, sizeof(QuoFetcher));
-
-	f->budget = query_budget(estate);
 	f->opts = opts;
 	f->max_in_flight = Max(1, max_in_flight);
 	f->stats = stats;
@@ -184,11 +163,12 @@ quo_fetcher_stopped(const QuoFetcher *f)
 	return f->stopped;
 }
 
-/* The requests the fetcher's query has started so far, all its nodes counted. */
+/* The requests the statement has started so far, all its scans counted. */
 int64
 quo_fetcher_query_requests(const QuoFetcher *f)
 {
-	return f->budget->requests;
+	(void) f;
+	return current_budget()->requests;
 }
 
 /*
@@ -309,10 +289,10 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 		return;
 	}
 	if (f->relname != NULL && quo_max_requests > 0 &&
-		f->budget->requests >= quo_max_requests)
-		quo_check_budget(f->budget->requests + 1,
+		current_budget()->requests >= quo_max_requests)
+		quo_check_budget(current_budget()->requests + 1,
 						 psprintf("Foreign table \"%s\" needs another request for its next page or retry, after the " INT64_FORMAT " the query has made.",
-								  f->relname, f->budget->requests),
+								  f->relname, current_budget()->requests),
 						 "Narrow the query, or raise quo_fdw.max_requests.");
 	f->waiting--;
 	fetch->reserved = false;
@@ -321,7 +301,7 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 	fetch->attempt++;
 	f->running++;
 	f->stats->requests++;
-	f->budget->requests++;
+	current_budget()->requests++;
 	quo_requests_sent++;
 	f->stats->peak_in_flight = Max(f->stats->peak_in_flight, f->running);
 	if (fetch->attempt > 1)

@@ -551,7 +551,7 @@ quo_join_begin(ForeignScanState *node, int eflags)
 	js->nlookups = 2 * js->window_max;
 	js->lookups = palloc0(sizeof(QuoJoinLookup) * js->nlookups);
 	js->fetcher = quo_fetcher_create(&js->opts, js->opts.max_concurrent, &js->stats,
-									 js->join_cxt, estate);
+									 js->join_cxt);
 	cb = palloc(sizeof(MemoryContextCallback));
 	cb->func = join_memory_gone;
 	cb->arg = js;

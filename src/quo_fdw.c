@@ -63,6 +63,15 @@ quo_fdw_handler(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(routine);
 }
 
+/* Whether foreign server serverid is one of quo_fdw's (its wrapper's handler is ours). */
+bool
+quo_is_quo_server(Oid serverid)
+{
+	FdwRoutine *routine = GetFdwRoutineByServerId(serverid);
+
+	return routine->GetForeignRelSize == quoGetForeignRelSize;
+}
+
 /* ------------------------------------------------------------------------
  * Planning
  * ------------------------------------------------------------------------

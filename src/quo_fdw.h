@@ -328,6 +328,7 @@ enum QuoFdwScanPrivate
 };
 
 /* in quo_fdw.c */
+extern bool quo_is_quo_server(Oid serverid);
 pg_noreturn extern void quo_report_missing_required(const QuoEndpoint *ep,
 													 const char *relname,
 													 List *missing);
@@ -422,8 +423,7 @@ typedef struct QuoFetcher QuoFetcher;
 typedef struct QuoFetch QuoFetch;
 
 extern QuoFetcher *quo_fetcher_create(const QuoFdwOptions *opts, int max_in_flight,
-									  QuoFetchStats *stats, MemoryContext cxt,
-									  EState *estate);
+									  QuoFetchStats *stats, MemoryContext cxt);
 extern QuoFetch *quo_fetch_submit(QuoFetcher *fetcher, const char *target,
 								  const char *api_version);
 extern const QuoHttpResult *quo_fetch_await(QuoFetcher *fetcher, QuoFetch *fetch);
@@ -497,13 +497,14 @@ typedef struct QuoSeriesRun
 struct QuoRowContext;
 extern QuoSeriesRun *quo_series_create(const QuoFdwOptions *opts, struct QuoRowContext *rowctx,
 									   int limit, bool may_start_ahead, const char *label,
-									   MemoryContext parent, EState *estate);
+									   MemoryContext parent);
 extern void quo_series_start(QuoSeriesRun *run, List *specs, const char *first_token);
 extern void quo_series_reset(QuoSeriesRun *run);
 extern void quo_series_set_budget(QuoSeriesRun *run, const char *relname);
 extern void quo_series_stop_after(QuoSeriesRun *run, int64 n);
 extern int	quo_series_page_size(const QuoSeriesRun *run, const QuoRequestSpec *spec);
 extern QuoSeriesEvent quo_series_next(QuoSeriesRun *run);
+extern void quo_series_skip(QuoSeriesRun *run);
 extern void quo_series_count_as(QuoSeriesRun *run, const char *noun);
 
 /* The fan-out (fanout.c): calls and messages listed through conversations. */

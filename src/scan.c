@@ -108,7 +108,7 @@ quoBeginForeignScan(ForeignScanState *node, int eflags)
 										   ALLOCSET_DEFAULT_SIZES);
 	state->run = quo_series_create(&state->opts, &state->rowctx, state->limit,
 								   state->may_start_ahead, RelationGetRelationName(state->rel),
-								   state->scan_cxt, estate);
+								   state->scan_cxt);
 }
 
 /*

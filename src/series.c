@@ -61,13 +61,12 @@ run_memory_gone(void *arg)
  * A run of request series with opts (server, key, endpoint), whose rows
  * rowctx converts (its ctx slots follow the current series); limit is a
  * pushed LIMIT or 0; may_start_ahead says every series will be needed.
- * It lives in a context of its own under parent; estate is the query whose
- * quo_fdw.max_requests it counts towards (NULL: none but its own).
+ * It lives in a context of its own under parent; its requests count
+ * towards the statement's quo_fdw.max_requests.
  */
 QuoSeriesRun *
 quo_series_create(const QuoFdwOptions *opts, QuoRowContext *rowctx, int limit,
-				  bool may_start_ahead, const char *label, MemoryContext parent,
-				  EState *estate)
+				  bool may_start_ahead, const char *label, MemoryContext parent)
 {
 	MemoryContext cxt = AllocSetContextCreate(parent, "quo_fdw series run",
 											  ALLOCSET_SMALL_SIZES);
@@ -82,7 +81,7 @@ quo_series_create(const QuoFdwOptions *opts, QuoRowContext *rowctx, int limit,
 	run->label = label;
 	run->spec_cxt = AllocSetContextCreate(cxt, "quo_fdw series values", ALLOCSET_SMALL_SIZES);
 	run->page_cxt = AllocSetContextCreate(cxt, "quo_fdw page", ALLOCSET_DEFAULT_SIZES);
-	run->fetcher = quo_fetcher_create(opts, opts->max_concurrent, &run->stats, cxt, estate);
+	run->fetcher = quo_fetcher_create(opts, opts->max_concurrent, &run->stats, cxt);
 	run->seen_tokens = quo_token_set_create(cxt);
 	cb = MemoryContextAlloc(cxt, sizeof(MemoryContextCallback));
 	cb->func = run_memory_gone;
@@ -408,6 +407,23 @@ quo_series_next(QuoSeriesRun *run)
 		if (!fetch_page(run, NULL))
 			return QUO_SERIES_STOPPED;
 	}
+}
+
+/*
+ * Leave the current series where it is (after QUO_SERIES_STOPPED): the
+ * run goes on with the next, whose first answer may be in already.
+ */
+void
+quo_series_skip(QuoSeriesRun *run)
+{
+	if (run->current)
+		quo_fetch_release(run->fetcher, run->current);
+	run->current = NULL;
+	release_page(run);
+	if (run->page_token)
+		pfree(run->page_token);
+	run->page_token = NULL;
+	run->in_series = false;
 }
 
 /* The fan-out's children are started: progress counts them as noun. */

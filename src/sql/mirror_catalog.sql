@@ -30,19 +30,27 @@ AS 'MODULE_PATHNAME', 'quo_fdw_requests_sent'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION quo_fdw.requests_sent() IS 'Quo API requests this session has sent (every attempt, retries included)';
 
--- The catalog: one row per mirror.  Its rows are dumped by pg_dump.
+-- The catalog: one row per mirror, dumped by pg_dump.  Any role may read
+-- it; a row belongs to its owner, the role that created the mirror, and
+-- only a member of that role (or a superuser) may add, change or remove it
+-- (the policies below; the mirror functions add their own checks and
+-- clear errors).  Refreshes run as the owner, whoever calls them.
 CREATE TABLE quo_fdw.mirror (
   mirror_schema  name PRIMARY KEY,
   server         name NOT NULL,
   since          timestamptz,
   lookback       interval NOT NULL,
-  remote         name NOT NULL UNIQUE,  -- prefix of the foreign tables in schema quo_fdw
   created_schema boolean NOT NULL,      -- create_mirror made mirror_schema (drop_mirror drops it when empty)
-  watermark      timestamptz,           -- start of the last good refresh; NULL: never refreshed
-  last_refresh   timestamptz,           -- end of the last good refresh
-  last_result    jsonb,                 -- what the last good refresh returned
-  missing        text[]                 -- conversations the last listing lacked (deleted when the next lacks them too)
+  watermark      timestamptz,           -- start of the last complete pass; NULL: none yet
+  last_refresh   timestamptz,           -- end of the last refresh or step that committed
+  last_result    jsonb,                 -- what it returned
+  missing        text[],                -- conversations the last complete listing lacked (deleted when the next lacks them too)
+  owner          regrole NOT NULL,      -- who owns the mirror: refreshes run as this role
+  pass_started   timestamptz,           -- start of the pass under way; NULL: none (the mirror is complete)
+  pass_phase     text,                  -- where the pass is: list:<table>, visits, pending
+  pass_token     text,                  -- list phase: the page to resume the listing at
+  pass_items     text[],                -- pending phase: the rows still to read again (table:id)
+  pending        bigint NOT NULL DEFAULT 0  -- conversations still to visit in the pass
 );
 COMMENT ON TABLE quo_fdw.mirror IS 'quo_fdw''s mirrors (see the view quo_fdw.mirrors)';
 SELECT pg_catalog.pg_extension_config_dump('quo_fdw.mirror', '');
-

@@ -1,4 +1,5 @@
--- mirror_create.sql: create_mirror, drop_mirror, and the lock on a mirror
+-- mirror_create.sql: create_mirror, drop_mirror, and the checks and lock
+-- every mirror function starts with
 -- (the build assembles quo_fdw--<version>.sql and the update scripts from
 -- the files of src/sql; see the Makefile)
 
@@ -7,6 +8,59 @@ CREATE OR REPLACE FUNCTION quo_fdw.mirror_tables() RETURNS name[]
 LANGUAGE sql IMMUTABLE
 AS $$ SELECT '{users,phone_numbers,conversations,calls,messages}'::name[] $$;
 COMMENT ON FUNCTION quo_fdw.mirror_tables() IS 'the tables of a mirror (internal)';
+
+-- The mirror of mirror_schema, read without a lock, for a role that must
+-- own it: a clear ERROR when there is none (42704) or it is another
+-- role's (42501).  A superuser and the members of the owner may act on it.
+CREATE OR REPLACE FUNCTION quo_fdw.mirror_owned(mirror_schema name, action text) RETURNS quo_fdw.mirror
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  m quo_fdw.mirror;
+BEGIN
+  SELECT * INTO m FROM quo_fdw.mirror x WHERE x.mirror_schema = mirror_owned.mirror_schema;
+  IF m.mirror_schema IS NULL THEN
+    RAISE EXCEPTION 'mirror "%" does not exist', mirror_schema
+      USING ERRCODE = 'undefined_object',
+            HINT = 'quo_fdw.mirrors lists the mirrors; quo_fdw.create_mirror creates one.';
+  END IF;
+  IF NOT pg_has_role(current_user, m.owner, 'MEMBER') THEN
+    RAISE EXCEPTION 'must be owner of mirror "%" to %', mirror_schema, action
+      USING ERRCODE = 'insufficient_privilege',
+            DETAIL = format('Mirror "%s" belongs to role "%s".', mirror_schema, m.owner),
+            HINT = 'Its owner, a member of that role, or a superuser may.';
+  END IF;
+  RETURN m;
+END
+$fn$;
+COMMENT ON FUNCTION quo_fdw.mirror_owned(name, text) IS 'a mirror the current role owns, or an error (internal)';
+
+-- The mirror's catalog row, locked for this transaction; a clear ERROR
+-- when another session holds it, there is no such mirror, or it is another
+-- role's.
+CREATE OR REPLACE FUNCTION quo_fdw.mirror_lock(mirror_schema name) RETURNS quo_fdw.mirror
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  m quo_fdw.mirror := quo_fdw.mirror_owned(mirror_schema, 'change it');
+BEGIN
+  BEGIN
+    SELECT * INTO m FROM quo_fdw.mirror x WHERE x.mirror_schema = mirror_lock.mirror_schema FOR UPDATE NOWAIT;
+  EXCEPTION WHEN lock_not_available THEN
+    RAISE EXCEPTION 'mirror "%" is being refreshed or dropped by another session', mirror_schema
+      USING ERRCODE = 'lock_not_available',
+            DETAIL = 'One refresh of a mirror runs at a time; this call changed nothing.',
+            HINT = 'Call it again when the other one has ended (from pg_cron: a schedule longer than a refresh takes).';
+  END;
+  IF m.mirror_schema IS NULL THEN
+    RAISE EXCEPTION 'mirror "%" does not exist', mirror_schema USING ERRCODE = 'undefined_object';
+  END IF;
+  RETURN m;
+END
+$fn$;
+COMMENT ON FUNCTION quo_fdw.mirror_lock(name) IS 'lock a mirror''s catalog row (internal)';
 
 CREATE OR REPLACE FUNCTION quo_fdw.create_mirror(server name, mirror_schema name,
                                       since timestamptz DEFAULT NULL,
@@ -18,10 +72,10 @@ AS $fn$
 DECLARE
   nsp oid;
   made boolean := false;
-  prefix name;
-  scratch name;
   clash text;
   t name;
+  cols text;
+  existing quo_fdw.mirror;
 BEGIN
   IF server IS NULL OR mirror_schema IS NULL OR lookback IS NULL THEN
     RAISE EXCEPTION 'quo_fdw.create_mirror needs a server, a schema and a lookback'
@@ -45,7 +99,21 @@ BEGIN
                     AND w.fdwhandler = '@extschema@.quo_fdw_handler()'::regprocedure) THEN
     RAISE EXCEPTION 'server "%" is not a quo_fdw server', server USING ERRCODE = 'wrong_object_type';
   END IF;
-  IF EXISTS (SELECT 1 FROM quo_fdw.mirror m WHERE m.mirror_schema = create_mirror.mirror_schema) THEN
+  IF NOT has_server_privilege(server, 'USAGE') THEN
+    RAISE EXCEPTION 'permission denied for foreign server %', server
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = format('A mirror reads the API through the server as its owner: GRANT USAGE ON FOREIGN SERVER %I TO %I.',
+                          server, current_user);
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_user_mappings u
+                  WHERE u.srvname = create_mirror.server AND u.usename IN (current_user::text, 'public')) THEN
+    RAISE EXCEPTION 'no user mapping for role "%" on server "%"', current_user, server
+      USING ERRCODE = 'invalid_authorization_specification',
+            HINT = format('Create one with CREATE USER MAPPING FOR CURRENT_USER SERVER %I OPTIONS (api_key ''...'').', server);
+  END IF;
+  SELECT * INTO existing FROM quo_fdw.mirror x WHERE x.mirror_schema = create_mirror.mirror_schema;
+  IF existing.mirror_schema IS NOT NULL THEN
+    PERFORM quo_fdw.mirror_owned(mirror_schema, 'replace it');
     RAISE EXCEPTION 'mirror "%" already exists', mirror_schema
       USING ERRCODE = 'duplicate_object',
             HINT = format('Refresh it with SELECT * FROM quo_fdw.refresh_mirror(%L), or drop it with quo_fdw.drop_mirror first.', mirror_schema);
@@ -64,73 +132,60 @@ BEGIN
             HINT = 'A mirror''s schema must belong to the role that creates the mirror: name a new schema and create_mirror creates it.';
   END IF;
   SELECT string_agg(format('%I', c.relname), ', ' ORDER BY c.relname) INTO clash
-    FROM pg_class c WHERE c.relnamespace = nsp AND c.relname = ANY (quo_fdw.mirror_tables());
+    FROM pg_class c WHERE c.relnamespace = nsp AND c.relname = ANY (quo_fdw.mirror_tables() || 'conversation_state'::name);
   IF clash IS NOT NULL THEN
     RAISE EXCEPTION 'schema "%" already has %', mirror_schema, clash
       USING ERRCODE = 'duplicate_table',
             HINT = 'Give the mirror a schema of its own: create_mirror creates it.';
   END IF;
 
-  -- the foreign tables the refreshes read: imported (the one definition of
-  -- their columns), renamed, moved into quo_fdw
-  prefix := 'm' || nsp::bigint;
-  WHILE EXISTS (SELECT 1 FROM quo_fdw.mirror x WHERE x.remote = prefix)
-        OR EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = 'quo_fdw'::regnamespace AND c.relname LIKE prefix || '\_%') LOOP
-    prefix := prefix || 'x';   -- a name left by a restored dump or a dropped schema
-  END LOOP;
-  scratch := 'quo_fdw_import_' || nsp::bigint;
-  EXECUTE format('CREATE SCHEMA %I', scratch);
-  EXECUTE format('IMPORT FOREIGN SCHEMA quo LIMIT TO (users, phone_numbers, conversations, calls, messages) FROM SERVER %I INTO %I',
-                 server, scratch);
+  -- the tables: the foreign tables' columns and types (the one definition,
+  -- src/endpoints.c), primary key id, and when each row was written
   FOREACH t IN ARRAY quo_fdw.mirror_tables() LOOP
-    EXECUTE format('ALTER FOREIGN TABLE %I.%I RENAME TO %I', scratch, t, prefix || '_' || t);
-    EXECUTE format('ALTER FOREIGN TABLE %I.%I SET SCHEMA quo_fdw', scratch, prefix || '_' || t);
-    EXECUTE format('COMMENT ON FOREIGN TABLE quo_fdw.%I IS %L', prefix || '_' || t,
-                   format('what mirror %s reads for %s (quo_fdw.refresh_mirror)', quote_ident(mirror_schema), t));
-    EXECUTE format('CREATE TABLE %I.%I (LIKE quo_fdw.%I, mirrored_at timestamptz NOT NULL, PRIMARY KEY (id))',
-                   mirror_schema, t, prefix || '_' || t);
+    SELECT string_agg(format('%I %s', c.name, c.type), ', ') INTO cols FROM quo_fdw.endpoint_columns(t) c;
+    EXECUTE format('CREATE TABLE %I.%I (%s, mirrored_at timestamptz NOT NULL, PRIMARY KEY (id))',
+                   mirror_schema, t, cols);
     EXECUTE format('COMMENT ON TABLE %I.%I IS %L', mirror_schema, t,
                    format('mirror of the Quo %s on server %s: SELECT * FROM quo_fdw.refresh_mirror(%L) brings it up to date',
                           t, quote_ident(server), mirror_schema));
   END LOOP;
-  EXECUTE format('DROP SCHEMA %I', scratch);
   -- what a refresh reads again by id: the rows that can still change
   EXECUTE format($q$CREATE INDEX ON %I.calls (created_at) WHERE status IN ('queued', 'initiated', 'ringing', 'in-progress')$q$,
                  mirror_schema);
   EXECUTE format($q$CREATE INDEX ON %I.messages (created_at) WHERE status IN ('queued', 'sent')$q$, mirror_schema);
+  PERFORM quo_fdw.mirror_state_table(mirror_schema);
 
-  INSERT INTO quo_fdw.mirror (mirror_schema, server, since, lookback, remote, created_schema)
-  VALUES (mirror_schema, server, since, lookback, prefix, made);
+  INSERT INTO quo_fdw.mirror (mirror_schema, server, owner, since, lookback, created_schema)
+  VALUES (mirror_schema, server, current_user::regrole, since, lookback, made);
 END
 $fn$;
-COMMENT ON FUNCTION quo_fdw.create_mirror(name, name, timestamptz, interval) IS 'create a mirror of the Quo calls, messages, conversations, users and phone numbers of a server in local tables (fetches nothing)';
+COMMENT ON FUNCTION quo_fdw.create_mirror(name, name, timestamptz, interval) IS 'create a mirror of the Quo calls, messages, conversations, users and phone numbers of a server in local tables, owned by the current role (fetches nothing)';
 
--- The mirror's catalog row, locked for this transaction; a clear ERROR when
--- another session holds it or there is no such mirror.
-CREATE OR REPLACE FUNCTION quo_fdw.mirror_lock(mirror_schema name) RETURNS quo_fdw.mirror
+-- The mirror's bookkeeping, one row per conversation (the refresh's
+-- per-conversation watermark): in the mirror's schema, the owner's.
+CREATE OR REPLACE FUNCTION quo_fdw.mirror_state_table(mirror_schema name) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-DECLARE
-  m quo_fdw.mirror;
 BEGIN
-  BEGIN
-    SELECT * INTO m FROM quo_fdw.mirror x WHERE x.mirror_schema = mirror_lock.mirror_schema FOR UPDATE NOWAIT;
-  EXCEPTION WHEN lock_not_available THEN
-    RAISE EXCEPTION 'mirror "%" is being refreshed or dropped by another session', mirror_schema
-      USING ERRCODE = 'lock_not_available',
-            DETAIL = 'One refresh of a mirror runs at a time; this call changed nothing.',
-            HINT = 'Call it again when the other one has ended (from pg_cron: a schedule longer than a refresh takes).';
-  END;
-  IF m.mirror_schema IS NULL THEN
-    RAISE EXCEPTION 'mirror "%" does not exist', mirror_schema
-      USING ERRCODE = 'undefined_object',
-            HINT = 'quo_fdw.mirrors lists the mirrors; quo_fdw.create_mirror creates one.';
-  END IF;
-  RETURN m;
+  EXECUTE format($q$
+    CREATE TABLE %1$I.conversation_state (
+      conversation_id     text PRIMARY KEY,
+      listed_pass         timestamptz,   -- the pass whose listing last returned it
+      visited_activity_at timestamptz,   -- its lastActivityAt when last visited (NULL: never)
+      visited_updated_at  timestamptz,   -- its updatedAt then
+      visited_at          timestamptz,   -- the start of that visit's pass
+      visited_from        timestamptz,   -- rows created from here were read (NULL: all)
+      queued              integer,       -- its place among this pass's visits (NULL: none)
+      renewed             boolean NOT NULL DEFAULT false,  -- back after being taken for deleted
+      lagging             smallint NOT NULL DEFAULT 0      -- visits that did not find its last activity
+    )$q$, mirror_schema);
+  EXECUTE format('CREATE INDEX ON %I.conversation_state (queued) WHERE queued IS NOT NULL', mirror_schema);
+  EXECUTE format('COMMENT ON TABLE %I.conversation_state IS %L', mirror_schema,
+                 'what quo_fdw''s refreshes of this mirror have read of each conversation (do not edit)');
 END
 $fn$;
-COMMENT ON FUNCTION quo_fdw.mirror_lock(name) IS 'lock a mirror''s catalog row (internal)';
+COMMENT ON FUNCTION quo_fdw.mirror_state_table(name) IS 'make a mirror''s conversation_state table (internal)';
 
 CREATE OR REPLACE FUNCTION quo_fdw.drop_mirror(mirror_schema name) RETURNS void
 LANGUAGE plpgsql
@@ -140,9 +195,8 @@ DECLARE
   m quo_fdw.mirror := quo_fdw.mirror_lock(mirror_schema);
   t name;
 BEGIN
-  FOREACH t IN ARRAY quo_fdw.mirror_tables() LOOP
+  FOREACH t IN ARRAY quo_fdw.mirror_tables() || 'conversation_state'::name LOOP
     EXECUTE format('DROP TABLE IF EXISTS %I.%I', m.mirror_schema, t);
-    EXECUTE format('DROP FOREIGN TABLE IF EXISTS quo_fdw.%I', m.remote || '_' || t);
   END LOOP;
   DELETE FROM quo_fdw.mirror x WHERE x.mirror_schema = m.mirror_schema;
   IF m.created_schema AND to_regnamespace(quote_ident(m.mirror_schema)) IS NOT NULL THEN
@@ -154,5 +208,4 @@ BEGIN
   END IF;
 END
 $fn$;
-COMMENT ON FUNCTION quo_fdw.drop_mirror(name) IS 'drop a mirror: its tables, the foreign tables it reads, its catalog row (and its schema, when create_mirror made it and it is empty)';
-
+COMMENT ON FUNCTION quo_fdw.drop_mirror(name) IS 'drop a mirror: its tables, its catalog row (and its schema, when create_mirror made it and it is empty)';

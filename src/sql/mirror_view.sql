@@ -2,7 +2,8 @@
 -- (the build assembles quo_fdw--<version>.sql and the update scripts from
 -- the files of src/sql; see the Makefile)
 
--- Rows of one table of a mirror (NULL when the table is gone).
+-- Rows of one table of a mirror: NULL when the table is gone or the role
+-- reading the view may not read it (the owner grants that).
 CREATE OR REPLACE FUNCTION quo_fdw.mirror_rows(mirror_schema name, tbl name) RETURNS bigint
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -11,7 +12,7 @@ DECLARE
   rel regclass := to_regclass(format('%I.%I', mirror_schema, tbl));
   n bigint;
 BEGIN
-  IF rel IS NULL THEN
+  IF rel IS NULL OR NOT has_table_privilege(rel, 'SELECT') THEN
     RETURN NULL;
   END IF;
   EXECUTE format('SELECT count(*) FROM %s', rel) INTO n;
@@ -26,7 +27,10 @@ SELECT m.mirror_schema, m.server, m.since, m.lookback, m.watermark, m.last_refre
        quo_fdw.mirror_rows(m.mirror_schema, 'messages') AS messages,
        quo_fdw.mirror_rows(m.mirror_schema, 'conversations') AS conversations,
        quo_fdw.mirror_rows(m.mirror_schema, 'users') AS users,
-       quo_fdw.mirror_rows(m.mirror_schema, 'phone_numbers') AS phone_numbers
+       quo_fdw.mirror_rows(m.mirror_schema, 'phone_numbers') AS phone_numbers,
+       m.owner, m.pass_started IS NULL AS complete, m.pending AS conversations_pending,
+       m.pass_started
   FROM quo_fdw.mirror m;
-COMMENT ON VIEW quo_fdw.mirrors IS 'each mirror: its watermark, last refresh and result, and rows per table';
+COMMENT ON VIEW quo_fdw.mirrors IS 'each mirror: its owner, watermark, last refresh and result, rows per table, and the pass under way';
+GRANT SELECT ON quo_fdw.mirrors TO PUBLIC;
 

@@ -1,11 +1,44 @@
 -- update--0.3.0--0.4.0.sql: what an update from 0.3.0 changes before the
--- functions are replaced (the files that follow this one in the assembled
--- quo_fdw--0.3.0--0.4.0.sql are those of a fresh install: see the Makefile)
+-- objects of a fresh install that follow it in the assembled
+-- quo_fdw--0.3.0--0.4.0.sql (see the Makefile)
 --
--- 0.4.0: a refresh's time bounds are typed parameters (never text that
--- DateStyle and time zone abbreviations could change), and a pending row
--- whose id the API now answers with its documented 404 leaves the mirror.
+-- 0.4.0: mirrors are refreshed in resumable steps, recent activity first,
+-- several requests in flight (the one scan engine, through
+-- quo_fdw.fetch_visits and friends instead of per-mirror foreign tables),
+-- and belong to the role that made them.  A mirror's per-conversation
+-- state (its schema's conversation_state) is made by its first refresh
+-- after the update, from what the mirror holds, so that refresh reads no
+-- more than the one before it would have.
 
--- the upsert takes the time bound as a parameter now
+ALTER TABLE quo_fdw.mirror
+  ADD COLUMN owner regrole,
+  ADD COLUMN pass_started timestamptz,
+  ADD COLUMN pass_phase text,
+  ADD COLUMN pass_token text,
+  ADD COLUMN pass_items text[],
+  ADD COLUMN pending bigint NOT NULL DEFAULT 0;
+-- a 0.3.0 mirror's schema belonged to the role that made it
+UPDATE quo_fdw.mirror m
+   SET owner = coalesce((SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.nspname = m.mirror_schema),
+                        (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'quo_fdw'))::regrole;
+ALTER TABLE quo_fdw.mirror ALTER COLUMN owner SET NOT NULL;
+
+-- the foreign tables 0.3.0 read each mirror through
+DO $do$
+DECLARE
+  m record;
+  t name;
+BEGIN
+  FOR m IN SELECT x.remote FROM quo_fdw.mirror x LOOP
+    FOREACH t IN ARRAY '{users,phone_numbers,conversations,calls,messages}'::name[] LOOP
+      EXECUTE format('DROP FOREIGN TABLE IF EXISTS quo_fdw.%I', m.remote || '_' || t);
+    END LOOP;
+  END LOOP;
+END
+$do$;
+ALTER TABLE quo_fdw.mirror DROP COLUMN remote;
+
+-- functions whose arguments or results changed
+DROP FUNCTION quo_fdw.refresh_mirror(name);
 DROP FUNCTION quo_fdw.mirror_upsert(quo_fdw.mirror, name, text, bigint, bigint, text[], jsonb, boolean);
 

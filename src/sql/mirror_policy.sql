@@ -1,0 +1,22 @@
+-- mirror_policy.sql: who may read and write the mirrors' catalog
+-- (the build assembles quo_fdw--<version>.sql and the update scripts from
+-- the files of src/sql; see the Makefile)
+
+-- Everyone reads the catalog (which mirrors exist, whose they are); a row
+-- is written only by a member of its owner, for a schema a member of the
+-- owner owns, on a server the owner may use.  A superuser passes the
+-- policies (and may refresh any mirror: as its owner).
+ALTER TABLE quo_fdw.mirror ENABLE ROW LEVEL SECURITY;
+GRANT SELECT, INSERT, UPDATE, DELETE ON quo_fdw.mirror TO PUBLIC;
+CREATE POLICY mirror_read ON quo_fdw.mirror FOR SELECT USING (true);
+CREATE POLICY mirror_add ON quo_fdw.mirror FOR INSERT
+  WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER, owner, 'MEMBER')
+              AND EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n
+                           WHERE n.nspname OPERATOR(pg_catalog.=) mirror_schema
+                             AND pg_catalog.pg_has_role(owner, n.nspowner, 'MEMBER')));
+CREATE POLICY mirror_change ON quo_fdw.mirror FOR UPDATE
+  USING (pg_catalog.pg_has_role(CURRENT_USER, owner, 'MEMBER'))
+  WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER, owner, 'MEMBER'));
+CREATE POLICY mirror_remove ON quo_fdw.mirror FOR DELETE
+  USING (pg_catalog.pg_has_role(CURRENT_USER, owner, 'MEMBER'));
+
