@@ -6,6 +6,10 @@
 -- is written only by a member of its owner, for a schema a member of the
 -- owner owns, on a server the owner may use.  A superuser passes the
 -- policies (and may refresh any mirror: as its owner).
+-- Any role with USAGE on a quo_fdw server and a user mapping may own
+-- mirrors: the schema's functions are for every role (they check who may
+-- do what); no role but the extension's owner may create in it.
+GRANT USAGE ON SCHEMA quo_fdw TO PUBLIC;
 ALTER TABLE quo_fdw.mirror ENABLE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, UPDATE, DELETE ON quo_fdw.mirror TO PUBLIC;
 CREATE POLICY mirror_read ON quo_fdw.mirror FOR SELECT USING (true);

@@ -9,9 +9,13 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-  rel regclass := to_regclass(format('%I.%I', mirror_schema, tbl));
+  rel regclass;
   n bigint;
 BEGIN
+  IF to_regnamespace(quote_ident(mirror_schema)) IS NULL OR NOT has_schema_privilege(quote_ident(mirror_schema), 'USAGE') THEN
+    RETURN NULL;
+  END IF;
+  rel := to_regclass(format('%I.%I', mirror_schema, tbl));
   IF rel IS NULL OR NOT has_table_privilege(rel, 'SELECT') THEN
     RETURN NULL;
   END IF;
