@@ -45,7 +45,8 @@ for p in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libcurl4-openssl-d
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ "$mode" != demo ]; then
-  for p in clang libclang-rt-dev valgrind; do
+  # pg_cron: test/t_pgcron.sh runs the mirror's README recipe for real
+  for p in clang libclang-rt-dev valgrind postgresql-$PG_MAJOR-cron; do
     dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
   done
 fi
