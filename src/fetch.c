@@ -271,6 +271,16 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 		/* a slot only for a fetch that can start when it comes */
 		if (f->running + f->waiting >= f->max_in_flight)
 			return;
+		/*
+		 * and not past the stop: a slot reserved for a request that never
+		 * starts would hold back the requests that come after it, this
+		 * backend's and every other's on the key
+		 */
+		if (f->stop_after > 0 && f->stats->requests + f->waiting >= f->stop_after)
+		{
+			f->stopped = true;
+			return;
+		}
 		fetch->start_at = quo_rate_reserve(f->opts->api_key, f->opts->rate_limit);
 		fetch->reserved = true;
 		f->waiting++;
@@ -403,7 +413,7 @@ quo_fetch_await(QuoFetcher *f, QuoFetch *fetch)
 
 		if (fetch->done)
 			return quo_http_result(fetch->req);
-		if (f->stopped && !fetch->running)
+		if (f->stopped && !fetch->running && !fetch->reserved)
 			return NULL;
 
 		event = f->running > 0 ? wait_api : rate_wait ? wait_rate : wait_backoff;

@@ -7,6 +7,8 @@ DROP DATABASE IF EXISTS quo_bench;
 CREATE DATABASE quo_bench;
 \c quo_bench
 CREATE EXTENSION quo_fdw;
+-- each bench runs its query three times in one statement: no budget
+SET quo_fdw.max_requests = 0;
 CREATE SERVER quo FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url :'base_url', rate_limit '0');
 CREATE USER MAPPING FOR CURRENT_USER SERVER quo OPTIONS (api_key :'api_key');
 CREATE SCHEMA quo;
@@ -87,13 +89,18 @@ SELECT method, max(rows) AS rows, min(seconds)::numeric(8,2) AS seconds,
 -- conversations, 200 ms of latency on every request, the default rate limit
 -- (10 requests/s) and 4 requests in flight.  Sequentially this would take
 -- requests x 0.2 s; the floor is requests / 10 s.
+-- the mock is driven as the suite drives it (sql/setup.sql): the command
+-- comes from psql's environment (test/run.sh sets QUO_MOCKCTL)
+\getenv mockctl QUO_MOCKCTL
+CREATE TABLE mock_config (cmd text NOT NULL);
+INSERT INTO mock_config VALUES (:'mockctl');
 CREATE TABLE mock_out (n serial, line text);
 CREATE FUNCTION mock(cmd text, arg text DEFAULT '') RETURNS SETOF text
 LANGUAGE plpgsql AS $$
 BEGIN
   TRUNCATE mock_out;
   EXECUTE format('COPY mock_out (line) FROM PROGRAM %L',
-                 '$QUO_MOCKCTL ' || cmd || ' ''' || replace(arg, '''', '''\''''') || '''');
+                 (SELECT c.cmd FROM mock_config c) || ' ' || cmd || ' ''' || replace(arg, '''', '''\''''') || '''');
   RETURN QUERY SELECT line FROM mock_out ORDER BY n;
 END $$;
 CREATE SERVER quo10 FOREIGN DATA WRAPPER quo_fdw OPTIONS (base_url :'base_url');
@@ -113,6 +120,27 @@ BEGIN
   INSERT INTO fanout VALUES (n, extract(epoch FROM clock_timestamp() - t0),
                              (SELECT count(*) FROM mock('log')));
 END $$;
+-- the mirror's first refresh of the same workspace at the same floor: its
+-- visits are series on one multi handle (quo_fdw.fetch_visits), one
+-- statement a batch, so they run like the fan-out's; then the same again
+-- in steps of 100 (quo_fdw.refresh_mirror(mirror, 100))
+CREATE TABLE mirror_bench (how text, seconds numeric, requests bigint);
+DO $$
+DECLARE t0 timestamptz; r quo_fdw.refresh_result; total bigint := 0;
+BEGIN
+  PERFORM quo_fdw.create_mirror('quo10', 'mb_one');
+  PERFORM quo_fdw.create_mirror('quo10', 'mb_steps');
+  t0 := clock_timestamp();
+  r := quo_fdw.refresh_mirror('mb_one');
+  INSERT INTO mirror_bench VALUES ('one refresh', extract(epoch FROM clock_timestamp() - t0), r.requests);
+  t0 := clock_timestamp();
+  LOOP
+    r := quo_fdw.refresh_mirror('mb_steps', 100);
+    total := total + r.requests;
+    EXIT WHEN r.complete;
+  END LOOP;
+  INSERT INTO mirror_bench VALUES ('steps of 100', extract(epoch FROM clock_timestamp() - t0), total);
+END $$;
 SELECT count(*) FROM mock('reset') \g /dev/null
 \echo
 \echo '== fan-out: 150 conversations, 200 ms latency per request, 10 requests/s, 4 in flight'
@@ -121,5 +149,12 @@ SELECT rows, requests, seconds::numeric(8,2) AS seconds,
        (requests / 10.0)::numeric(8,2) AS floor_seconds,
        (seconds / (requests / 10.0))::numeric(8,2) AS ratio_to_floor
   FROM fanout;
+\echo
+\echo '== mirror, first refresh of the same 205 conversations, same latency and rate limit'
+SELECT how, requests, seconds::numeric(8,2) AS seconds,
+       (requests * 0.2)::numeric(8,2) AS sequential_seconds,
+       (requests / 10.0)::numeric(8,2) AS floor_seconds,
+       (seconds / (requests / 10.0))::numeric(8,2) AS ratio_to_floor
+  FROM mirror_bench;
 \c postgres
 DROP DATABASE quo_bench;

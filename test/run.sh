@@ -165,6 +165,7 @@ if [ "$mode" = bench ]; then
   fi
   cp test/bench_raw.py "$work/"; chmod 755 "$work/bench_raw.py"
   log "bench: $base_url (PL/Python: $plpython)"
+  QUO_MOCKCTL="python3 $work/mockctl.py $base_url" \
   PGOPTIONS="-c bench.raw_cmd=python3\\ $work/bench_raw.py\\ $base_url\\ $key" \
     psql_q -d postgres -v base_url="$base_url" -v api_key="$key" -v plpython="$plpython" -f test/bench.sql
   exit 0
