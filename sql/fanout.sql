@@ -168,6 +168,19 @@ SELECT mock_reset();
 SELECT * FROM explain_fanout($$SELECT (SELECT count(*) FROM calls c WHERE c.created_at >= w.since) FROM windows w$$);
 SELECT mock_reset();
 DROP TABLE windows;
+-- the listings kept are the query's 8 most recent: rescans on 10 numbers,
+-- then the first again, list 11 times (the first was let go), and answer
+-- as a scan of each number alone
+CREATE TABLE numbers (n serial, pn text);
+INSERT INTO numbers (pn) SELECT 'PNnone' || lpad(i::text, 4, '0') FROM generate_series(1, 9) i;
+INSERT INTO numbers (pn) VALUES ('PNsales0001'), ('PNnone0001');
+SELECT count(*) FILTER (WHERE c > 0) AS numbers_with_calls, sum(c) AS calls
+  FROM (SELECT (SELECT count(*) FROM calls c WHERE c.phone_number_id = x.pn AND c.created_at >= '2024-03-15') AS c
+          FROM numbers x ORDER BY x.n) s;
+SELECT count(*) FILTER (WHERE l LIKE 'GET /v1/conversations?%') AS listings FROM mock_log() l;
+SELECT count(*) AS calls FROM calls WHERE phone_number_id = 'PNsales0001' AND created_at >= '2024-03-15';
+SELECT mock_reset();
+DROP TABLE numbers;
 
 -- fanout 'false' on the table (or server) restores the error
 ALTER FOREIGN TABLE calls OPTIONS (ADD fanout 'false');

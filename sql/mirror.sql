@@ -280,6 +280,13 @@ SELECT (SELECT count(*) FROM quo_local.calls WHERE id = 'AC90000011') AS call_le
   FROM quo_fdw.mirror WHERE mirror_schema = 'quo_local';
 SELECT mock('clearlog');
 SELECT requests FROM refresh('quo_local');
+-- a pending row whose id cannot be the API's (not AC...) is not asked for,
+-- and so never taken for gone
+INSERT INTO quo_local.calls (id, status, created_at, phone_number_id, participants, mirrored_at)
+VALUES ('XX00000001', 'ringing', now(), 'PNsales0001', '{+15550100002}', now());
+SELECT requests, calls FROM refresh('quo_local');
+SELECT count(*) AS kept FROM quo_local.calls WHERE id = 'XX00000001';
+DELETE FROM quo_local.calls WHERE id = 'XX00000001';
 
 -- time bounds never go through DateStyle or time zone abbreviations: a
 -- mirror made and refreshed under 'SQL, DMY' in Asia/Shanghai (whose CST

@@ -66,17 +66,25 @@ typedef struct FanoutParent
 /* One listing: its requests, and its parents in listing order. */
 typedef struct FanoutListing
 {
+	MemoryContext cxt;			/* its own: parents, targets */
 	char	   *targets;		/* the listing's requests, one per line */
 	uint32		hash;			/* of targets */
 	List	   *parents;		/* FanoutParent * */
 	bool		complete;		/* every page was read */
 } FanoutListing;
 
-/* The listings of one scan node, kept for the life of the query. */
+/*
+ * The listings of one scan node, kept for the life of the query: the most
+ * recent ones, each in its own memory, so that rescans whose listings
+ * differ (a condition on phone_number_id from the outer row) keep no more
+ * than a few.
+ */
+#define FANOUT_CACHE_MAX 8
+
 struct QuoFanoutCache
 {
 	MemoryContext cxt;			/* the scan's: where listings live */
-	List	   *listings;		/* FanoutListing *, complete ones */
+	List	   *listings;		/* FanoutListing *, complete ones, oldest first */
 };
 
 struct QuoFanoutState
@@ -247,11 +255,17 @@ find_listing(QuoFanoutState *fs)
 			classify(fs, lfirst(lc2));
 		return;
 	}
-	old = MemoryContextSwitchTo(fs->cache->cxt);
-	fs->listing = palloc0(sizeof(FanoutListing));
-	fs->listing->targets = pstrdup(t.data);
-	fs->listing->hash = hash;
-	MemoryContextSwitchTo(old);
+	{
+		MemoryContext lcxt = AllocSetContextCreate(fs->cache->cxt, "quo_fdw fan-out listing",
+												   ALLOCSET_DEFAULT_SIZES);
+
+		old = MemoryContextSwitchTo(lcxt);
+		fs->listing = palloc0(sizeof(FanoutListing));
+		fs->listing->cxt = lcxt;
+		fs->listing->targets = pstrdup(t.data);
+		fs->listing->hash = hash;
+		MemoryContextSwitchTo(old);
+	}
 	pfree(t.data);
 }
 
@@ -381,7 +395,7 @@ quo_fanout_add_parent(QuoFanoutState *fs, struct json_object *obj)
 	}
 
 	/* keep only what a visit needs, in the listing's memory */
-	MemoryContextSwitchTo(fs->cache->cxt);
+	MemoryContextSwitchTo(fs->listing->cxt);
 	p = palloc0(sizeof(FanoutParent));
 	p->id = TextDatumGetCString(fs->pvalues[PARENT_ID]);
 	p->phone = TextDatumGetCString(fs->pvalues[PARENT_PHONE]);
@@ -533,8 +547,15 @@ quo_fanout_children(QuoFanoutState *fs, const char *relname, int64 requests_made
 	}
 	if (!fs->reused && !fs->listing->complete)
 	{
-		/* read to its end: kept for the rescans of the query */
+		/* read to its end: kept for the rescans of the query, the oldest going */
 		fs->listing->complete = true;
+		if (list_length(fs->cache->listings) >= FANOUT_CACHE_MAX)
+		{
+			FanoutListing *oldest = linitial(fs->cache->listings);
+
+			fs->cache->listings = list_delete_first(fs->cache->listings);
+			MemoryContextDelete(oldest->cxt);
+		}
 		old = MemoryContextSwitchTo(fs->cache->cxt);
 		fs->cache->listings = lappend(fs->cache->listings, fs->listing);
 		MemoryContextSwitchTo(old);

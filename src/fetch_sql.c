@@ -19,7 +19,9 @@
  *	item_done boolean	NULL on a row; on a marker row, true: the item is
  *						complete (its rows, if any, came before), or
  *						false: a list stopped before its end
- *	endpoint text		which endpoint a row is of (visits read two)
+ *	endpoint text		which endpoint a row is of (visits read two); on
+ *						a marker, NULL when the item was done without a
+ *						request (it cannot be one of the endpoint's)
  *	next_page_token text	on a list's marker: where to resume it
  *
  * An item's rows are given only once all of its pages are read, so a
@@ -248,9 +250,14 @@ make_row(FetchCall *fc, int item)
 	return tup;
 }
 
-/* Add a marker row: item is done (or, for a list, stopped at token). */
+/*
+ * Add a marker row: item is done (or, for a list, stopped at token).  Its
+ * endpoint column names the endpoint when the item was asked for, and is
+ * NULL for an item done without a request (an id or number that cannot be
+ * one of the endpoint's: nothing was learnt of it).
+ */
 static void
-put_marker(FetchCall *fc, int item, bool done, const char *token)
+put_marker(FetchCall *fc, int item, bool done, const char *token, bool asked)
 {
 	for (int i = 0; i < fc->tupdesc->natts; i++)
 		fc->nulls[i] = true;
@@ -260,6 +267,9 @@ put_marker(FetchCall *fc, int item, bool done, const char *token)
 		fc->values[fc->att_done] = BoolGetDatum(done), fc->nulls[fc->att_done] = false;
 	if (fc->att_token >= 0 && token != NULL)
 		fc->values[fc->att_token] = CStringGetTextDatum(token), fc->nulls[fc->att_token] = false;
+	if (fc->att_endpoint >= 0 && asked)
+		fc->values[fc->att_endpoint] = CStringGetTextDatum(fc->eps[0]->name),
+			fc->nulls[fc->att_endpoint] = false;
 	tuplestore_putvalues(fc->out, fc->tupdesc, fc->values, fc->nulls);
 }
 
@@ -315,7 +325,7 @@ fetch_run(FetchCall *fc, List *specs, const int *spec_item, int64 stop_after,
 				tuplestore_puttuple(fc->out, lfirst(lc));
 			fc->item_rows = NIL;
 			MemoryContextReset(fc->item_cxt);
-			put_marker(fc, spec_item[k], true, NULL);
+			put_marker(fc, spec_item[k], true, NULL, true);
 		}
 		else if (ev == QUO_SERIES_STOPPED && whole_items)
 		{
@@ -434,9 +444,9 @@ quo_fdw_fetch_list(PG_FUNCTION_ARGS)
 								 fc.opts.endpoint->name)));
 	if (fetch_run(&fc, specs, &one, stop, token && *token ? token : NULL, false,
 				  &stop_token))
-		put_marker(&fc, 1, true, NULL);
+		put_marker(&fc, 1, true, NULL, true);
 	else
-		put_marker(&fc, 1, false, stop_token ? stop_token : token);
+		put_marker(&fc, 1, false, stop_token ? stop_token : token, true);
 	return (Datum) 0;
 }
 
@@ -485,7 +495,7 @@ quo_fdw_fetch_ids(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		if (nulls[i])
 		{
-			put_marker(&fc, i + 1, true, NULL);
+			put_marker(&fc, i + 1, true, NULL, false);
 			continue;
 		}
 		v.known = true;
@@ -493,7 +503,7 @@ quo_fdw_fetch_ids(PG_FUNCTION_ARGS)
 		v.type = TEXTOID;
 		s = item_specs(ep, list_make1(make_qual(ep, id_column, QUO_OP_EQ)), &v);
 		if (s == NIL)
-			put_marker(&fc, i + 1, true, NULL); /* can be no such item */
+			put_marker(&fc, i + 1, true, NULL, false); /* can be no such item */
 		else
 		{
 			spec_item[list_length(specs)] = i + 1;
@@ -663,7 +673,7 @@ quo_fdw_fetch_visits(PG_FUNCTION_ARGS)
 			specs = lappend(specs, linitial(s));
 		}
 		if (list_length(specs) == before)
-			put_marker(&fc, i + 1, true, NULL);
+			put_marker(&fc, i + 1, true, NULL, false);
 	}
 	fetch_run(&fc, specs, spec_item, stop, NULL, true, &stop_token);
 	return (Datum) 0;

@@ -76,14 +76,16 @@ COMMENT ON FUNCTION quo_fdw.mirror_upsert_sql(quo_fdw.mirror, name, text, text[]
 -- 'visits' (the calls and messages of the conversations conv, pns, parts,
 -- afters), at most stop_after requests (0: none).  Returns the rows
 -- inserted and updated per table, the items done (1-based), whether a list
--- ended and where to resume it, and the ids of the rows read.
+-- ended and where to resume it, the ids of the rows read, and the items
+-- done that were asked for (the others could not be the endpoint's).
 CREATE OR REPLACE FUNCTION quo_fdw.mirror_fetch(m quo_fdw.mirror, kind text, tables name[], stop_after bigint,
                                                 page_token text DEFAULT NULL, ids text[] DEFAULT NULL,
                                                 conv text[] DEFAULT NULL, pns text[] DEFAULT NULL,
                                                 parts text[] DEFAULT NULL, afters timestamptz[] DEFAULT NULL,
                                                 keep text[] DEFAULT '{}',
                                                 OUT inserted bigint[], OUT updated bigint[], OUT done integer[],
-                                                OUT list_done boolean, OUT next_token text, OUT row_ids text[])
+                                                OUT list_done boolean, OUT next_token text, OUT row_ids text[],
+                                                OUT asked integer[])
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -120,11 +122,12 @@ BEGIN
            (SELECT array_agg(f.item ORDER BY f.item) FROM f WHERE f.item_done),
            (SELECT bool_or(f.item_done) FROM f WHERE f.item_done IS NOT NULL),
            (SELECT f.next_page_token FROM f WHERE f.item_done IS NOT NULL LIMIT 1),
-           %5$s$q$,
+           %5$s,
+           (SELECT array_agg(f.item ORDER BY f.item) FROM f WHERE f.item_done AND f.endpoint IS NOT NULL)$q$,
     call, ctes, outs, replace(outs, 'FILTER (WHERE fresh)', 'FILTER (WHERE NOT fresh)'),
     CASE WHEN kind = 'visits' THEN 'NULL::text[]'
          ELSE '(SELECT array_agg(f.id) FROM f WHERE f.item_done IS NULL)' END)
-  INTO inserted, updated, done, list_done, next_token, row_ids
+  INTO inserted, updated, done, list_done, next_token, row_ids, asked
   USING m.server, page_token, stop_after, ids, tables::text[], conv, pns, parts, afters;
 END
 $fn$;
@@ -350,9 +353,11 @@ BEGIN
                                   keep => CASE WHEN tbl = 'messages' THEN '{participants,conversation_id,phone_number_id}'::text[]
                                                ELSE '{}' END);
         -- an id the API answers with its documented 404 is gone: the row
-        -- leaves the mirror (else it would cost a request on every refresh)
+        -- leaves the mirror (else it would cost a request on every refresh).
+        -- One that could not be asked for (not the id pattern the document
+        -- gives) is kept as it is.
         EXECUTE format('DELETE FROM %I.%I x WHERE x.id = ANY ($1) AND x.id <> ALL ($2)', sch, tbl)
-          USING ARRAY(SELECT items[d] FROM unnest(coalesce(f.done, '{}')) d), coalesce(f.row_ids, '{}');
+          USING ARRAY(SELECT items[d] FROM unnest(coalesce(f.asked, '{}')) d), coalesce(f.row_ids, '{}');
         GET DIAGNOSTICS n = ROW_COUNT;
         IF tbl = 'calls' THEN
           r.calls_inserted := r.calls_inserted + f.inserted[1]; r.calls_updated := r.calls_updated + f.updated[1];
