@@ -122,13 +122,22 @@ copy_marked(BodyCopy *copy, const char *body, size_t start, size_t sig, size_t e
 	copy->from = end;
 }
 
+/* What scan_body returns for a body it refuses. */
+#define SCAN_TOO_MANY (-1)		/* more than QUO_JSON_MAX_VALUES values */
+#define SCAN_NOT_JSON (-2)		/* a comment or a single quote */
+
 /*
  * Scan a body outside its strings for what json-c cannot be given as it
- * is.  Returns -1 when it holds more than QUO_JSON_MAX_VALUES values
- * (objects and arrays opened, and values separated by commas), else how
- * many integer literals beyond 64 bits it holds; with copy, writes there
- * the body with those marked.  Strings are quoted with " or ' (json-c
- * takes both).  This is the per-page path: a digit costs a counter, and
+ * is.  Returns SCAN_TOO_MANY when it holds more than QUO_JSON_MAX_VALUES
+ * values (objects and arrays opened, and values separated by commas),
+ * SCAN_NOT_JSON when a '/' or a single quote stands outside a string, else
+ * how many integer literals beyond 64 bits it holds; with copy, writes
+ * there the body with those marked.  Strings are quoted with " only: a
+ * comment or a single-quoted string, which json-c's default mode reads and
+ * JSON has not, would give json-c other strings than this scan sees (a
+ * quote in a comment would hide the rest of the body from the count and
+ * the marking), so the body is refused instead, whatever json-c's mode
+ * (tokener_flags).  This is the per-page path: a digit costs a counter, and
  * only runs of QUO_BIG_MIN_DIGITS or more are looked at again.  Checks for
  * interrupts between chunks.
  */
@@ -136,7 +145,7 @@ static int64
 scan_body(const char *body, size_t len, BodyCopy *copy)
 {
 	size_t		values = 1;
-	char		quote = 0;
+	bool		in_string = false;
 	size_t		digits = 0;		/* the run of digits before i */
 	size_t		sig;
 	int64		big = 0;
@@ -147,12 +156,12 @@ scan_body(const char *body, size_t len, BodyCopy *copy)
 
 		if (i % QUO_JSON_CHUNK == 0)
 			CHECK_FOR_INTERRUPTS();
-		if (quote)
+		if (in_string)
 		{
 			if (c == '\\')
 				i++;
-			else if (c == quote)
-				quote = 0;
+			else if (c == '"')
+				in_string = false;
 			continue;
 		}
 		if (c >= '0' && c <= '9')
@@ -168,13 +177,15 @@ scan_body(const char *body, size_t len, BodyCopy *copy)
 				copy_marked(copy, body, i - digits, sig, i);
 		}
 		digits = 0;
-		if (c == '"' || c == '\'')
-			quote = c;
+		if (c == '"')
+			in_string = true;
 		else if (c == '{' || c == '[' || c == ',')
 		{
 			if (++values > QUO_JSON_MAX_VALUES)
-				return -1;
+				return SCAN_TOO_MANY;
 		}
+		else if (c == '/' || c == '\'')
+			return SCAN_NOT_JSON;
 	}
 	/* a body that ends in a number */
 	if (digits >= QUO_BIG_MIN_DIGITS && big_integer_at(body, len, len - digits, len, &sig))
@@ -190,6 +201,42 @@ scan_body(const char *body, size_t len, BodyCopy *copy)
 		copy->data[copy->len] = '\0';
 	}
 	return big;
+}
+
+/*
+ * The flags of every tokener: JSON only (JSON_TOKENER_STRICT: no comments,
+ * single quotes, trailing commas, leading zeros or capitalised literals),
+ * with text after the value left to parse_text's own check and message
+ * (JSON_TOKENER_ALLOW_TRAILING_CHARS; both are in every json-c that has
+ * json_tokener_get_parse_end, 0.15 and later).  Except where json-c's
+ * strict mode refuses every string holding a byte above 0x7f: json-c 0.18
+ * compares a signed char with 0x1f to refuse control characters (json-c
+ * issue #875, fixed in 0.19), so strict there would refuse every name with
+ * an accent; that json-c keeps its default mode.  Either way scan_body has
+ * refused comments and single quotes, the two extensions that move where
+ * json-c's strings start and end.  This is a test of the library loaded,
+ * not of the headers built against (a fixed 0.18 has the same soname), so
+ * it is run once per backend, on one such string, rather than in compat.h.
+ */
+static int
+tokener_flags(void)
+{
+	static int	flags = -1;
+	struct json_tokener *tok;
+	struct json_object *obj;
+
+	if (flags >= 0)
+		return flags;
+	tok = json_tokener_new();
+	if (tok == NULL)
+		return 0;				/* out of memory: the parse will say so */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
+	obj = json_tokener_parse_ex(tok, "\"\xc3\xa9\"", 4);	/* U+00E9 as a string */
+	flags = (obj != NULL && json_tokener_get_error(tok) == json_tokener_success) ?
+		JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS : 0;
+	json_object_put(obj);
+	json_tokener_free(tok);
+	return flags;
 }
 
 /*
@@ -212,6 +259,7 @@ parse_text(const char *text, size_t len, const char **error)
 		*error = "out of memory";
 		return NULL;
 	}
+	json_tokener_set_flags(tok, tokener_flags());
 
 	PG_TRY();
 	{
@@ -279,9 +327,14 @@ quo_json_parse(const char *body, size_t len, const char **error)
 
 	*error = NULL;
 	big = scan_body(body, len, NULL);
-	if (big < 0)
+	if (big == SCAN_TOO_MANY)
 	{
 		*error = "the body holds more than 200,000 JSON values";
+		return NULL;
+	}
+	if (big == SCAN_NOT_JSON)
+	{
+		*error = "a comment or a single quote outside a string";
 		return NULL;
 	}
 	if (big == 0)
