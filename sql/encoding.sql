@@ -79,6 +79,38 @@ SELECT mock_bytes('{"message": "Bad request", /* a comment */ "code": "0800400",
 SELECT custom_fields FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
 \echo :SQLSTATE
 
+-- invalid UTF-8 in a UTF-8 database: what a text column refuses (22021),
+-- raw and a jsonb column refuse too, so no bad byte is stored
+SELECT mock_bytes('{"data": {"id": "664d0db69fcac7cf2e6e0001", "defaultFields": {"firstName": "a' || chr(255) || chr(254) || 'b"}}}');
+SELECT first_name FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+SELECT mock_bytes('{"data": {"id": "664d0db69fcac7cf2e6e0001", "defaultFields": {"firstName": "a' || chr(255) || chr(254) || 'b"}}}');
+CREATE TEMP TABLE stored (raw jsonb);
+INSERT INTO stored SELECT raw FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+SELECT count(*) AS stored FROM stored;
+DROP TABLE stored;
+SELECT mock_bytes('{"data": {"id": "664d0db69fcac7cf2e6e0001", "customFields": ["a' || chr(255) || chr(254) || 'b"]}}');
+SELECT octet_length(custom_fields::text) AS octets FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+-- an encoded surrogate (ED A0 80) and an overlong slash (C0 AF) likewise
+SELECT mock_bytes('{"data": {"id": "664d0db69fcac7cf2e6e0001", "customFields": ["a' || chr(237) || chr(160) || chr(128) || 'b"]}}');
+SELECT octet_length(custom_fields::text) AS octets FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+SELECT mock_bytes('{"data": {"id": "664d0db69fcac7cf2e6e0001", "customFields": ["a' || chr(192) || chr(175) || 'b"]}}');
+SELECT octet_length(raw::text) AS octets FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+-- valid UTF-8 is untouched (the bytes of Chlo\u00e9 sent one by one)
+SELECT mock_bytes('{"data": {"id": "664d0db69fcac7cf2e6e0001", "customFields": ["Chlo' || chr(195) || chr(169) || '"]}}');
+SELECT custom_fields->>0 AS name FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+-- an error body with bad bytes is still the API's error, quoted with '?'
+SELECT mock_bytes('{"message": "No such ' || chr(255) || ' contact", "code": "0800400", "status": 400, '
+  '"title": "Bad ' || chr(254) || ' Request"}', 400);
+SELECT custom_fields FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+SELECT mock_bytes('not JSON ' || chr(255) || ' at all', 400);
+SELECT custom_fields FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
 DROP FUNCTION mock_bytes(text, int);
 
 -- a wrong-typed value is quoted for the client: a LATIN1 client reads the

@@ -644,21 +644,25 @@ text_value(const QuoRowContext *ctx, int att, const char *s, size_t len)
 }
 
 /*
- * A jsonb Datum of a JSON value.  json-c prints UTF-8 and jsonb_in reads
- * the server encoding, so in any other database the text is converted
- * first, as text columns are (a character the database lacks is
- * pg_any_to_server's error, 22P05); a UTF-8 or SQL_ASCII database takes
- * it as it is, at no cost.
+ * A jsonb Datum of a JSON value.  json-c prints UTF-8 as it was sent, and
+ * jsonb_in trusts its input to be valid in the server encoding, so the
+ * text goes through pg_any_to_server as text columns' strings do: in a
+ * UTF-8 or SQL_ASCII database it is checked (a byte sequence that is not
+ * UTF-8 is 22021, with the row's context), in any other it is converted
+ * (a character the database lacks is 22P05).  So raw and jsonb columns
+ * hold what text columns hold, and no bad byte reaches a stored jsonb.
+ * The check is here rather than in json-c's JSON_TOKENER_VALIDATE_UTF8:
+ * that flag passes what PostgreSQL refuses (encoded surrogates, overlong
+ * forms, code points beyond U+10FFFF), and it would make an error body
+ * with a bad byte unreadable, where errors.c quotes its fields with '?'.
  */
 static Datum
 jsonb_value(struct json_object *v)
 {
 	const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
 												   JSON_C_TO_STRING_NOSLASHESCAPE);
-	int			encoding = GetDatabaseEncoding();
 
-	if (encoding != PG_UTF8 && encoding != PG_SQL_ASCII)
-		s = pg_any_to_server(s, (int) strlen(s), PG_UTF8);
+	s = pg_any_to_server(s, (int) strlen(s), PG_UTF8);
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
 }
 
