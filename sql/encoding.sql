@@ -124,6 +124,15 @@ SELECT id FROM contacts;
 \echo :LAST_ERROR_SQLSTATE
 RESET client_encoding;
 
+-- the API key is never shown, in a wrong-typed value either
+SELECT mock_fault('{"match": "/v1/contacts/", "action": "wrong_type", "field": "defaultFields", '
+  '"value": {"firstName": {"echo": "' || :'api_key' || '"}}}');
+SELECT first_name FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+SELECT mock_body('{"data": ["key ' || :'api_key' || '"], "nextPageToken": null}', '/v1/contacts?');
+SELECT id FROM contacts;
+\echo :SQLSTATE
+
 -- a LATIN1 database: raw and jsonb columns hold the characters the text
 -- columns hold, and what LATIN1 lacks is the text columns' error
 \set regress_db :DBNAME

@@ -559,11 +559,12 @@ big_integer_text(struct json_object *v, size_t *len)
  * A short rendering of a JSON value for error messages: json-c's print of
  * it (an integer beyond 64 bits as the API sent it), quoted as all API
  * text is (quo_append_api_text: 100 characters at most, control characters
- * as spaces, '?' for what the server or client encoding lacks), so that a
- * LATIN1 client reads the error instead of an encoding error in its place.
+ * as spaces, the scan's API key as [api_key], '?' for what the server or
+ * client encoding lacks), so that a LATIN1 client reads the error instead
+ * of an encoding error in its place.
  */
 static char *
-show_value(struct json_object *v)
+show_value(const QuoRowContext *ctx, struct json_object *v)
 {
 	size_t		len;
 	const char *s = big_integer_text(v, &len);
@@ -576,7 +577,7 @@ show_value(struct json_object *v)
 		len = strlen(s);
 	}
 	initStringInfo(&buf);
-	quo_append_api_text(&buf, s, len, 100, NULL);
+	quo_append_api_text(&buf, s, len, 100, ctx->api_key);
 	return buf.data;
 }
 
@@ -619,7 +620,7 @@ wrong_value(const QuoRowContext *ctx, int att, struct json_object *v,
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 			 errmsg("invalid value for column \"%s\" of foreign table \"%s\": %s",
-					ctx->attnames[att], ctx->relname, show_value(v)),
+					ctx->attnames[att], ctx->relname, show_value(ctx, v)),
 			 errdetail("The Quo API returned %s where %s was expected.",
 					   json_kind(v), expected)));
 	pg_unreachable();
@@ -777,7 +778,7 @@ quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("invalid row for foreign table \"%s\": %s", ctx->relname,
-						obj ? show_value(obj) : "null"),
+						obj ? show_value(ctx, obj) : "null"),
 				 errdetail("The Quo API returned a row that is not a JSON object.")));
 
 	for (int att = 0; att < ctx->natts; att++)
