@@ -49,6 +49,24 @@ SELECT id, duration FROM calls WHERE id = 'AC00000002';
 -- a float8 column gets its nearest double, not 2^64
 SELECT mock_fault('{"match": "/v1/call-transcripts", "action": "wrong_type", "field": "duration", "value": 123456789012345678901234}');
 SELECT duration, duration = 123456789012345678901234::float8 AS nearest FROM call_transcripts WHERE call_id = 'AC00000013';
+-- a 308-digit integer is still a double; one of 309 digits is beyond every
+-- double, and so is NaN (json-c reads it, JSON has no such number): the
+-- column's wrong value, as float8in refuses "1e309", not Infinity or NaN
+SELECT mock_fault('{"match": "/v1/call-transcripts", "action": "wrong_type", "field": "duration", "value": '
+  || repeat('9', 308) || '}');
+SELECT duration = ('1e308')::float8 AS nearest FROM call_transcripts WHERE call_id = 'AC00000013';
+SELECT mock_fault('{"match": "/v1/call-transcripts", "action": "wrong_type", "field": "duration", "value": '
+  || repeat('9', 309) || '}');
+SELECT duration FROM call_transcripts WHERE call_id = 'AC00000013';
+\echo :SQLSTATE
+SELECT mock_fault('{"match": "/v1/call-transcripts", "action": "wrong_type", "field": "duration", "value": -'
+  || repeat('9', 309) || '}');
+SELECT duration FROM call_transcripts WHERE call_id = 'AC00000013';
+\echo :SQLSTATE
+SELECT mock_fault('{"match": "/v1/call-transcripts", "action": "wrong_type", "field": "duration", "value": NaN}');
+SELECT duration FROM call_transcripts WHERE call_id = 'AC00000013';
+\echo :SQLSTATE
+
 -- the next request is answered with these bytes: each character of body is
 -- the byte it numbers (chr(255) is 0xff)
 CREATE FUNCTION mock_bytes(body text, status int DEFAULT 200) RETURNS void LANGUAGE sql AS $$

@@ -14,6 +14,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -874,11 +876,25 @@ quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
 				values[att] = mapped_array_value(ctx, att, v, "");
 				break;
 			case QUO_FLOAT8:
-				if (!json_object_is_type(v, json_type_double) &&
-					!json_object_is_type(v, json_type_int))
-					wrong_value(ctx, att, v, "a number");
-				values[att] = Float8GetDatum(json_object_get_double(v));
-				break;
+				{
+					double		d;
+
+					if (!json_object_is_type(v, json_type_double) &&
+						!json_object_is_type(v, json_type_int))
+						wrong_value(ctx, att, v, "a number");
+					d = json_object_get_double(v);
+
+					/*
+					 * json-c's strtod makes a literal beyond every double
+					 * infinite (an integer of 309 digits, 1e400), and it
+					 * reads NaN and Infinity, which JSON has not: refused,
+					 * as float8in refuses "1e400"
+					 */
+					if (!isfinite(d))
+						wrong_value(ctx, att, v, "a number within the range of double precision");
+					values[att] = Float8GetDatum(d);
+					break;
+				}
 			case QUO_BOOL:
 				if (!json_object_is_type(v, json_type_boolean))
 					wrong_value(ctx, att, v, "true or false");
