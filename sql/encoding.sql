@@ -49,6 +49,87 @@ SELECT id, duration FROM calls WHERE id = 'AC00000002';
 -- a float8 column gets its nearest double, not 2^64
 SELECT mock_fault('{"match": "/v1/call-transcripts", "action": "wrong_type", "field": "duration", "value": 123456789012345678901234}');
 SELECT duration, duration = 123456789012345678901234::float8 AS nearest FROM call_transcripts WHERE call_id = 'AC00000013';
+-- a 308-digit integer is still a double; one of 309 digits is beyond every
+-- double, and so is NaN (json-c reads it, JSON has no such number): the
+-- column's wrong value, as float8in refuses "1e309", not Infinity or NaN
+SELECT mock_fault('{"match": "/v1/call-transcripts", "action": "wrong_type", "field": "duration", "value": '
+  || repeat('9', 308) || '}');
+SELECT duration = ('1e308')::float8 AS nearest FROM call_transcripts WHERE call_id = 'AC00000013';
+SELECT mock_fault('{"match": "/v1/call-transcripts", "action": "wrong_type", "field": "duration", "value": '
+  || repeat('9', 309) || '}');
+SELECT duration FROM call_transcripts WHERE call_id = 'AC00000013';
+\echo :SQLSTATE
+SELECT mock_fault('{"match": "/v1/call-transcripts", "action": "wrong_type", "field": "duration", "value": -'
+  || repeat('9', 309) || '}');
+SELECT duration FROM call_transcripts WHERE call_id = 'AC00000013';
+\echo :SQLSTATE
+SELECT mock_fault('{"match": "/v1/call-transcripts", "action": "wrong_type", "field": "duration", "value": NaN}');
+SELECT duration FROM call_transcripts WHERE call_id = 'AC00000013';
+\echo :SQLSTATE
+
+-- the next request is answered with these bytes: each character of body is
+-- the byte it numbers (chr(255) is 0xff)
+CREATE FUNCTION mock_bytes(body text, status int DEFAULT 200) RETURNS void LANGUAGE sql AS $$
+  SELECT mock_fault(json_build_object('action', 'raw', 'body', body, 'latin1', true, 'status', status)::text)
+$$;
+-- JSON only: json-c by default also reads comments and single-quoted
+-- strings, which would give it other strings than the count of values and
+-- the search for big integers see: a quote in a comment must not hide
+-- 250,000 values from the count, nor an apostrophe a big integer from the
+-- search.  Such a body is refused, as one that is not JSON
+SELECT mock_fault('{"match": "/v1/contacts?", "action": "many", "count": 250000, "prefix": "/*\"*/", "element": "1"}');
+SELECT count(*) FROM contacts;
+\echo :SQLSTATE
+SELECT mock_body('{"data": {"id": "664d0db69fcac7cf2e6e0001", "customFields": /* it''s */ [123456789012345678901234]}}');
+SELECT custom_fields FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+SELECT mock_body(E'// a comment\n{"data": {"id": "664d0db69fcac7cf2e6e0001", "customFields": [1]}}');
+SELECT custom_fields FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+SELECT mock_body('{"data": {"id": "664d0db69fcac7cf2e6e0001", "customFields": [''x'', 123456789012345678901234]}}');
+SELECT custom_fields FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+-- in strings they are text like any other
+SELECT mock_body('{"data": {"id": "664d0db69fcac7cf2e6e0001", "customFields": ["/* it''s */", "//", 123456789012345678901234]}}');
+SELECT custom_fields FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+-- an error body that is not JSON is still the API's HTTP error, its body quoted
+SELECT mock_bytes('{"message": "Bad request", /* a comment */ "code": "0800400", "status": 400, "title": "Bad Request"}', 400);
+SELECT custom_fields FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+
+-- invalid UTF-8 in a UTF-8 database: what a text column refuses (22021),
+-- raw and a jsonb column refuse too, so no bad byte is stored
+SELECT mock_bytes('{"data": {"id": "664d0db69fcac7cf2e6e0001", "defaultFields": {"firstName": "a' || chr(255) || chr(254) || 'b"}}}');
+SELECT first_name FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+SELECT mock_bytes('{"data": {"id": "664d0db69fcac7cf2e6e0001", "defaultFields": {"firstName": "a' || chr(255) || chr(254) || 'b"}}}');
+CREATE TEMP TABLE stored (raw jsonb);
+INSERT INTO stored SELECT raw FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+SELECT count(*) AS stored FROM stored;
+DROP TABLE stored;
+SELECT mock_bytes('{"data": {"id": "664d0db69fcac7cf2e6e0001", "customFields": ["a' || chr(255) || chr(254) || 'b"]}}');
+SELECT octet_length(custom_fields::text) AS octets FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+-- an encoded surrogate (ED A0 80) and an overlong slash (C0 AF) likewise
+SELECT mock_bytes('{"data": {"id": "664d0db69fcac7cf2e6e0001", "customFields": ["a' || chr(237) || chr(160) || chr(128) || 'b"]}}');
+SELECT octet_length(custom_fields::text) AS octets FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+SELECT mock_bytes('{"data": {"id": "664d0db69fcac7cf2e6e0001", "customFields": ["a' || chr(192) || chr(175) || 'b"]}}');
+SELECT octet_length(raw::text) AS octets FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+-- valid UTF-8 is untouched (the bytes of Chlo\u00e9 sent one by one)
+SELECT mock_bytes('{"data": {"id": "664d0db69fcac7cf2e6e0001", "customFields": ["Chlo' || chr(195) || chr(169) || '"]}}');
+SELECT custom_fields->>0 AS name FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+-- an error body with bad bytes is still the API's error, quoted with '?'
+SELECT mock_bytes('{"message": "No such ' || chr(255) || ' contact", "code": "0800400", "status": 400, '
+  '"title": "Bad ' || chr(254) || ' Request"}', 400);
+SELECT custom_fields FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+SELECT mock_bytes('not JSON ' || chr(255) || ' at all', 400);
+SELECT custom_fields FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+DROP FUNCTION mock_bytes(text, int);
 
 -- a wrong-typed value is quoted for the client: a LATIN1 client reads the
 -- error, with '?' for what LATIN1 lacks and a space for a control character
@@ -60,6 +141,15 @@ SELECT mock_body('{"data": ["\u65e5\u672c\u0085"], "nextPageToken": null}', '/v1
 SELECT id FROM contacts;
 \echo :LAST_ERROR_SQLSTATE
 RESET client_encoding;
+
+-- the API key is never shown, in a wrong-typed value either
+SELECT mock_fault('{"match": "/v1/contacts/", "action": "wrong_type", "field": "defaultFields", '
+  '"value": {"firstName": {"echo": "' || :'api_key' || '"}}}');
+SELECT first_name FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+\echo :SQLSTATE
+SELECT mock_body('{"data": ["key ' || :'api_key' || '"], "nextPageToken": null}', '/v1/contacts?');
+SELECT id FROM contacts;
+\echo :SQLSTATE
 
 -- a LATIN1 database: raw and jsonb columns hold the characters the text
 -- columns hold, and what LATIN1 lacks is the text columns' error

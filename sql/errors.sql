@@ -96,7 +96,7 @@ SELECT id FROM calls WHERE id IN ('AC00000001', 'AC00000002');
 EXPLAIN (COSTS OFF)
 SELECT count(s.status) FROM calls c LEFT JOIN call_summaries s ON s.call_id = c.id
  WHERE c.phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (c.participants);
-SELECT mock_fault('{"action": "raw", "status": 404, "match": "/v1/call-summaries/", "body": "{\"message\": \"Not Found\", \"code\": \"0100404\", \"status\": 404, \"title\": \"Not Found\"}"}');
+SELECT mock_fault('{"action": "raw", "status": 404, "match": "/v1/call-summaries/AC00000005", "body": "{\"message\": \"Not Found\", \"code\": \"0100404\", \"status\": 404, \"title\": \"Not Found\"}"}');
 SELECT count(s.status) FROM calls c LEFT JOIN call_summaries s ON s.call_id = c.id
  WHERE c.phone_number_id = 'PNsales0001' AND '+15550100002' = ANY (c.participants);
 SELECT mock_fault('{"action": "raw", "status": 404, "match": "/v1/calls/AC00000002", "body": "{\"message\": \"Not Found\", \"code\": \"0200404\", \"status\": 404, \"title\": \"Not Found\"}"}');

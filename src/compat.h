@@ -155,4 +155,11 @@ typedef const char *quo_binary_data;
 	(pg_foreign_server_aclcheck((serverid), (roleid), ACL_USAGE) == ACLCHECK_OK)
 #endif
 
+/*
+ * json-c: the one difference between its versions that matters here (the
+ * strict mode of 0.18 refuses strings with bytes beyond ASCII) is tested at
+ * run time on the library loaded, in json_row.c (tokener_flags), not here
+ * on the headers built against.
+ */
+
 #endif							/* QUO_COMPAT_H */

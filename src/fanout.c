@@ -132,11 +132,13 @@ child_param(const QuoEndpoint *ep, const char *column)
  * Set up a fan-out for the quals (QuoQual *) and values of a child scan:
  * the parent listing (the child's quals on the phone number become the
  * parent's filter on it) and the child series templates (every other
- * qual).  NULL when no row can match.
+ * qual).  api_key is the scan's, kept out of the messages about parent
+ * rows.  NULL when no row can match.
  */
 QuoFanoutState *
 quo_fanout_begin(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
-				 List *fixed_params, MemoryContext cxt, QuoFanoutCache *cache)
+				 List *fixed_params, const char *api_key, MemoryContext cxt,
+				 QuoFanoutCache *cache)
 {
 	QuoFanoutState *fs;
 	const QuoFanout *desc = ep->fanout;
@@ -191,6 +193,7 @@ quo_fanout_begin(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 	/* the parent columns the fan-out reads, converted by the one converter */
 	fs->prow.endpoint = parent;
 	fs->prow.relname = parent->name;
+	fs->prow.api_key = api_key;
 	fs->prow.natts = PARENT_NCOLS;
 	fs->prow.colmap = palloc(sizeof(int) * PARENT_NCOLS);
 	fs->prow.attnames = palloc(sizeof(char *) * PARENT_NCOLS);

@@ -145,6 +145,7 @@ fetch_begin(FunctionCallInfo fcinfo, FetchCall *fc, const char *fname,
 		rc->colmap = palloc(sizeof(int) * Max(fc->tupdesc->natts, 1));
 		rc->attnames = palloc(sizeof(char *) * Max(fc->tupdesc->natts, 1));
 		rc->ctx_participants_null = true;
+		rc->api_key = fc->opts.api_key;
 	}
 	for (int i = 0; i < fc->tupdesc->natts; i++)
 	{

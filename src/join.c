@@ -510,6 +510,7 @@ quo_join_begin(ForeignScanState *node, int eflags)
 
 	js->rowctx.endpoint = js->opts.endpoint;
 	js->rowctx.relname = js->relname;
+	js->rowctx.api_key = js->opts.api_key;
 	js->rowctx.natts = list_length(colmap);
 	js->rowctx.colmap = palloc(sizeof(int) * Max(js->rowctx.natts, 1));
 	js->rowctx.attnames = palloc0(sizeof(char *) * Max(js->rowctx.natts, 1));

@@ -14,6 +14,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -122,13 +124,22 @@ copy_marked(BodyCopy *copy, const char *body, size_t start, size_t sig, size_t e
 	copy->from = end;
 }
 
+/* What scan_body returns for a body it refuses. */
+#define SCAN_TOO_MANY (-1)		/* more than QUO_JSON_MAX_VALUES values */
+#define SCAN_NOT_JSON (-2)		/* a comment or a single quote */
+
 /*
  * Scan a body outside its strings for what json-c cannot be given as it
- * is.  Returns -1 when it holds more than QUO_JSON_MAX_VALUES values
- * (objects and arrays opened, and values separated by commas), else how
- * many integer literals beyond 64 bits it holds; with copy, writes there
- * the body with those marked.  Strings are quoted with " or ' (json-c
- * takes both).  This is the per-page path: a digit costs a counter, and
+ * is.  Returns SCAN_TOO_MANY when it holds more than QUO_JSON_MAX_VALUES
+ * values (objects and arrays opened, and values separated by commas),
+ * SCAN_NOT_JSON when a '/' or a single quote stands outside a string, else
+ * how many integer literals beyond 64 bits it holds; with copy, writes
+ * there the body with those marked.  Strings are quoted with " only: a
+ * comment or a single-quoted string, which json-c's default mode reads and
+ * JSON has not, would give json-c other strings than this scan sees (a
+ * quote in a comment would hide the rest of the body from the count and
+ * the marking), so the body is refused instead, whatever json-c's mode
+ * (tokener_flags).  This is the per-page path: a digit costs a counter, and
  * only runs of QUO_BIG_MIN_DIGITS or more are looked at again.  Checks for
  * interrupts between chunks.
  */
@@ -136,7 +147,7 @@ static int64
 scan_body(const char *body, size_t len, BodyCopy *copy)
 {
 	size_t		values = 1;
-	char		quote = 0;
+	bool		in_string = false;
 	size_t		digits = 0;		/* the run of digits before i */
 	size_t		sig;
 	int64		big = 0;
@@ -147,12 +158,12 @@ scan_body(const char *body, size_t len, BodyCopy *copy)
 
 		if (i % QUO_JSON_CHUNK == 0)
 			CHECK_FOR_INTERRUPTS();
-		if (quote)
+		if (in_string)
 		{
 			if (c == '\\')
 				i++;
-			else if (c == quote)
-				quote = 0;
+			else if (c == '"')
+				in_string = false;
 			continue;
 		}
 		if (c >= '0' && c <= '9')
@@ -168,13 +179,15 @@ scan_body(const char *body, size_t len, BodyCopy *copy)
 				copy_marked(copy, body, i - digits, sig, i);
 		}
 		digits = 0;
-		if (c == '"' || c == '\'')
-			quote = c;
+		if (c == '"')
+			in_string = true;
 		else if (c == '{' || c == '[' || c == ',')
 		{
 			if (++values > QUO_JSON_MAX_VALUES)
-				return -1;
+				return SCAN_TOO_MANY;
 		}
+		else if (c == '/' || c == '\'')
+			return SCAN_NOT_JSON;
 	}
 	/* a body that ends in a number */
 	if (digits >= QUO_BIG_MIN_DIGITS && big_integer_at(body, len, len - digits, len, &sig))
@@ -190,6 +203,42 @@ scan_body(const char *body, size_t len, BodyCopy *copy)
 		copy->data[copy->len] = '\0';
 	}
 	return big;
+}
+
+/*
+ * The flags of every tokener: JSON only (JSON_TOKENER_STRICT: no comments,
+ * single quotes, trailing commas, leading zeros or capitalised literals),
+ * with text after the value left to parse_text's own check and message
+ * (JSON_TOKENER_ALLOW_TRAILING_CHARS; both are in every json-c that has
+ * json_tokener_get_parse_end, 0.15 and later).  Except where json-c's
+ * strict mode refuses every string holding a byte above 0x7f: json-c 0.18
+ * compares a signed char with 0x1f to refuse control characters (json-c
+ * issue #875, fixed in 0.19), so strict there would refuse every name with
+ * an accent; that json-c keeps its default mode.  Either way scan_body has
+ * refused comments and single quotes, the two extensions that move where
+ * json-c's strings start and end.  This is a test of the library loaded,
+ * not of the headers built against (a fixed 0.18 has the same soname), so
+ * it is run once per backend, on one such string, rather than in compat.h.
+ */
+static int
+tokener_flags(void)
+{
+	static int	flags = -1;
+	struct json_tokener *tok;
+	struct json_object *obj;
+
+	if (flags >= 0)
+		return flags;
+	tok = json_tokener_new();
+	if (tok == NULL)
+		return 0;				/* out of memory: the parse will say so */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
+	obj = json_tokener_parse_ex(tok, "\"\xc3\xa9\"", 4);	/* U+00E9 as a string */
+	flags = (obj != NULL && json_tokener_get_error(tok) == json_tokener_success) ?
+		JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS : 0;
+	json_object_put(obj);
+	json_tokener_free(tok);
+	return flags;
 }
 
 /*
@@ -212,6 +261,7 @@ parse_text(const char *text, size_t len, const char **error)
 		*error = "out of memory";
 		return NULL;
 	}
+	json_tokener_set_flags(tok, tokener_flags());
 
 	PG_TRY();
 	{
@@ -279,9 +329,14 @@ quo_json_parse(const char *body, size_t len, const char **error)
 
 	*error = NULL;
 	big = scan_body(body, len, NULL);
-	if (big < 0)
+	if (big == SCAN_TOO_MANY)
 	{
 		*error = "the body holds more than 200,000 JSON values";
+		return NULL;
+	}
+	if (big == SCAN_NOT_JSON)
+	{
+		*error = "a comment or a single quote outside a string";
 		return NULL;
 	}
 	if (big == 0)
@@ -506,11 +561,12 @@ big_integer_text(struct json_object *v, size_t *len)
  * A short rendering of a JSON value for error messages: json-c's print of
  * it (an integer beyond 64 bits as the API sent it), quoted as all API
  * text is (quo_append_api_text: 100 characters at most, control characters
- * as spaces, '?' for what the server or client encoding lacks), so that a
- * LATIN1 client reads the error instead of an encoding error in its place.
+ * as spaces, the scan's API key as [api_key], '?' for what the server or
+ * client encoding lacks), so that a LATIN1 client reads the error instead
+ * of an encoding error in its place.
  */
 static char *
-show_value(struct json_object *v)
+show_value(const QuoRowContext *ctx, struct json_object *v)
 {
 	size_t		len;
 	const char *s = big_integer_text(v, &len);
@@ -523,7 +579,7 @@ show_value(struct json_object *v)
 		len = strlen(s);
 	}
 	initStringInfo(&buf);
-	quo_append_api_text(&buf, s, len, 100, NULL);
+	quo_append_api_text(&buf, s, len, 100, ctx->api_key);
 	return buf.data;
 }
 
@@ -566,7 +622,7 @@ wrong_value(const QuoRowContext *ctx, int att, struct json_object *v,
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 			 errmsg("invalid value for column \"%s\" of foreign table \"%s\": %s",
-					ctx->attnames[att], ctx->relname, show_value(v)),
+					ctx->attnames[att], ctx->relname, show_value(ctx, v)),
 			 errdetail("The Quo API returned %s where %s was expected.",
 					   json_kind(v), expected)));
 	pg_unreachable();
@@ -591,21 +647,25 @@ text_value(const QuoRowContext *ctx, int att, const char *s, size_t len)
 }
 
 /*
- * A jsonb Datum of a JSON value.  json-c prints UTF-8 and jsonb_in reads
- * the server encoding, so in any other database the text is converted
- * first, as text columns are (a character the database lacks is
- * pg_any_to_server's error, 22P05); a UTF-8 or SQL_ASCII database takes
- * it as it is, at no cost.
+ * A jsonb Datum of a JSON value.  json-c prints UTF-8 as it was sent, and
+ * jsonb_in trusts its input to be valid in the server encoding, so the
+ * text goes through pg_any_to_server as text columns' strings do: in a
+ * UTF-8 or SQL_ASCII database it is checked (a byte sequence that is not
+ * UTF-8 is 22021, with the row's context), in any other it is converted
+ * (a character the database lacks is 22P05).  So raw and jsonb columns
+ * hold what text columns hold, and no bad byte reaches a stored jsonb.
+ * The check is here rather than in json-c's JSON_TOKENER_VALIDATE_UTF8:
+ * that flag passes what PostgreSQL refuses (encoded surrogates, overlong
+ * forms, code points beyond U+10FFFF), and it would make an error body
+ * with a bad byte unreadable, where errors.c quotes its fields with '?'.
  */
 static Datum
 jsonb_value(struct json_object *v)
 {
 	const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
 												   JSON_C_TO_STRING_NOSLASHESCAPE);
-	int			encoding = GetDatabaseEncoding();
 
-	if (encoding != PG_UTF8 && encoding != PG_SQL_ASCII)
-		s = pg_any_to_server(s, (int) strlen(s), PG_UTF8);
+	s = pg_any_to_server(s, (int) strlen(s), PG_UTF8);
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
 }
 
@@ -720,7 +780,7 @@ quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("invalid row for foreign table \"%s\": %s", ctx->relname,
-						obj ? show_value(obj) : "null"),
+						obj ? show_value(ctx, obj) : "null"),
 				 errdetail("The Quo API returned a row that is not a JSON object.")));
 
 	for (int att = 0; att < ctx->natts; att++)
@@ -816,11 +876,25 @@ quo_json_to_row(const QuoRowContext *ctx, struct json_object *obj,
 				values[att] = mapped_array_value(ctx, att, v, "");
 				break;
 			case QUO_FLOAT8:
-				if (!json_object_is_type(v, json_type_double) &&
-					!json_object_is_type(v, json_type_int))
-					wrong_value(ctx, att, v, "a number");
-				values[att] = Float8GetDatum(json_object_get_double(v));
-				break;
+				{
+					double		d;
+
+					if (!json_object_is_type(v, json_type_double) &&
+						!json_object_is_type(v, json_type_int))
+						wrong_value(ctx, att, v, "a number");
+					d = json_object_get_double(v);
+
+					/*
+					 * json-c's strtod makes a literal beyond every double
+					 * infinite (an integer of 309 digits, 1e400), and it
+					 * reads NaN and Infinity, which JSON has not: refused,
+					 * as float8in refuses "1e400"
+					 */
+					if (!isfinite(d))
+						wrong_value(ctx, att, v, "a number within the range of double precision");
+					values[att] = Float8GetDatum(d);
+					break;
+				}
 			case QUO_BOOL:
 				if (!json_object_is_type(v, json_type_boolean))
 					wrong_value(ctx, att, v, "true or false");

@@ -525,7 +525,8 @@ typedef struct QuoFanoutCounts
 extern QuoFanoutCache *quo_fanout_cache_create(MemoryContext cxt);
 extern QuoFanoutState *quo_fanout_begin(const QuoEndpoint *ep, List *quals,
 										QuoQualValue *values, List *fixed_params,
-										MemoryContext cxt, QuoFanoutCache *cache);
+										const char *api_key, MemoryContext cxt,
+										QuoFanoutCache *cache);
 extern List *quo_fanout_parent_specs(QuoFanoutState *fs);
 extern bool quo_fanout_needs_listing(QuoFanoutState *fs);
 extern void quo_fanout_add_parent(QuoFanoutState *fs, struct json_object *obj);
@@ -573,6 +574,7 @@ typedef struct QuoRowContext
 {
 	const QuoEndpoint *endpoint;
 	const char *relname;		/* for error messages */
+	const char *api_key;		/* redacted from quoted values, or NULL */
 	int			natts;
 	int		   *colmap;			/* per attribute, endpoint column or -1 */
 	const char **attnames;		/* per attribute, SQL column name */

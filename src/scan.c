@@ -88,6 +88,7 @@ quoBeginForeignScan(ForeignScanState *node, int eflags)
 
 	state->rowctx.endpoint = state->opts.endpoint;
 	state->rowctx.relname = RelationGetRelationName(state->rel);
+	state->rowctx.api_key = state->opts.api_key;
 	state->rowctx.natts = tupdesc->natts;
 	state->rowctx.colmap = palloc(sizeof(int) * Max(tupdesc->natts, 1));
 	state->rowctx.attnames = palloc(sizeof(char *) * Max(tupdesc->natts, 1));
@@ -227,8 +228,8 @@ build_specs(ForeignScanState *node, QuoFdwScanState *state, ExplainState *es,
 		if (state->listings == NULL)
 			state->listings = quo_fanout_cache_create(state->scan_cxt);
 		state->fanout = quo_fanout_begin(state->opts.endpoint, state->quals, values,
-										 state->opts.fixed_params, CurrentMemoryContext,
-										 state->listings);
+										 state->opts.fixed_params, state->opts.api_key,
+										 CurrentMemoryContext, state->listings);
 		/* a listing this query has read already is not read again */
 		return state->fanout && quo_fanout_needs_listing(state->fanout) ?
 			quo_fanout_parent_specs(state->fanout) : NIL;

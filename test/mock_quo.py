@@ -927,7 +927,8 @@ class Fault:
     action: status | hang | drop | latency | badjson | truncate | alt_error |
             wrong_type | html | raw | short_pages | same_token | cycle | deep |
             huge | many | echo_key
-    status, retry_after, seconds, field, value: parameters of the action.
+    status, retry_after, seconds, field, value: parameters of the action;
+    body and latin1 of raw, count, prefix and element of many.
     A status fault's body is the error family's of the path (its code for
     that status); on the per-call routes it also replaces a 404.  A raw
     fault replaces any answer, an error too.
@@ -1944,7 +1945,10 @@ class Handler(BaseHTTPRequestHandler):
                 rows[0][s.get("field", "duration")] = s.get("value", "abc")
             self.send_body(200, json.dumps(body))
         elif a == "raw":
-            self.send_body(int(s.get("status", 200)), s["body"])
+            # "latin1": each character of the body is the byte it numbers
+            # (U+00FF is 0xff), for bodies that are not UTF-8
+            data = s["body"].encode("latin-1") if s.get("latin1") else None
+            self.send_body(int(s.get("status", 200)), s["body"], raw=data)
             return int(s.get("status", 200))
         elif a == "deep":
             depth = int(s.get("depth", 10000))
@@ -1954,9 +1958,11 @@ class Handler(BaseHTTPRequestHandler):
             text = json.dumps(body).replace('"@@"', "[" * depth + "]" * depth)
             self.send_body(200, text)
         elif a == "many":
-            # a page of N empty objects: cheap to send, costly to parse
+            # a page of N empty objects (or of "element"), after "prefix":
+            # cheap to send, costly to parse
             n = int(s.get("count", 300000))
-            self.send_body(200, '{"data": [' + ",".join(["{}"] * n) + '], "nextPageToken": null}')
+            self.send_body(200, s.get("prefix", "") + '{"data": [' + ",".join([s.get("element", "{}")] * n) +
+                           '], "nextPageToken": null}')
         elif a == "huge":
             rows = body["data"] if isinstance(body["data"], list) else [body["data"]]
             if rows:

@@ -47,6 +47,7 @@ convert_rows(const QuoEndpoint *ep, struct json_object *root, bool is_item)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.endpoint = ep;
 	ctx.relname = ep->name;
+	ctx.api_key = "fuzz-key-0123456789abcdef";
 	ctx.natts = ep->ncolumns;
 	ctx.colmap = colmap;
 	ctx.attnames = names;

@@ -316,30 +316,37 @@ pg_detoast_datum(struct varlena *datum)
 	return datum;
 }
 
-/* UTF-8 only: the fuzzed converter is given UTF-8 and checks it like the server. */
-char *
-pg_any_to_server(const char *s, int len, int encoding)
+/*
+ * Whether s holds len bytes of valid UTF-8 without NUL, by PostgreSQL's own
+ * rule (libpgcommon's pg_utf8_islegal: no surrogates, overlong forms or
+ * code points beyond U+10FFFF), as pg_verify_mbstr checks it.
+ */
+static bool
+valid_utf8(const char *s, int len)
 {
 	const unsigned char *p = (const unsigned char *) s;
 	const unsigned char *end = p + len;
 
-	(void) encoding;
 	while (p < end)
 	{
-		int			n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 :
-			(*p & 0xF8) == 0xF0 ? 4 : 0;
+		int			n = *p < 0x80 ? 1 : pg_utf_mblen(p);
 
-		if (n == 0 || *p == 0 || p + n > end)
-			goto bad;
-		for (int i = 1; i < n; i++)
-			if ((p[i] & 0xC0) != 0x80)
-				goto bad;
+		if (*p == 0 || n > end - p || (n > 1 && !pg_utf8_islegal(p, n)) ||
+			(n == 1 && *p >= 0x80))
+			return false;
 		p += n;
 	}
+	return true;
+}
+
+/* UTF-8 only: the fuzzed converter is given UTF-8 and checks it like the server. */
+char *
+pg_any_to_server(const char *s, int len, int encoding)
+{
+	(void) encoding;
+	if (!valid_utf8(s, len))
+		ereport(ERROR, (errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE), errmsg("invalid UTF-8")));
 	return (char *) s;
-bad:
-	ereport(ERROR, (errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE), errmsg("invalid UTF-8")));
-	return NULL;
 }
 
 int
@@ -592,6 +599,8 @@ jsonb_in(PG_FUNCTION_ARGS)
 
 	if (!fuzz_json_valid(s))
 		abort();				/* json-c wrote something it cannot read back */
+	if (!valid_utf8(s, (int) strlen(s)))
+		abort();				/* the server's jsonb_in would take bad bytes */
 	PG_RETURN_POINTER(cstring_to_text(s));
 }
 
