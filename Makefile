@@ -23,7 +23,9 @@ DATA = quo_fdw--0.1.0.sql quo_fdw--0.2.0.sql quo_fdw--0.1.0--0.2.0.sql quo_fdw--
 # with the same files an install runs
 DATA_built = quo_fdw--$(EXTVERSION).sql quo_fdw--0.3.0--$(EXTVERSION).sql
 # the functions and views, written once: an update replaces them with these
-SQL_SHARED = src/sql/fetch.sql src/sql/mirror_view.sql src/sql/mirror_create.sql src/sql/mirror_refresh.sql
+SQL_SHARED = src/sql/fetch.sql src/sql/mirror_tables.sql src/sql/mirror_view.sql src/sql/mirror_create.sql \
+             src/sql/mirror_read.sql src/sql/mirror_lists.sql src/sql/mirror_visits.sql src/sql/mirror_enrich.sql \
+             src/sql/mirror_refresh.sql
 sql_banner = printf '/* %s: assembled by the build from src/sql (see the Makefile); edit those files, not this one */\n\n\\echo Use "%s" to load this file. \\quit\n\n'
 
 # the pg_regress suite, in the order of test/schedule

@@ -50,7 +50,15 @@ CREATE TABLE quo_fdw.mirror (
   pass_phase     text,                  -- where the pass is: list:<table>, visits, pending
   pass_token     text,                  -- list phase: the page to resume the listing at
   pass_items     text[],                -- pending phase: the rows still to read again (table:id)
-  pending        bigint NOT NULL DEFAULT 0  -- conversations still to visit in the pass
+  pending        bigint NOT NULL DEFAULT 0,  -- conversations still to visit in the pass
+  tables         text[] NOT NULL,       -- the tables it holds (quo_fdw.mirror_tables())
+  enrich_within  interval NOT NULL DEFAULT '30 days',     -- per-call rows are read for calls this recent
+  enrich_retry   interval NOT NULL DEFAULT '10 minutes',  -- first wait before asking again (doubling)
+  relist_every   interval NOT NULL DEFAULT '1 hour',      -- contacts, fields, tasks listed at most this often
+  listed_at      jsonb NOT NULL DEFAULT '{}',  -- per table listed whole: the start of its last complete listing
+  row_missing    jsonb NOT NULL DEFAULT '{}',  -- per table listed whole: keys its last listing lacked
+  unavailable    jsonb NOT NULL DEFAULT '{}',  -- per per-call table: when and why the API refused it (403)
+  awaited        bigint NOT NULL DEFAULT 0     -- per-call rows still awaited
 );
 COMMENT ON TABLE quo_fdw.mirror IS 'quo_fdw''s mirrors (see the view quo_fdw.mirrors)';
 SELECT pg_catalog.pg_extension_config_dump('quo_fdw.mirror', '');

@@ -3,12 +3,6 @@
 -- (the build assembles quo_fdw--<version>.sql and the update scripts from
 -- the files of src/sql; see the Makefile)
 
--- The tables a mirror holds, in the order a refresh fills them.
-CREATE OR REPLACE FUNCTION quo_fdw.mirror_tables() RETURNS name[]
-LANGUAGE sql IMMUTABLE
-AS $$ SELECT '{users,phone_numbers,conversations,calls,messages}'::name[] $$;
-COMMENT ON FUNCTION quo_fdw.mirror_tables() IS 'the tables of a mirror (internal)';
-
 -- The mirror of mirror_schema, read without a lock, for a role that must
 -- own it: a clear ERROR when there is none (42704) or it is another
 -- role's (42501).  A superuser and the members of the owner may act on it.
@@ -64,7 +58,11 @@ COMMENT ON FUNCTION quo_fdw.mirror_lock(name) IS 'lock a mirror''s catalog row (
 
 CREATE OR REPLACE FUNCTION quo_fdw.create_mirror(server name, mirror_schema name,
                                       since timestamptz DEFAULT NULL,
-                                      lookback interval DEFAULT '2 days')
+                                      lookback interval DEFAULT '2 days',
+                                      tables text[] DEFAULT NULL,
+                                      enrich_within interval DEFAULT '30 days',
+                                      enrich_retry interval DEFAULT '10 minutes',
+                                      relist_every interval DEFAULT '1 hour')
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -76,9 +74,12 @@ DECLARE
   t name;
   cols text;
   existing quo_fdw.mirror;
+  held name[];
+  bad text;
 BEGIN
-  IF server IS NULL OR mirror_schema IS NULL OR lookback IS NULL THEN
-    RAISE EXCEPTION 'quo_fdw.create_mirror needs a server, a schema and a lookback'
+  IF server IS NULL OR mirror_schema IS NULL OR lookback IS NULL OR enrich_within IS NULL
+     OR enrich_retry IS NULL OR relist_every IS NULL THEN
+    RAISE EXCEPTION 'quo_fdw.create_mirror needs a server, a schema, a lookback, enrich_within, enrich_retry and relist_every'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
   IF lookback < interval '1 minute' THEN
@@ -86,6 +87,29 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'The lookback is how far back a refresh looks again for late rows and changes, such as ''2 days''; it also covers the difference between this server''s clock and the API''s.';
   END IF;
+  IF enrich_within < interval '0' OR enrich_retry <= interval '0' OR relist_every < interval '0' THEN
+    RAISE EXCEPTION 'enrich_within and relist_every must not be negative, and enrich_retry must be more than 0'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- the tables: named, known, and with what they are read through
+  held := coalesce(tables::name[], quo_fdw.mirror_default_tables());
+  SELECT string_agg(format('%L', x), ', ') INTO bad FROM unnest(held) x WHERE x IS NULL OR x <> ALL (quo_fdw.mirror_tables());
+  IF bad IS NOT NULL OR cardinality(held) = 0 THEN
+    RAISE EXCEPTION 'a mirror cannot hold %', coalesce(bad, 'no table')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = format('Its tables are some of: %s.', array_to_string(quo_fdw.mirror_tables(), ', '));
+  END IF;
+  IF held && '{calls,messages}'::name[] AND NOT 'conversations' = ANY (held) THEN
+    RAISE EXCEPTION 'a mirror of calls or messages needs conversations too'
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'A refresh finds the calls and messages to read through the conversations.';
+  END IF;
+  IF held && quo_fdw.mirror_per_call() AND NOT 'calls' = ANY (held) THEN
+    RAISE EXCEPTION 'a mirror of per-call tables needs calls too'
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'A refresh reads the per-call tables for the calls it holds.';
+  END IF;
+  held := ARRAY(SELECT x FROM unnest(quo_fdw.mirror_tables()) x WHERE x = ANY (held));
   IF mirror_schema IN ('quo_fdw', 'public', 'information_schema') OR mirror_schema LIKE 'pg\_%' THEN
     RAISE EXCEPTION 'a mirror cannot be made in schema "%"', mirror_schema
       USING ERRCODE = 'invalid_schema_name',
@@ -132,7 +156,9 @@ BEGIN
             HINT = 'A mirror''s schema must belong to the role that creates the mirror: name a new schema and create_mirror creates it.';
   END IF;
   SELECT string_agg(format('%I', c.relname), ', ' ORDER BY c.relname) INTO clash
-    FROM pg_class c WHERE c.relnamespace = nsp AND c.relname = ANY (quo_fdw.mirror_tables() || 'conversation_state'::name);
+    FROM pg_class c
+   WHERE c.relnamespace = nsp
+     AND c.relname = ANY (held || '{conversation_state,listing_state,enrichment_state}'::name[]);
   IF clash IS NOT NULL THEN
     RAISE EXCEPTION 'schema "%" already has %', mirror_schema, clash
       USING ERRCODE = 'duplicate_table',
@@ -140,52 +166,91 @@ BEGIN
   END IF;
 
   -- the tables: the foreign tables' columns and types (the one definition,
-  -- src/endpoints.c), primary key id, and when each row was written
-  FOREACH t IN ARRAY quo_fdw.mirror_tables() LOOP
+  -- src/endpoints.c), the natural key, and when each row was written
+  FOREACH t IN ARRAY held LOOP
     SELECT string_agg(format('%I %s', c.name, c.type), ', ') INTO cols FROM quo_fdw.endpoint_columns(t) c;
-    EXECUTE format('CREATE TABLE %I.%I (%s, mirrored_at timestamptz NOT NULL, PRIMARY KEY (id))',
-                   mirror_schema, t, cols);
+    EXECUTE format('CREATE TABLE %I.%I (%s, mirrored_at timestamptz NOT NULL, PRIMARY KEY (%I))',
+                   mirror_schema, t, cols, quo_fdw.mirror_key(t));
     EXECUTE format('COMMENT ON TABLE %I.%I IS %L', mirror_schema, t,
                    format('mirror of the Quo %s on server %s: SELECT * FROM quo_fdw.refresh_mirror(%L) brings it up to date',
                           t, quote_ident(server), mirror_schema));
   END LOOP;
-  -- what a refresh reads again by id: the rows that can still change
-  EXECUTE format($q$CREATE INDEX ON %I.calls (created_at) WHERE status IN ('queued', 'initiated', 'ringing', 'in-progress')$q$,
-                 mirror_schema);
-  EXECUTE format($q$CREATE INDEX ON %I.messages (created_at) WHERE status IN ('queued', 'sent')$q$, mirror_schema);
+  IF 'calls' = ANY (held) THEN
+    -- what a refresh reads again by id (the rows that can still change),
+    -- and the calls whose per-call rows it reads
+    EXECUTE format($q$CREATE INDEX ON %I.calls (created_at) WHERE status IN ('queued', 'initiated', 'ringing', 'in-progress')$q$,
+                   mirror_schema);
+    EXECUTE format('CREATE INDEX ON %I.calls (created_at)', mirror_schema);
+  END IF;
+  IF 'messages' = ANY (held) THEN
+    EXECUTE format($q$CREATE INDEX ON %I.messages (created_at) WHERE status IN ('queued', 'sent')$q$, mirror_schema);
+  END IF;
   PERFORM quo_fdw.mirror_state_table(mirror_schema);
 
-  INSERT INTO quo_fdw.mirror (mirror_schema, server, owner, since, lookback, created_schema)
-  VALUES (mirror_schema, server, current_user::regrole, since, lookback, made);
+  INSERT INTO quo_fdw.mirror (mirror_schema, server, owner, since, lookback, created_schema, tables,
+                              enrich_within, enrich_retry, relist_every)
+  VALUES (mirror_schema, server, current_user::regrole, since, lookback, made, held,
+          enrich_within, enrich_retry, relist_every);
 END
 $fn$;
-COMMENT ON FUNCTION quo_fdw.create_mirror(name, name, timestamptz, interval) IS 'create a mirror of the Quo calls, messages, conversations, users and phone numbers of a server in local tables, owned by the current role (fetches nothing)';
+COMMENT ON FUNCTION quo_fdw.create_mirror(name, name, timestamptz, interval, text[], interval, interval, interval) IS 'create a mirror of a server''s Quo tables (by default every listable one) in local tables, owned by the current role (fetches nothing)';
 
--- The mirror's bookkeeping, one row per conversation (the refresh's
--- per-conversation watermark): in the mirror's schema, the owner's.
+-- The mirror's bookkeeping, in the mirror's schema (the owner's): per
+-- conversation, what its visits read (the refresh's per-conversation
+-- watermark); per row of a table listed whole, which listing last returned
+-- it; per call and per-call table, the asks made and the next one due.
+-- Each is made when missing (a mirror made before 0.4.0 gets them at its
+-- first refresh).
 CREATE OR REPLACE FUNCTION quo_fdw.mirror_state_table(mirror_schema name) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-  EXECUTE format($q$
-    CREATE TABLE %1$I.conversation_state (
-      conversation_id     text PRIMARY KEY,
-      listed_pass         timestamptz,   -- the pass whose listing last returned it
-      visited_activity_at timestamptz,   -- its lastActivityAt when last visited (NULL: never)
-      visited_updated_at  timestamptz,   -- its updatedAt then
-      visited_at          timestamptz,   -- the start of that visit's pass
-      visited_from        timestamptz,   -- rows created from here were read (NULL: all)
-      queued              integer,       -- its place among this pass's visits (NULL: none)
-      renewed             boolean NOT NULL DEFAULT false,  -- back after being taken for deleted
-      lagging             smallint NOT NULL DEFAULT 0      -- visits that did not find its last activity
-    )$q$, mirror_schema);
-  EXECUTE format('CREATE INDEX ON %I.conversation_state (queued) WHERE queued IS NOT NULL', mirror_schema);
-  EXECUTE format('COMMENT ON TABLE %I.conversation_state IS %L', mirror_schema,
-                 'what quo_fdw''s refreshes of this mirror have read of each conversation (do not edit)');
+  IF to_regclass(format('%I.conversation_state', mirror_schema)) IS NULL THEN
+    EXECUTE format($q$
+      CREATE TABLE %1$I.conversation_state (
+        conversation_id     text PRIMARY KEY,
+        listed_pass         timestamptz,   -- the pass whose listing last returned it
+        visited_activity_at timestamptz,   -- its lastActivityAt when last visited (NULL: never)
+        visited_updated_at  timestamptz,   -- its updatedAt then
+        visited_at          timestamptz,   -- the start of that visit's pass
+        visited_from        timestamptz,   -- rows created from here were read (NULL: all)
+        queued              integer,       -- its place among this pass's visits (NULL: none)
+        renewed             boolean NOT NULL DEFAULT false,  -- back after being taken for deleted
+        lagging             smallint NOT NULL DEFAULT 0      -- visits that did not find its last activity
+      )$q$, mirror_schema);
+    EXECUTE format('CREATE INDEX ON %I.conversation_state (queued) WHERE queued IS NOT NULL', mirror_schema);
+    EXECUTE format('COMMENT ON TABLE %I.conversation_state IS %L', mirror_schema,
+                   'what quo_fdw''s refreshes of this mirror have read of each conversation (do not edit)');
+  END IF;
+  IF to_regclass(format('%I.listing_state', mirror_schema)) IS NULL THEN
+    EXECUTE format($q$
+      CREATE TABLE %1$I.listing_state (
+        tbl         name,
+        key         text,
+        listed_pass timestamptz NOT NULL,  -- the pass whose listing last returned the row
+        PRIMARY KEY (tbl, key)
+      )$q$, mirror_schema);
+    EXECUTE format('COMMENT ON TABLE %I.listing_state IS %L', mirror_schema,
+                   'which listing last returned each contact, contact field and task (quo_fdw; do not edit)');
+  END IF;
+  IF to_regclass(format('%I.enrichment_state', mirror_schema)) IS NULL THEN
+    EXECUTE format($q$
+      CREATE TABLE %1$I.enrichment_state (
+        call_id  text,
+        tbl      name,
+        asks     smallint NOT NULL DEFAULT 0,   -- requests made for it
+        done     boolean NOT NULL DEFAULT false, -- found final: never asked again
+        next_ask timestamptz NOT NULL,           -- not asked again before this
+        PRIMARY KEY (call_id, tbl)
+      )$q$, mirror_schema);
+    EXECUTE format('CREATE INDEX ON %I.enrichment_state (tbl, next_ask) WHERE NOT done', mirror_schema);
+    EXECUTE format('COMMENT ON TABLE %I.enrichment_state IS %L', mirror_schema,
+                   'what quo_fdw''s refreshes have asked of each call''s per-call tables (do not edit)');
+  END IF;
 END
 $fn$;
-COMMENT ON FUNCTION quo_fdw.mirror_state_table(name) IS 'make a mirror''s conversation_state table (internal)';
+COMMENT ON FUNCTION quo_fdw.mirror_state_table(name) IS 'make a mirror''s state tables (internal)';
 
 CREATE OR REPLACE FUNCTION quo_fdw.drop_mirror(mirror_schema name) RETURNS void
 LANGUAGE plpgsql
@@ -195,7 +260,7 @@ DECLARE
   m quo_fdw.mirror := quo_fdw.mirror_lock(mirror_schema);
   t name;
 BEGIN
-  FOREACH t IN ARRAY quo_fdw.mirror_tables() || 'conversation_state'::name LOOP
+  FOREACH t IN ARRAY m.tables::name[] || '{conversation_state,listing_state,enrichment_state}'::name[] LOOP
     EXECUTE format('DROP TABLE IF EXISTS %I.%I', m.mirror_schema, t);
   END LOOP;
   DELETE FROM quo_fdw.mirror x WHERE x.mirror_schema = m.mirror_schema;

@@ -33,8 +33,16 @@ SELECT m.mirror_schema, m.server, m.since, m.lookback, m.watermark, m.last_refre
        quo_fdw.mirror_rows(m.mirror_schema, 'users') AS users,
        quo_fdw.mirror_rows(m.mirror_schema, 'phone_numbers') AS phone_numbers,
        m.owner, m.pass_started IS NULL AS complete, m.pending AS conversations_pending,
-       m.pass_started
+       m.pass_started, m.tables,
+       quo_fdw.mirror_rows(m.mirror_schema, 'contacts') AS contacts,
+       quo_fdw.mirror_rows(m.mirror_schema, 'contact_custom_fields') AS contact_custom_fields,
+       quo_fdw.mirror_rows(m.mirror_schema, 'tasks') AS tasks,
+       quo_fdw.mirror_rows(m.mirror_schema, 'call_summaries') AS call_summaries,
+       quo_fdw.mirror_rows(m.mirror_schema, 'call_transcripts') AS call_transcripts,
+       quo_fdw.mirror_rows(m.mirror_schema, 'call_recordings') AS call_recordings,
+       quo_fdw.mirror_rows(m.mirror_schema, 'call_voicemails') AS call_voicemails,
+       m.awaited AS per_call_awaited, m.unavailable
   FROM quo_fdw.mirror m;
-COMMENT ON VIEW quo_fdw.mirrors IS 'each mirror: its owner, watermark, last refresh and result, rows per table, and the pass under way';
+COMMENT ON VIEW quo_fdw.mirrors IS 'each mirror: its owner, watermark, last refresh and result, rows per table, the pass under way, per-call rows awaited, per-call tables the API refuses';
 GRANT SELECT ON quo_fdw.mirrors TO PUBLIC;
 

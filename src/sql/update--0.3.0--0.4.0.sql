@@ -5,7 +5,8 @@
 -- 0.4.0: mirrors are refreshed in resumable steps, recent activity first,
 -- several requests in flight (the one scan engine, through
 -- quo_fdw.fetch_visits and friends instead of per-mirror foreign tables),
--- and belong to the role that made them.  A mirror's per-conversation
+-- belong to the role that made them, and may hold contacts, contact fields,
+-- tasks and the per-call tables.  A mirror's per-conversation
 -- state (its schema's conversation_state) is made by its first refresh
 -- after the update, from what the mirror holds, so that refresh reads no
 -- more than the one before it would have.
@@ -16,7 +17,18 @@ ALTER TABLE quo_fdw.mirror
   ADD COLUMN pass_phase text,
   ADD COLUMN pass_token text,
   ADD COLUMN pass_items text[],
-  ADD COLUMN pending bigint NOT NULL DEFAULT 0;
+  ADD COLUMN pending bigint NOT NULL DEFAULT 0,
+  ADD COLUMN tables text[],
+  ADD COLUMN enrich_within interval NOT NULL DEFAULT '30 days',
+  ADD COLUMN enrich_retry interval NOT NULL DEFAULT '10 minutes',
+  ADD COLUMN relist_every interval NOT NULL DEFAULT '1 hour',
+  ADD COLUMN listed_at jsonb NOT NULL DEFAULT '{}',
+  ADD COLUMN row_missing jsonb NOT NULL DEFAULT '{}',
+  ADD COLUMN unavailable jsonb NOT NULL DEFAULT '{}',
+  ADD COLUMN awaited bigint NOT NULL DEFAULT 0;
+-- a 0.3.0 mirror holds the five tables it had
+UPDATE quo_fdw.mirror SET tables = '{users,phone_numbers,conversations,calls,messages}';
+ALTER TABLE quo_fdw.mirror ALTER COLUMN tables SET NOT NULL;
 -- a 0.3.0 mirror's schema belonged to the role that made it
 UPDATE quo_fdw.mirror m
    SET owner = coalesce((SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.nspname = m.mirror_schema),
@@ -40,5 +52,6 @@ ALTER TABLE quo_fdw.mirror DROP COLUMN remote;
 
 -- functions whose arguments or results changed
 DROP FUNCTION quo_fdw.refresh_mirror(name);
+DROP FUNCTION quo_fdw.create_mirror(name, name, timestamptz, interval);
 DROP FUNCTION quo_fdw.mirror_upsert(quo_fdw.mirror, name, text, bigint, bigint, text[], jsonb, boolean);
 
