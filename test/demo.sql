@@ -132,9 +132,15 @@ SELECT * FROM quo_local.calls_per_user_day ORDER BY day DESC, user_name LIMIT 6;
 SELECT mirror_schema, last_result->'requests' AS last_requests, calls, messages, conversations, users
   FROM quo_fdw.mirrors;
 
+\echo '== A workspace-wide question: no number, no participant; the calls are listed through the conversations'
+SELECT quo_fdw.requests_sent() AS before \gset
+SELECT count(*) AS missed_calls FROM quo.calls WHERE status = 'missed';
+SELECT quo_fdw.requests_sent() - :before AS requests;
+
 \echo '== A question the API cannot answer gets an error that says what to add'
+\echo '-- summaries exist only per call: there is no list of them'
 \set ON_ERROR_STOP 0
-SELECT count(*) FROM quo.calls WHERE status = 'missed';
+SELECT count(*) FROM quo.call_summaries WHERE status = 'completed';
 \set ON_ERROR_STOP 1
 \c postgres
 DROP DATABASE quo_demo;
