@@ -61,7 +61,7 @@ SELECT requests <= 250 AS within_budget, requests, complete, conversations_visit
   FROM quo_fdw.refresh_mirror('first_step', 250);
 CREATE TEMP VIEW step_done AS
   SELECT x.id, x.phone_number_id, x.participants,
-         row_number() OVER (ORDER BY x.last_activity_at DESC NULLS FIRST, x.id) AS rank,
+         row_number() OVER (ORDER BY x.last_activity_at DESC NULLS LAST, x.id) AS rank,
          s.queued IS NULL AS done
     FROM first_step.conversations x JOIN first_step.conversation_state s ON s.conversation_id = x.id;
 SELECT count(*) FILTER (WHERE done) AS done, max(rank) FILTER (WHERE done) = count(*) FILTER (WHERE done) AS newest_first

@@ -277,10 +277,7 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 		 * backend's and every other's on the key
 		 */
 		if (f->stop_after > 0 && f->stats->requests + f->waiting >= f->stop_after)
-		{
-			f->stopped = true;
 			return;
-		}
 		fetch->start_at = quo_rate_reserve(f->opts->api_key, f->opts->rate_limit);
 		fetch->reserved = true;
 		f->waiting++;
@@ -295,7 +292,9 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 	}
 	if (f->stop_after > 0 && f->stats->requests >= f->stop_after)
 	{
-		f->stopped = true;
+		/* cannot happen (slots are reserved within the budget): let it go */
+		f->waiting--;
+		fetch->reserved = false;
 		return;
 	}
 	if (f->relname != NULL && quo_max_requests > 0 &&
@@ -413,8 +412,16 @@ quo_fetch_await(QuoFetcher *f, QuoFetch *fetch)
 
 		if (fetch->done)
 			return quo_http_result(fetch->req);
-		if (f->stopped && !fetch->running && !fetch->reserved)
+		/*
+		 * Held back by the stop: only once the budget is spent (a slot
+		 * reserved within it, given up for being late, frees its share)
+		 */
+		if (f->stop_after > 0 && f->stats->requests >= f->stop_after &&
+			!fetch->running && !fetch->reserved)
+		{
+			f->stopped = true;
 			return NULL;
+		}
 
 		event = f->running > 0 ? wait_api : rate_wait ? wait_rate : wait_backoff;
 		quo_http_wait(wake_at == PG_INT64_MAX ? -1 : wake_at, event);

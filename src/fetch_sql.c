@@ -48,6 +48,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
+#include "executor/tuptable.h"
 
 #include "quo_fdw.h"
 
@@ -73,8 +74,9 @@ typedef struct FetchCall
 	Datum	   *values;			/* one row being made */
 	bool	   *nulls;
 	MemoryContext row_cxt;		/* reset per row */
-	MemoryContext item_cxt;		/* the current item's rows, until complete */
-	List	   *item_rows;		/* HeapTuple, in item_cxt */
+	Tuplestorestate *item_rows; /* the current item's rows, until complete
+								 * (spilled to disk past work_mem) */
+	TupleTableSlot *item_slot;	/* to move them into the result */
 	QuoSeriesRun *run;
 } FetchCall;
 
@@ -196,8 +198,8 @@ fetch_begin(FunctionCallInfo fcinfo, FetchCall *fc, const char *fname,
 	fc->nulls = palloc(sizeof(bool) * Max(fc->tupdesc->natts, 1));
 	fc->row_cxt = AllocSetContextCreate(CurrentMemoryContext, "quo_fdw fetch row",
 										ALLOCSET_DEFAULT_SIZES);
-	fc->item_cxt = AllocSetContextCreate(CurrentMemoryContext, "quo_fdw fetch item",
-										 ALLOCSET_DEFAULT_SIZES);
+	fc->item_rows = tuplestore_begin_heap(true, false, work_mem);
+	fc->item_slot = MakeSingleTupleTableSlot(fc->tupdesc, &TTSOpsMinimalTuple);
 }
 
 /* Error context while a row is converted: which request it came from. */
@@ -302,8 +304,6 @@ fetch_run(FetchCall *fc, List *specs, const int *spec_item, int64 stop_after,
 	{
 		QuoSeriesEvent ev = quo_series_next(fc->run);
 		int			k = fc->run->next_spec - 1;
-		ListCell   *lc;
-		MemoryContext old;
 
 		if (ev == QUO_SERIES_ROW && !whole_items)
 		{
@@ -314,18 +314,19 @@ fetch_run(FetchCall *fc, List *specs, const int *spec_item, int64 stop_after,
 		}
 		else if (ev == QUO_SERIES_ROW && spec_item[k] != cut)
 		{
-			old = MemoryContextSwitchTo(fc->item_cxt);
-			fc->item_rows = lappend(fc->item_rows, make_row(fc, spec_item[k]));
-			MemoryContextSwitchTo(old);
+			HeapTuple	tup = make_row(fc, spec_item[k]);
+
+			tuplestore_puttuple(fc->item_rows, tup);
+			heap_freetuple(tup);
 		}
 		else if (ev == QUO_SERIES_SERIES_DONE && whole_items && spec_item[k] != cut &&
 				 (k + 1 >= list_length(specs) || spec_item[k + 1] != spec_item[k]))
 		{
 			/* the item's last series: its rows, then its marker */
-			foreach(lc, fc->item_rows)
-				tuplestore_puttuple(fc->out, lfirst(lc));
-			fc->item_rows = NIL;
-			MemoryContextReset(fc->item_cxt);
+			tuplestore_rescan(fc->item_rows);
+			while (tuplestore_gettupleslot(fc->item_rows, true, false, fc->item_slot))
+				tuplestore_puttupleslot(fc->out, fc->item_slot);
+			tuplestore_clear(fc->item_rows);
 			put_marker(fc, spec_item[k], true, NULL, true);
 		}
 		else if (ev == QUO_SERIES_STOPPED && whole_items)
@@ -333,8 +334,7 @@ fetch_run(FetchCall *fc, List *specs, const int *spec_item, int64 stop_after,
 			/* the item under way is not given: a later step does it whole */
 			all = false;
 			cut = spec_item[k];
-			fc->item_rows = NIL;
-			MemoryContextReset(fc->item_cxt);
+			tuplestore_clear(fc->item_rows);
 			quo_series_skip(fc->run);
 		}
 		else if (ev == QUO_SERIES_STOPPED)
@@ -348,6 +348,8 @@ fetch_run(FetchCall *fc, List *specs, const int *spec_item, int64 stop_after,
 			break;
 	}
 	/* the run's requests and page go now, not when the call's memory does */
+	tuplestore_end(fc->item_rows);
+	ExecDropSingleTupleTableSlot(fc->item_slot);
 	MemoryContextDelete(fc->run->cxt);
 	fc->run = NULL;
 	return all;

@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -76,6 +77,7 @@ quo_fdw_refresh_mirror(PG_FUNCTION_ARGS)
 	char		nulls[2] = {' ', ' '};
 	bool		isnull;
 	Datum		result;
+	int			save_nestlevel;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -93,6 +95,11 @@ quo_fdw_refresh_mirror(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg_internal("quo_fdw: SPI_connect failed")));
 	owner = mirror_owner(mirror_schema);
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the owner of mirror \"%s\" no longer exists", NameStr(*mirror_schema)),
+				 errhint("A superuser can give the mirror to a role: UPDATE quo_fdw.mirror SET owner = ... WHERE mirror_schema = ..., or drop it.")));
 	if (!has_privs_of_role(GetUserId(), owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -108,6 +115,14 @@ quo_fdw_refresh_mirror(PG_FUNCTION_ARGS)
 	GetUserIdAndSecContext(&save_uid, &save_sec);
 	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	/*
+	 * Settings are the refresh's own: whatever the owner's code sets (a
+	 * trigger's set_config) is undone when it returns, and the search path
+	 * is pg_catalog's, as REFRESH MATERIALIZED VIEW does it.
+	 */
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_execute_with_args("SELECT quo_fdw.mirror_step($1, $2)", 2, argtypes, args, nulls,
 							  false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		ereport(ERROR,
@@ -119,6 +134,7 @@ quo_fdw_refresh_mirror(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg_internal("quo_fdw: the refresh step returned NULL")));
 	result = SPI_datumTransfer(result, false, -1);
+	AtEOXact_GUC(false, save_nestlevel);
 	SetUserIdAndSecContext(save_uid, save_sec);
 	SPI_finish();
 	PG_RETURN_DATUM(result);

@@ -58,7 +58,8 @@ CREATE TABLE quo_fdw.mirror (
   listed_at      jsonb NOT NULL DEFAULT '{}',  -- per table listed whole: the start of its last complete listing
   row_missing    jsonb NOT NULL DEFAULT '{}',  -- per table listed whole: keys its last listing lacked
   unavailable    jsonb NOT NULL DEFAULT '{}',  -- per per-call table: when and why the API refused it (403)
-  awaited        bigint NOT NULL DEFAULT 0     -- per-call rows still awaited
+  awaited        bigint NOT NULL DEFAULT 0,    -- per-call rows still awaited
+  row_counts     jsonb NOT NULL DEFAULT '{}'   -- rows per table, as the refreshes counted them
 );
 COMMENT ON TABLE quo_fdw.mirror IS 'quo_fdw''s mirrors (see the view quo_fdw.mirrors)';
 SELECT pg_catalog.pg_extension_config_dump('quo_fdw.mirror', '');

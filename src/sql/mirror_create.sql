@@ -19,7 +19,7 @@ BEGIN
       USING ERRCODE = 'undefined_object',
             HINT = 'quo_fdw.mirrors lists the mirrors; quo_fdw.create_mirror creates one.';
   END IF;
-  IF NOT pg_has_role(current_user, m.owner, 'MEMBER') THEN
+  IF NOT pg_has_role(current_user, m.owner, 'USAGE') THEN
     RAISE EXCEPTION 'must be owner of mirror "%" to %', mirror_schema, action
       USING ERRCODE = 'insufficient_privilege',
             DETAIL = format('Mirror "%s" belongs to role "%s".', mirror_schema, m.owner),
@@ -188,9 +188,10 @@ BEGIN
   PERFORM quo_fdw.mirror_state_table(mirror_schema);
 
   INSERT INTO quo_fdw.mirror (mirror_schema, server, owner, since, lookback, created_schema, tables,
-                              enrich_within, enrich_retry, relist_every)
+                              enrich_within, enrich_retry, relist_every, row_counts)
   VALUES (mirror_schema, server, current_user::regrole, since, lookback, made, held,
-          enrich_within, enrich_retry, relist_every);
+          enrich_within, enrich_retry, relist_every,
+          (SELECT jsonb_object_agg(x, 0) FROM unnest(held) x));
 END
 $fn$;
 COMMENT ON FUNCTION quo_fdw.create_mirror(name, name, timestamptz, interval, text[], interval, interval, interval) IS 'create a mirror of a server''s Quo tables (by default every listable one) in local tables, owned by the current role (fetches nothing)';
@@ -260,11 +261,16 @@ DECLARE
   m quo_fdw.mirror := quo_fdw.mirror_lock(mirror_schema);
   t name;
 BEGIN
-  FOREACH t IN ARRAY m.tables::name[] || '{conversation_state,listing_state,enrichment_state}'::name[] LOOP
-    EXECUTE format('DROP TABLE IF EXISTS %I.%I', m.mirror_schema, t);
+  -- the mirror's tables: those of its schema, with its names, that its
+  -- owner owns (never another role's objects, whatever the catalog says)
+  FOR t IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = m.mirror_schema AND c.relkind = 'r' AND c.relowner = m.owner::oid
+              AND c.relname = ANY (m.tables::name[] || '{conversation_state,listing_state,enrichment_state}'::name[]) LOOP
+    EXECUTE format('DROP TABLE %I.%I', m.mirror_schema, t);
   END LOOP;
   DELETE FROM quo_fdw.mirror x WHERE x.mirror_schema = m.mirror_schema;
-  IF m.created_schema AND to_regnamespace(quote_ident(m.mirror_schema)) IS NOT NULL THEN
+  IF m.created_schema AND EXISTS (SELECT 1 FROM pg_namespace n
+                                   WHERE n.nspname = m.mirror_schema AND n.nspowner = m.owner::oid) THEN
     BEGIN
       EXECUTE format('DROP SCHEMA %I', m.mirror_schema);
     EXCEPTION WHEN dependent_objects_still_exist THEN

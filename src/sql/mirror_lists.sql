@@ -33,12 +33,14 @@ BEGIN
   BEGIN
     SELECT * INTO f FROM quo_fdw.mirror_fetch(m, 'list', ARRAY[tbl], stop, page_token => m.pass_token);
   EXCEPTION WHEN fdw_invalid_attribute_value THEN
-    -- a page token from an earlier step the API no longer takes: list again
+    -- a page token from an earlier step the API no longer takes: the
+    -- listing starts over (the refresh's loop counts what is left first)
     IF m.pass_token IS NULL THEN
       RAISE;
     END IF;
     mm.pass_token := NULL;
-    SELECT * INTO f FROM quo_fdw.mirror_fetch(mm, 'list', ARRAY[tbl], stop);
+    moved := true;
+    RETURN;
   END;
   c := quo_fdw.mirror_count(c, tbl || '_inserted', f.inserted[1]);
   c := quo_fdw.mirror_count(c, tbl || '_updated', f.updated[1]);
@@ -121,7 +123,7 @@ BEGIN
     USING m.pass_started;
   EXECUTE format($q$
     UPDATE %1$I.conversation_state s SET queued = q.n
-      FROM (SELECT x.id, row_number() OVER (ORDER BY x.last_activity_at DESC NULLS FIRST, x.id) AS n
+      FROM (SELECT x.id, row_number() OVER (ORDER BY x.last_activity_at DESC NULLS LAST, x.id) AS n
               FROM %1$I.conversations x JOIN %1$I.conversation_state t ON t.conversation_id = x.id
              WHERE t.listed_pass = $1
                AND (t.visited_at IS NULL OR t.renewed

@@ -40,6 +40,8 @@ DECLARE
   moved boolean := false;    -- the step got somewhere (else it is too small)
   stopped boolean := false;  -- a read was stopped before its end
   n bigint;
+  bad text;
+  tbl name;
 BEGIN
   IF max_requests IS NOT NULL AND max_requests < 1 THEN
     RAISE EXCEPTION 'max_requests must be at least 1: %', max_requests USING ERRCODE = 'invalid_parameter_value';
@@ -49,14 +51,41 @@ BEGIN
       USING ERRCODE = 'configuration_limit_exceeded',
             HINT = 'quo_fdw.mirror_max_requests is the most one refresh or step may make: raise it, or take smaller steps.';
   END IF;
+  -- as its owner only (quo_fdw.refresh_mirror switches to it): called
+  -- directly by another role, the owner's objects would run as that role
+  IF current_user <> m.owner::text THEN
+    RAISE EXCEPTION 'quo_fdw.mirror_step runs only as the owner of mirror "%"', sch
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = format('Call SELECT * FROM quo_fdw.refresh_mirror(%L).', sch);
+  END IF;
+  -- the schema and every table of the mirror are the owner's and tables:
+  -- nothing another role made is written to, or runs, in a refresh
+  IF (SELECT n.nspowner FROM pg_namespace n WHERE n.nspname = sch) IS DISTINCT FROM m.owner::oid THEN
+    RAISE EXCEPTION 'schema "%" no longer belongs to the owner of its mirror', sch
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  SELECT string_agg(format('%I', c.relname), ', ') INTO bad
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = sch AND c.relname = ANY (m.tables::name[] || '{conversation_state,listing_state,enrichment_state}'::name[])
+     AND (c.relowner <> m.owner::oid OR c.relkind <> 'r');
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION 'mirror "%" has % that are not tables of its owner', sch, bad
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'A refresh writes only to tables its owner owns: drop or rename what took their place.';
+  END IF;
   IF to_regclass(format('%I.conversation_state', sch)) IS NULL THEN
     -- a mirror made before 0.4.0: its state, from what it holds (it saw
-    -- each conversation as listed at its watermark)
+    -- each conversation as listed at its watermark), and its rows counted
     PERFORM quo_fdw.mirror_state_table(sch);
     EXECUTE format('INSERT INTO %1$I.conversation_state (conversation_id, listed_pass, visited_activity_at, visited_updated_at, visited_at)
                     SELECT x.id, $1, x.last_activity_at, x.updated_at, $1 FROM %1$I.conversations x
                      WHERE $1 IS NOT NULL', sch)
       USING m.watermark;
+    m.row_counts := '{}';
+    FOREACH tbl IN ARRAY m.tables::name[] LOOP
+      EXECUTE format('SELECT count(*) FROM %I.%I', sch, tbl) INTO n;
+      m.row_counts := m.row_counts || jsonb_build_object(tbl, n);
+    END LOOP;
   END IF;
   IF m.pass_started IS NULL THEN
     m.pass_started := t0;
@@ -76,7 +105,7 @@ BEGIN
       END IF;
       used := quo_fdw.requests_sent() - base;
       left_ := max_requests - used;
-      EXIT WHEN left_ <= 0;
+      EXIT WHEN left_ <= 0 OR (stopped AND max_requests IS NOT NULL);
       -- a read stops cleanly where the step's budget ends; reaching the
       -- hard cap (quo_fdw.mirror_max_requests) with work left is an ERROR
       IF stopped OR (cap > 0 AND used >= cap) THEN
@@ -86,7 +115,8 @@ BEGIN
       IF m.pass_phase LIKE 'list:%' THEN
         SELECT * INTO p FROM quo_fdw.mirror_phase_list(m, stop, counts);
       ELSIF m.pass_phase = 'visits' THEN
-        SELECT * INTO p FROM quo_fdw.mirror_phase_visits(m, stop, counts);
+        SELECT * INTO p FROM quo_fdw.mirror_phase_visits(m, stop, counts,
+                                                         whole_step => max_requests IS NOT NULL AND used = 0);
       ELSIF m.pass_phase = 'pending' THEN
         SELECT * INTO p FROM quo_fdw.mirror_phase_pending(m, stop, counts);
       ELSE
@@ -103,6 +133,9 @@ BEGIN
       END IF;
     END LOOP;
   EXCEPTION WHEN configuration_limit_exceeded THEN
+    IF max_requests IS NOT NULL THEN
+      RAISE;   -- a step too small: said as it is
+    END IF;
     RAISE EXCEPTION 'refresh of mirror "%" needs more than quo_fdw.mirror_max_requests (%) Quo API requests', sch, cap
       USING ERRCODE = 'configuration_limit_exceeded',
             DETAIL = format('It stopped after %s requests, before the next one. Nothing was changed.',
@@ -122,6 +155,12 @@ BEGIN
                             CASE WHEN m.pass_phase = 'visits' THEN 'conversation' ELSE 'page or item' END),
             HINT = 'Take larger steps.';
   END IF;
+  -- the rows per table, as counted (the view shows them)
+  FOREACH tbl IN ARRAY m.tables::name[] LOOP
+    m.row_counts := m.row_counts || jsonb_build_object(tbl,
+      coalesce((m.row_counts ->> tbl)::bigint, 0) + coalesce((counts ->> (tbl || '_inserted'))::bigint, 0)
+        - coalesce((counts ->> (tbl || '_removed'))::bigint, 0));
+  END LOOP;
   -- every count a zero unless the step made it
   r := jsonb_populate_record(r, (SELECT jsonb_object_agg(a.attname, 0) FROM pg_attribute a
                                   WHERE a.attrelid = 'quo_fdw.refresh_result'::regclass AND a.attnum > 0
@@ -142,7 +181,7 @@ BEGIN
          pass_started = m.pass_started, pass_phase = m.pass_phase, pass_token = m.pass_token,
          pass_items = m.pass_items, pending = r.conversations_pending, last_result = to_jsonb(r),
          listed_at = m.listed_at, row_missing = m.row_missing, unavailable = m.unavailable,
-         awaited = r.per_call_awaited
+         awaited = r.per_call_awaited, row_counts = m.row_counts
    WHERE x.mirror_schema = sch;
   RETURN r;
 END

@@ -2,45 +2,36 @@
 -- (the build assembles quo_fdw--<version>.sql and the update scripts from
 -- the files of src/sql; see the Makefile)
 
--- Rows of one table of a mirror: NULL when the table is gone or the role
--- reading the view may not read it (the owner grants that).
-CREATE OR REPLACE FUNCTION quo_fdw.mirror_rows(mirror_schema name, tbl name) RETURNS bigint
-LANGUAGE plpgsql STABLE
+-- The rows per table are those the refreshes counted (row_counts): the
+-- view never reads a mirror's tables, which are their owner's (a view or a
+-- policy put there would run as whoever reads quo_fdw.mirrors).  A role
+-- sees the count of a table it may read (the owner grants that), else NULL.
+CREATE OR REPLACE FUNCTION quo_fdw.mirror_rows(m quo_fdw.mirror, tbl name) RETURNS bigint
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-  rel regclass;
-  n bigint;
-BEGIN
-  IF to_regnamespace(quote_ident(mirror_schema)) IS NULL OR NOT has_schema_privilege(quote_ident(mirror_schema), 'USAGE') THEN
-    RETURN NULL;
-  END IF;
-  rel := to_regclass(format('%I.%I', mirror_schema, tbl));
-  IF rel IS NULL OR NOT has_table_privilege(rel, 'SELECT') THEN
-    RETURN NULL;
-  END IF;
-  EXECUTE format('SELECT count(*) FROM %s', rel) INTO n;
-  RETURN n;
-END
-$fn$;
-COMMENT ON FUNCTION quo_fdw.mirror_rows(name, name) IS 'rows of one table of a mirror (for the view quo_fdw.mirrors)';
+AS $$
+  SELECT CASE WHEN has_table_privilege(c.oid, 'SELECT') THEN (m.row_counts ->> tbl)::bigint END
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = m.mirror_schema AND c.relname = tbl AND c.relowner = m.owner::oid
+$$;
+COMMENT ON FUNCTION quo_fdw.mirror_rows(quo_fdw.mirror, name) IS 'rows of one table of a mirror, as its refreshes counted them, for a role that may read it (for the view quo_fdw.mirrors)';
 
 CREATE OR REPLACE VIEW quo_fdw.mirrors AS
 SELECT m.mirror_schema, m.server, m.since, m.lookback, m.watermark, m.last_refresh, m.last_result,
-       quo_fdw.mirror_rows(m.mirror_schema, 'calls') AS calls,
-       quo_fdw.mirror_rows(m.mirror_schema, 'messages') AS messages,
-       quo_fdw.mirror_rows(m.mirror_schema, 'conversations') AS conversations,
-       quo_fdw.mirror_rows(m.mirror_schema, 'users') AS users,
-       quo_fdw.mirror_rows(m.mirror_schema, 'phone_numbers') AS phone_numbers,
+       quo_fdw.mirror_rows(m, 'calls') AS calls,
+       quo_fdw.mirror_rows(m, 'messages') AS messages,
+       quo_fdw.mirror_rows(m, 'conversations') AS conversations,
+       quo_fdw.mirror_rows(m, 'users') AS users,
+       quo_fdw.mirror_rows(m, 'phone_numbers') AS phone_numbers,
        m.owner, m.pass_started IS NULL AS complete, m.pending AS conversations_pending,
        m.pass_started, m.tables,
-       quo_fdw.mirror_rows(m.mirror_schema, 'contacts') AS contacts,
-       quo_fdw.mirror_rows(m.mirror_schema, 'contact_custom_fields') AS contact_custom_fields,
-       quo_fdw.mirror_rows(m.mirror_schema, 'tasks') AS tasks,
-       quo_fdw.mirror_rows(m.mirror_schema, 'call_summaries') AS call_summaries,
-       quo_fdw.mirror_rows(m.mirror_schema, 'call_transcripts') AS call_transcripts,
-       quo_fdw.mirror_rows(m.mirror_schema, 'call_recordings') AS call_recordings,
-       quo_fdw.mirror_rows(m.mirror_schema, 'call_voicemails') AS call_voicemails,
+       quo_fdw.mirror_rows(m, 'contacts') AS contacts,
+       quo_fdw.mirror_rows(m, 'contact_custom_fields') AS contact_custom_fields,
+       quo_fdw.mirror_rows(m, 'tasks') AS tasks,
+       quo_fdw.mirror_rows(m, 'call_summaries') AS call_summaries,
+       quo_fdw.mirror_rows(m, 'call_transcripts') AS call_transcripts,
+       quo_fdw.mirror_rows(m, 'call_recordings') AS call_recordings,
+       quo_fdw.mirror_rows(m, 'call_voicemails') AS call_voicemails,
        m.awaited AS per_call_awaited, m.unavailable
   FROM quo_fdw.mirror m;
 COMMENT ON VIEW quo_fdw.mirrors IS 'each mirror: its owner, watermark, last refresh and result, rows per table, the pass under way, per-call rows awaited, per-call tables the API refuses';

@@ -7,8 +7,11 @@
 
 -- The visits phase's work within stop requests (as mirror_phase_list): the
 -- next conversations of the queue, at most 2,000 a batch; each done whole,
--- with its state, or left for the next step.
+-- with its state, or left for the next step.  whole_step: stop is all a
+-- step may spend, so a first conversation it cannot finish never will be
+-- (an ERROR, not a step spent for nothing again and again).
 CREATE OR REPLACE FUNCTION quo_fdw.mirror_phase_visits(m quo_fdw.mirror, stop bigint, counts jsonb,
+                                                       whole_step boolean DEFAULT false,
                                                        OUT mm quo_fdw.mirror, OUT c jsonb, OUT moved boolean,
                                                        OUT stopped boolean, OUT done boolean)
 LANGUAGE plpgsql
@@ -28,10 +31,15 @@ DECLARE
   eps text[] := ARRAY(SELECT t FROM unnest('{calls,messages}'::text[]) t WHERE t = ANY (m.tables));
 BEGIN
   mm := m; c := counts; moved := false; stopped := false; done := false;
-  -- the next conversations to visit, newest activity first
+  -- the next conversations to visit, newest activity first; a queued one
+  -- whose conversation row is gone (deleted by hand) is dropped from the queue
+  EXECUTE format($q$
+    UPDATE %1$I.conversation_state s SET queued = NULL
+     WHERE s.queued IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %1$I.conversations x WHERE x.id = s.conversation_id)$q$, sch);
   EXECUTE format($q$
     SELECT array_agg(x.id ORDER BY s.queued), array_agg(x.phone_number_id ORDER BY s.queued),
-           array_agg(array_to_string(x.participants, ',') ORDER BY s.queued),
+           array_agg(CASE WHEN array_position(x.participants, NULL) IS NULL
+                          THEN array_to_string(x.participants, ',') END ORDER BY s.queued),
            array_agg(CASE WHEN s.visited_at IS NULL OR s.renewed THEN $1
                           ELSE greatest($1, s.visited_at - $2) END ORDER BY s.queued),
            array_agg(x.last_activity_at ORDER BY s.queued)
@@ -111,10 +119,16 @@ BEGIN
     USING v_ids, v_afters, m.pass_started, coalesce(f.done, '{}');
   IF coalesce(cardinality(f.done), 0) < cardinality(v_ids) THEN
     stopped := true;   -- the step's budget ended: the rest wait for the next
+    IF whole_step AND NOT 1 = ANY (coalesce(f.done, '{}')) AND v_ids[1] IS NOT NULL THEN
+      RAISE EXCEPTION 'max_requests (%) is too small for conversation % of mirror "%"', stop, v_ids[1], sch
+        USING ERRCODE = 'configuration_limit_exceeded',
+              DETAIL = 'Its calls and messages need more requests than one step may make (a conversation is read whole in one step); this step changed nothing.',
+              HINT = 'Take larger steps.';
+    END IF;
   END IF;
 END
 $fn$;
-COMMENT ON FUNCTION quo_fdw.mirror_phase_visits(quo_fdw.mirror, bigint, jsonb) IS 'the visits phase of a pass (internal)';
+COMMENT ON FUNCTION quo_fdw.mirror_phase_visits(quo_fdw.mirror, bigint, jsonb, boolean) IS 'the visits phase of a pass (internal)';
 
 -- The pending phase's work within stop requests: the rows noted at its
 -- start (pass_items, table:id), read again by id; a row whose id the API
@@ -148,7 +162,8 @@ BEGIN
   -- the mirror (else it would cost a request on every refresh).  One that
   -- could not be asked for (not the id pattern the document gives) is kept
   -- as it is.
-  EXECUTE format('DELETE FROM %I.%I x WHERE x.id = ANY ($1) AND x.id <> ALL ($2)', m.mirror_schema, tbl)
+  EXECUTE format('DELETE FROM %I.%I x WHERE x.id IN (SELECT a FROM unnest($1::text[]) a EXCEPT SELECT r FROM unnest($2::text[]) r)',
+                 m.mirror_schema, tbl)
     USING ARRAY(SELECT items[d] FROM unnest(coalesce(f.asked, '{}')) d), coalesce(f.row_ids, '{}');
   GET DIAGNOSTICS n = ROW_COUNT;
   c := quo_fdw.mirror_count(c, tbl || '_inserted', f.inserted[1]);
@@ -179,12 +194,15 @@ DECLARE
 BEGIN
   IF 'calls' = ANY (m.tables) THEN
     EXECUTE format($q$
+      WITH visited AS (SELECT v.phone_number_id AS pn, v.participants[1] AS who,
+                              min(coalesce(s.visited_from, '-infinity')) AS from_
+                         FROM %1$I.conversations v JOIN %1$I.conversation_state s ON s.conversation_id = v.id
+                        WHERE s.visited_at = $2 AND cardinality(v.participants) = 1
+                        GROUP BY 1, 2)
       SELECT array_agg('calls:' || x.id ORDER BY x.id) FROM %1$I.calls x
+        LEFT JOIN visited w ON w.pn = x.phone_number_id AND w.who = x.participants[1] AND x.created_at >= w.from_
        WHERE x.status IN ('queued', 'initiated', 'ringing', 'in-progress') AND x.created_at >= $1
-         AND NOT EXISTS (SELECT 1 FROM %1$I.conversations v JOIN %1$I.conversation_state s ON s.conversation_id = v.id
-                          WHERE s.visited_at = $2 AND x.created_at >= coalesce(s.visited_from, '-infinity')
-                            AND v.phone_number_id = x.phone_number_id AND v.participants[1] = ANY (x.participants)
-                            AND cardinality(v.participants) = 1)$q$, m.mirror_schema)
+         AND w.pn IS NULL$q$, m.mirror_schema)
       INTO calls USING lower, m.pass_started;
   END IF;
   IF 'messages' = ANY (m.tables) THEN

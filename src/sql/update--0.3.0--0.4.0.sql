@@ -25,7 +25,8 @@ ALTER TABLE quo_fdw.mirror
   ADD COLUMN listed_at jsonb NOT NULL DEFAULT '{}',
   ADD COLUMN row_missing jsonb NOT NULL DEFAULT '{}',
   ADD COLUMN unavailable jsonb NOT NULL DEFAULT '{}',
-  ADD COLUMN awaited bigint NOT NULL DEFAULT 0;
+  ADD COLUMN awaited bigint NOT NULL DEFAULT 0,
+  ADD COLUMN row_counts jsonb NOT NULL DEFAULT '{}';
 -- a 0.3.0 mirror holds the five tables it had
 UPDATE quo_fdw.mirror SET tables = '{users,phone_numbers,conversations,calls,messages}';
 ALTER TABLE quo_fdw.mirror ALTER COLUMN tables SET NOT NULL;
@@ -53,5 +54,9 @@ ALTER TABLE quo_fdw.mirror DROP COLUMN remote;
 -- functions whose arguments or results changed
 DROP FUNCTION quo_fdw.refresh_mirror(name);
 DROP FUNCTION quo_fdw.create_mirror(name, name, timestamptz, interval);
+-- the view counts from the catalog now, never by reading a mirror's tables
+-- (they are their owner's: a view there would run its code as the reader)
+DROP VIEW quo_fdw.mirrors;
+DROP FUNCTION quo_fdw.mirror_rows(name, name);
 DROP FUNCTION quo_fdw.mirror_upsert(quo_fdw.mirror, name, text, bigint, bigint, text[], jsonb, boolean);
 
