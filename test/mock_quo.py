@@ -288,15 +288,21 @@ class Workspace:
                 "_active": k % 5 != 4,
             }
             self.conversations.append(conv)
+        # the directory: listed in the order kept here (oldest first, as made)
+        self.contacts = [contact_object(k) for k in range(CONTACT_COUNT)]
+        self.tasks = [task_object(k) for k in range(TASK_COUNT)]
         self.index()
 
     def index(self):
-        """The lists in the API's orders, and the rows by id."""
+        """The lists in the API's orders, and the rows by id.  Contacts and
+        tasks keep the order of their lists (POST /_mock/change appends)."""
         self.conversations.sort(key=lambda c: (c["_u"], c["id"]), reverse=True)
         self.calls.sort(key=lambda c: (c["_t"], c["id"]), reverse=True)
         self.messages.sort(key=lambda m: (m["_t"], m["id"]))
         self.call_by_id = {c["id"]: c for c in self.calls}
         self.msg_by_id = {m["id"]: m for m in self.messages}
+        self.contact_by_id = {c["id"]: c for c in self.contacts}
+        self.task_by_id = {t["taskId"]: t for t in self.tasks}
 
 
 class HugeConversation:
@@ -645,7 +651,8 @@ class ChangeError(Exception):
 
 def copy_workspace(ws):
     new = Workspace.__new__(Workspace)
-    new.calls, new.messages, new.conversations = copy.deepcopy((ws.calls, ws.messages, ws.conversations))
+    (new.calls, new.messages, new.conversations, new.contacts, new.tasks) = copy.deepcopy(
+        (ws.calls, ws.messages, ws.conversations, ws.contacts, ws.tasks))
     new.index()
     return new
 
@@ -1229,13 +1236,12 @@ def task_object(k):
             "revision": str(1 + k % 4)}
 
 
-TASKS = [task_object(k) for k in range(130)]
-TASKS_BY_ID = {t["taskId"]: t for t in TASKS}
+TASK_COUNT = 130     # the default workspace's tasks (Workspace.tasks)
 
 
-def list_tasks(q, fault):
+def list_tasks(ws, q, fault):
     check_known(q, {"maxResults", "pageToken"})
-    return page(q, TASKS, fault, hi=100, omit_last_token=True)
+    return page(q, ws.tasks, fault, hi=100, omit_last_token=True)
 
 
 def get_item(table, item_id, prefix, extra=None):
@@ -1400,9 +1406,6 @@ def contact_object(k):
             "createdByUserId": (USERS + ["USdave00004"])[k % 4]}
 
 
-CONTACTS = [contact_object(k) for k in range(CONTACT_COUNT)]
-CONTACTS_BY_ID = {c["id"]: c for c in CONTACTS}
-
 
 def string_items(q, name):
     """An array of strings sent as repeated keys, each 1..75 characters."""
@@ -1415,16 +1418,16 @@ def string_items(q, name):
     return vals
 
 
-def list_contacts(q, fault):
+def list_contacts(ws, q, fault):
     check_known(q, {"externalIds", "sources", "maxResults", "pageToken"})
     ext = string_items(q, "externalIds")
     src = string_items(q, "sources")
-    rows = [c for c in CONTACTS if (not ext or c["externalId"] in ext) and (not src or c["source"] in src)]
+    rows = [c for c in ws.contacts if (not ext or c["externalId"] in ext) and (not src or c["source"] in src)]
     return page(q, rows, fault, hi=50)
 
 
-def get_contact(item_id):
-    row = CONTACTS_BY_ID.get(item_id)
+def get_contact(ws, item_id):
+    row = ws.contact_by_id.get(item_id)
     if row is None:
         raise ApiError(404, "Contact not found: %s" % item_id)
     return {"data": public(row)}      # a copy: a wrong_type fault changes this answer only
@@ -1841,9 +1844,9 @@ class Handler(BaseHTTPRequestHandler):
             elif path == "/v1/conversations":
                 body = list_conversations(st.ws, q, pf, ex)
             elif path == "/v1/tasks":
-                body = list_tasks(q, pf)
+                body = list_tasks(st.ws, q, pf)
             elif path.startswith("/v1/tasks/"):
-                body = get_item(TASKS_BY_ID, unquote(path[len("/v1/tasks/"):]), "TK")
+                body = get_item(st.ws.task_by_id, unquote(path[len("/v1/tasks/"):]), "TK")
             elif path == "/v1/users":
                 body = list_users(q, pf, ex)
             elif path.startswith("/v1/users/"):
@@ -1860,9 +1863,9 @@ class Handler(BaseHTTPRequestHandler):
                 body = get_item({n["id"]: n for n in all_phone_numbers(ex)},
                                 unquote(path[len("/v1/phone-numbers/"):]), "PN")
             elif path == "/v1/contacts":
-                body = list_contacts(q, pf)
+                body = list_contacts(st.ws, q, pf)
             elif path.startswith("/v1/contacts/"):
-                body = get_contact(unquote(path[len("/v1/contacts/"):]))
+                body = get_contact(st.ws, unquote(path[len("/v1/contacts/"):]))
             elif path == "/v1/contact-custom-fields":
                 body = list_contact_custom_fields(q)
             elif family in PER_CALL_FAMILIES and path.count("/") == 3:
