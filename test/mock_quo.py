@@ -49,7 +49,8 @@ Control endpoints (no auth, never logged), used by test/mockctl.py:
                                the default workspace's calls with that object,
                                as lines "count N", "ids_md5 X", "rows R" (R: one
                                per call, the recordings for recordings; see
-                               percall() and the rules above call_summary())
+                               percall() and the rules above call_summary());
+                               the values of the change op percall included
 
 Besides calls, messages, conversations, users and tasks: phone numbers (a list
 without pages), contacts (pages of 1..50, externalIds/sources filters), the
@@ -291,6 +292,9 @@ class Workspace:
         # the directory: listed in the order kept here (oldest first, as made)
         self.contacts = [contact_object(k) for k in range(CONTACT_COUNT)]
         self.tasks = [task_object(k) for k in range(TASK_COUNT)]
+        # per call and kind, what POST /_mock/change's percall op set instead
+        # of the makers' objects: {kind: {call id: value}}
+        self.percall = {kind: {} for kind in PERCALL_KINDS}
         self.index()
 
     def index(self):
@@ -642,7 +646,8 @@ CHANGE_KEYS = {"call": {"conversation", "status", "duration", "ago"},
                "update_message": {"id", "status"},
                "delete_conversation": {"id", "listed"},
                "delete_call": {"id"},
-               "delete_message": {"id"}}
+               "delete_message": {"id"},
+               "percall": {"kind", "call", "value"}}
 
 
 class ChangeError(Exception):
@@ -651,8 +656,8 @@ class ChangeError(Exception):
 
 def copy_workspace(ws):
     new = Workspace.__new__(Workspace)
-    (new.calls, new.messages, new.conversations, new.contacts, new.tasks) = copy.deepcopy(
-        (ws.calls, ws.messages, ws.conversations, ws.contacts, ws.tasks))
+    (new.calls, new.messages, new.conversations, new.contacts, new.tasks, new.percall) = copy.deepcopy(
+        (ws.calls, ws.messages, ws.conversations, ws.contacts, ws.tasks, ws.percall))
     new.index()
     return new
 
@@ -688,6 +693,23 @@ def change_workspace(ws, ops, ids, extras, now):
       {"op": "delete_call", "id": AC}, {"op": "delete_message", "id": AC}
         the row is gone: the lists no longer have it and its get by id is
         the documented 404; the conversation is not touched -> "deleted AC"
+        (a deleted call's percall values go with it)
+      {"op": "percall", "kind": summaries|transcripts|recordings|voicemails,
+       "call": AC, "value": OBJECT|null|[RECORDING, ...]}
+        from now on GET /v1/call-summaries|call-transcripts|call-recordings|
+        call-voicemails/AC, and /_mock/percall, answer value instead of the
+        maker's object (call_summary() and the others): an object is the
+        answer's "data" (summaries and transcripts: callId is filled in when
+        missing, and must be AC when given); for recordings a list of
+        recording objects, [] allowed; null: the route's documented 404, as
+        for a call without one.  value has the document's shape
+        (PERCALL_SCHEMAS: every required key, no other, the types, status
+        one of the document's values for that kind).  call: a call of the
+        workspace, the "call" op's too (an earlier op of the same change
+        counts), or a call of the extras (answered while the extras have
+        it).  The last value set for a call and kind holds; update_call
+        does not undo it (the makers follow a call's status, a value does
+        not) -> "percall KIND AC"
     Calls and messages share the AC9nnnnnnn numbers (call_number() reads them).
     """
     convs = {c["id"]: c for c in ws.conversations}
@@ -708,6 +730,8 @@ def change_one(ws, convs, op, ids, extras, now):
     bad = set(op) - CHANGE_KEYS[kind] - {"op"}
     if bad:
         raise ChangeError("%s takes %s, not %s" % (kind, ", ".join(sorted(CHANGE_KEYS[kind])), ", ".join(sorted(bad))))
+    if kind == "percall":
+        return change_percall(ws, op, extras)
     statuses = CALL_STATUSES if kind in ("call", "update_call") else MESSAGE_STATUSES
     if "status" in op or kind in ("call", "message", "update_message"):
         if op.get("status") not in statuses:
@@ -795,6 +819,9 @@ def change_one(ws, convs, op, ids, extras, now):
             raise ChangeError("%s: unknown %s %r" % (kind, kind[7:], op.get("id")))
         del by_id[row["id"]]
         rows[:] = [r for r in rows if r is not row]
+        if kind == "delete_call":
+            for values in ws.percall.values():
+                values.pop(row["id"], None)
         return "deleted " + row["id"]
     row = (ws.call_by_id if kind == "update_call" else ws.msg_by_id).get(op.get("id"))
     if row is None:
@@ -812,6 +839,127 @@ def change_one(ws, convs, op, ids, extras, now):
         row["status"] = op["status"]
     row["updatedAt"] = iso(now)
     return "updated " + row["id"]
+
+
+def change_percall(ws, op, extras):
+    what, cid = op.get("kind"), op.get("call")
+    if what not in PERCALL_KINDS:
+        raise ChangeError("percall: kind is one of %s" % ", ".join(sorted(PERCALL_KINDS)))
+    call = ws.call_by_id.get(cid) if isinstance(cid, str) else None
+    if call is None and isinstance(cid, str) and extras is not None:
+        call = extras.call_by_id(cid)
+    if call is None:
+        raise ChangeError("percall: unknown call %r" % (cid,))
+    if "value" not in op:
+        raise ChangeError("percall: value is an object, a list for recordings, or null")
+    value = op["value"]
+    if value is not None:
+        if what in ("summaries", "transcripts") and isinstance(value, dict):
+            if value.get("callId", cid) != cid:
+                raise ChangeError("percall: value/callId is %r, not the call %s" % (value["callId"], cid))
+            value = dict({"callId": cid}, **value)
+        wrong = shape_error(PERCALL_SCHEMAS[what], value, "value")
+        if wrong:
+            raise ChangeError("percall: %s: %s" % (what, wrong))
+    ws.percall[what][cid] = value
+    return "percall %s %s" % (what, cid)
+
+
+def nullable(schema):
+    return ("any", [schema, "null"])
+
+
+# The documented shapes of the per-call answers' "data", for the percall op:
+# a leaf type (string, number, integer, boolean, null, date-time),
+# ("enum", values), ("pattern", regex), ("array", item),
+# ("object", required keys, optional keys) (no other key), ("any", schemas).
+AI_STATUS = ("enum", ("absent", "in-progress", "completed", "failed"))
+RECORDING_STATUS = ("enum", ("absent", "completed", "deleted", "failed", "in-progress", "paused", "processing",
+                             "stopped", "stopping"))
+PERCALL_SCHEMAS = {
+    "summaries": ("object", {"callId": "string", "nextSteps": nullable(("array", "string")), "status": AI_STATUS,
+                             "summary": nullable(("array", "string"))},
+                  {"jobs": nullable(("array", ("object", {
+                      "icon": "string", "name": "string",
+                      "result": ("object", {"data": ("array", ("object", {
+                          "name": "string", "value": ("any", ["string", "number", "boolean"])}, {}))}, {})},
+                      {})))}),
+    "transcripts": ("object", {"callId": "string", "createdAt": "date-time",
+                               "dialogue": nullable(("array", ("object", {
+                                   "content": "string", "start": "number", "end": "number",
+                                   "identifier": nullable("string"), "userId": nullable(("pattern", r"^US(.*)$"))},
+                                   {}))),
+                               "duration": "number", "status": AI_STATUS}, {}),
+    "recordings": ("array", ("object", {"duration": nullable("integer"), "id": "string",
+                                        "startTime": nullable("date-time"), "status": nullable(RECORDING_STATUS),
+                                        "type": nullable("string"), "url": nullable("string")}, {})),
+    "voicemails": ("object", {"duration": nullable("integer"), "id": ("pattern", r"^VM(.*)$"),
+                              "transcript": nullable("string"), "recordingUrl": nullable("string"),
+                              "status": ("enum", ("completed", "in-progress"))}, {}),
+}
+LEAF_TYPES = {"string": ("a string", lambda v: isinstance(v, str)),
+              "number": ("a number", lambda v: type(v) in (int, float)),
+              "integer": ("an integer", lambda v: type(v) is int),
+              "boolean": ("true or false", lambda v: type(v) is bool),
+              "null": ("null", lambda v: v is None),
+              "date-time": ("an ISO 8601 date-time", lambda v: isinstance(v, str) and parse_ts(v) is not None)}
+
+
+def describe(schema):
+    if isinstance(schema, str):
+        return LEAF_TYPES[schema][0]
+    if schema[0] == "enum":
+        return "one of " + ", ".join(schema[1])
+    if schema[0] == "pattern":
+        return "a string matching " + schema[1]
+    if schema[0] == "any":
+        return " or ".join(describe(s) for s in schema[1])
+    return "an " + schema[0]
+
+
+def shape_error(schema, v, where):
+    """None if v has the shape schema says, else what is wrong, at where
+    (a path: value/dialogue/0/start)."""
+    if isinstance(schema, str):
+        ok = LEAF_TYPES[schema][1](v)
+    elif schema[0] == "enum":
+        ok = v in schema[1] and isinstance(v, str)
+    elif schema[0] == "pattern":
+        ok = isinstance(v, str) and re.match(schema[1], v) is not None
+    elif schema[0] == "any":
+        alts = [s for s in schema[1] if not (s == "null" and v is not None)]
+        if v is None and "null" in alts:
+            return None
+        deep = [s for s in alts if isinstance(s, tuple) and (s[0], type(v)) in (("array", list), ("object", dict))]
+        if deep:
+            return shape_error(deep[0], v, where)       # the alternative of v's kind says what is wrong inside
+        ok = any(shape_error(s, v, where) is None for s in alts)
+    elif schema[0] == "array":
+        if not isinstance(v, list):
+            return "%s is not an array" % where
+        for i, item in enumerate(v):
+            wrong = shape_error(schema[1], item, "%s/%d" % (where, i))
+            if wrong:
+                return wrong
+        return None
+    else:
+        _, required, optional = schema
+        if not isinstance(v, dict):
+            return "%s is not an object" % where
+        for k in required:
+            if k not in v:
+                return "%s has no %s (required: %s)" % (where, k, ", ".join(required))
+        for k in v:
+            if k not in required and k not in optional:
+                return "%s has %s, not a key of the document's (%s)" % (
+                    where, k, ", ".join(list(required) + list(optional)))
+        for k, sub in list(required.items()) + list(optional.items()):
+            if k in v:
+                wrong = shape_error(sub, v[k], "%s/%s" % (where, k))
+                if wrong:
+                    return wrong
+        return None
+    return None if ok else "%s is %s, not %s" % (where, json.dumps(v)[:60], describe(schema))
 
 
 # ---------------------------------------------------------------------------
@@ -1447,6 +1595,8 @@ def list_contact_custom_fields(q):
 #   voicemail   missed or no-answer calls with n % 3 != 0
 # A call that is not in the default workspace (the extras' ACB ids too) is 404
 # on all four; a call without the object is 404, but recordings answer [].
+# POST /_mock/change's percall op sets what a call answers instead, from then
+# on (per_call_object()), for the extras' calls too.
 # ---------------------------------------------------------------------------
 
 NEXT_STEPS = ["Send the updated quote.", "Schedule a demo for next week.", "Email the invoice again.",
@@ -1556,50 +1706,66 @@ def call_voicemail(call):
             "recordingUrl": "https://storage.example.com/voicemails/%s.mp3" % vid, "status": "completed"}
 
 
-# route: (error family, path parameter, object, maker)
-PER_CALL = {"call-summaries": ("call_summaries", "callId", "summary", call_summary),
-            "call-transcripts": ("call_transcripts", "id", "transcript", call_transcript),
-            "call-recordings": ("call_recordings", "callId", "recordings", call_recordings),
-            "call-voicemails": ("call_voicemails", "callId", "voicemail", call_voicemail)}
+# route: (error family, path parameter, object, kind of /_mock/percall)
+PER_CALL = {"call-summaries": ("call_summaries", "callId", "summary", "summaries"),
+            "call-transcripts": ("call_transcripts", "id", "transcript", "transcripts"),
+            "call-recordings": ("call_recordings", "callId", "recordings", "recordings"),
+            "call-voicemails": ("call_voicemails", "callId", "voicemail", "voicemails")}
 PERCALL_KINDS = {"summaries": call_summary, "transcripts": call_transcript,
                  "recordings": call_recordings, "voicemails": call_voicemail}
 
 
-def get_per_call(ws, route, item_id):
-    _, param, what, make = PER_CALL[route]
+def per_call_object(ws, kind, call):
+    """What the route of kind answers for a call of the workspace (None: its
+    404): the value of a percall op (POST /_mock/change), else the maker's."""
+    values = ws.percall[kind]
+    if call["id"] in values:
+        return copy.deepcopy(values[call["id"]])     # a fault may change the answer, not the value
+    return PERCALL_KINDS[kind](call)
+
+
+def get_per_call(ws, route, item_id, extras=None):
+    _, param, what, kind = PER_CALL[route]
     if not item_id.startswith("AC"):
         raise ApiError(400, "%s does not match ^AC(.*)$" % param,
                        [{"path": "/" + param, "message": "Expected string to match '^AC(.*)$'",
                          "value": item_id, "schema": {"type": "string"}}])
     call = ws.call_by_id.get(item_id)
-    if call is None:
+    if call is not None:
+        obj = per_call_object(ws, kind, call)
+    elif item_id in ws.percall[kind] and extras is not None and extras.call_by_id(item_id) is not None:
+        obj = copy.deepcopy(ws.percall[kind][item_id])     # an extras' call with a percall value
+    else:
         raise ApiError(404, "Call not found: %s" % item_id)
-    obj = make(call)
     if obj is None:
         raise ApiError(404, "No %s for call %s" % (what, item_id))
     return {"data": obj}
 
 
-def percall(ws, q):
+def percall(ws, q, extras=None):
     """GET /_mock/percall?kind=...: the calls of the default workspace that have
     the object ("count", "ids_md5" of their ids sorted and joined by commas),
-    and "rows": one per call, the number of recordings for recordings."""
+    and "rows": one per call, the number of recordings for recordings.  The
+    percall op's values count (POST /_mock/change), on the extras' calls too
+    while the extras have the call."""
     for k in q:
         if k != "kind":
             raise TruthError("unknown parameter %s (known: kind)" % k)
     kind = q.get("kind", [None])
     if len(kind) != 1 or kind[0] not in PERCALL_KINDS:
         raise TruthError("kind must be one of %s" % ", ".join(sorted(PERCALL_KINDS)))
-    make = PERCALL_KINDS[kind[0]]
+    objs = [(c["id"], per_call_object(ws, kind[0], c)) for c in ws.calls]
+    if extras is not None:
+        objs += [(cid, v) for cid, v in ws.percall[kind[0]].items()
+                 if cid not in ws.call_by_id and extras.call_by_id(cid) is not None]
     ids, rows = [], 0
-    for c in ws.calls:
-        obj = make(c)
+    for cid, obj in objs:
         if kind[0] == "recordings":
             if obj:
-                ids.append(c["id"])
+                ids.append(cid)
                 rows += len(obj)
         elif obj is not None:
-            ids.append(c["id"])
+            ids.append(cid)
             rows += 1
     ids.sort()
     return "count %d\nids_md5 %s\nrows %d\n" % (len(ids), hashlib.md5(",".join(ids).encode()).hexdigest(), rows)
@@ -1743,7 +1909,7 @@ class Handler(BaseHTTPRequestHandler):
             path, _, query = self.path.partition("?")
             if path == "/_mock/percall":
                 try:
-                    return self.send_text(200, percall(st.ws, parse_qs(query, keep_blank_values=True)))
+                    return self.send_text(200, percall(st.ws, parse_qs(query, keep_blank_values=True), st.extras))
                 except TruthError as e:
                     return self.send_text(400, "percall: %s\n" % e)
         if self.path == "/_mock/flight":
@@ -1870,7 +2036,7 @@ class Handler(BaseHTTPRequestHandler):
                 body = list_contact_custom_fields(q)
             elif family in PER_CALL_FAMILIES and path.count("/") == 3:
                 route = path.split("/")[2]
-                body = get_per_call(st.ws, route, unquote(path[len("/v1/%s/" % route):]))
+                body = get_per_call(st.ws, route, unquote(path[len("/v1/%s/" % route):]), ex)
             else:
                 # not the API: a generic web framework's 404, not Quo's documented body
                 self.record(line, 404)

@@ -308,7 +308,8 @@ PER_CALL = {  # route: (family code prefix, kind of /_mock/percall)
     "call-recordings": ("0900", "recordings"), "call-voicemails": ("1200", "voicemails")}
 
 
-def check_per_call(c):
+def all_calls(c):
+    """The calls of the listed 1:1 conversations, by id."""
     calls = {r["id"]: r for r in c.pages("/v1/calls", [("phoneNumberId", "PNsales0001"),
                                                       ("participants", "+15550109999")])}
     for v in c.pages("/v1/conversations", []):
@@ -316,6 +317,26 @@ def check_per_call(c):
             for r in c.pages("/v1/calls", [("phoneNumberId", v["phoneNumberId"]),
                                            ("participants", v["participants"][0])]):
                 calls[r["id"]] = r
+    return calls
+
+
+def crawl_per_call(c, ids, route):
+    """GET route for every call of ids: /_mock/percall's lines for what it got."""
+    have, rows = [], 0
+    for cid in sorted(ids):
+        st, body = c.get("/v1/%s/%s" % (route, cid))
+        assert st in (200, 404), (route, cid, st, body[:300])
+        if st == 200:
+            o = json.loads(body)["data"]
+            if route != "call-recordings" or o:
+                have.append(cid)
+                rows += len(o) if route == "call-recordings" else 1
+    return {"count": str(len(have)), "ids_md5": hashlib.md5(",".join(have).encode()).hexdigest(),
+            "rows": str(rows)}
+
+
+def check_per_call(c):
+    calls = all_calls(c)
     assert len(calls) == 2507, len(calls)
     for route, (fam, kind) in PER_CALL.items():
         t = time.perf_counter()
@@ -559,6 +580,196 @@ def check_changes(c):
           % (time.perf_counter() - t))
 
 
+def percall_get(c, route, cid):
+    st, body = c.get("/v1/%s/%s" % (route, cid))
+    return st, json.loads(body)
+
+
+KINDS = ("summaries", "transcripts", "recordings", "voicemails")
+ROUTE = {kind: route for route, (_, kind) in PER_CALL.items()}
+
+
+def check_percall_changes(c):
+    """POST /_mock/change op percall: per-call objects that arrive late (a 404
+    summary appears, a transcript completes, a recording and a voicemail are
+    added, a summary goes), all or none, through the API and /_mock/percall,
+    under a 403 fault, for added and extras' calls; reset undoes it."""
+    t = time.perf_counter()
+    calls = all_calls(c)
+    ids = sorted(calls)
+    truth0 = {k: c.percall(k) for k in KINDS}
+    answers0 = {}
+
+    def first(route, pred):
+        for cid in ids:
+            st, d = percall_get(c, route, cid)
+            answers0[(route, cid)] = (st, d)
+            if pred(calls[cid], st, d):
+                return cid
+        raise AssertionError("no call for " + route)
+    no_summary = first("call-summaries", lambda r, st, d: r["status"] == "completed" and st == 404)
+    has_summary = first("call-summaries", lambda r, st, d: st == 200)
+    pending = first("call-transcripts", lambda r, st, d: st == 200 and d["data"]["status"] == "in-progress")
+    no_recs = first("call-recordings", lambda r, st, d: r["status"] == "completed" and d["data"] == [])
+    no_vm = first("call-voicemails", lambda r, st, d: r["status"] in ("missed", "no-answer") and st == 404)
+    fixed = [(ROUTE[k], cid) for k in KINDS for cid in (no_summary, has_summary, pending, no_recs, no_vm)]
+    before = {p: c.get("/v1/%s/%s" % p)[1] for p in fixed}
+    old = answers0[("call-transcripts", pending)][1]["data"]
+
+    summary = {"nextSteps": ["Send the refund."], "status": "completed",
+               "summary": ["The customer asked for a refund."], "jobs": None}
+    done = dict(old, status="completed", dialogue=[
+        {"content": "Hello \u2615", "start": 0.5, "end": 2.25, "identifier": "+15550100001", "userId": None},
+        {"content": "Hi!", "start": 2.5, "end": 3, "identifier": None, "userId": "USalice0001"}])
+    rec = {"duration": 42, "id": "CRlate0001", "startTime": "2024-03-01T10:00:00.000Z", "status": "completed",
+           "type": "audio/mpeg", "url": "https://storage.example.com/recordings/CRlate0001.mp3"}
+    vm = {"duration": 17, "id": "VMlate0001", "transcript": "Call me back.",
+          "recordingUrl": "https://storage.example.com/voicemails/VMlate0001.mp3", "status": "completed"}
+    ops = [{"op": "percall", "kind": "summaries", "call": no_summary, "value": summary},
+           {"op": "percall", "kind": "transcripts", "call": pending, "value": done},
+           {"op": "percall", "kind": "recordings", "call": no_recs, "value": [rec]},
+           {"op": "percall", "kind": "voicemails", "call": no_vm, "value": vm},
+           {"op": "percall", "kind": "summaries", "call": has_summary, "value": None}]
+
+    # refused: nothing of the change is applied
+    good = ops[0]
+    for bad, reason in (
+            ({"op": "percall", "kind": "summary", "call": no_summary, "value": None}, "percall: kind is one of"),
+            ({"op": "percall", "kind": "summaries", "call": "AC99999999", "value": None}, "percall: unknown call"),
+            ({"op": "percall", "kind": "summaries", "call": no_summary}, "percall: value is"),
+            ({"op": "percall", "kind": "summaries", "call": no_summary, "value": None, "when": 1},
+             "percall takes call, kind, value"),
+            ({"op": "percall", "kind": "summaries", "call": no_summary, "value": dict(summary, status="done")},
+             "percall: summaries: value/status is \"done\", not one of absent, in-progress, completed, failed"),
+            ({"op": "percall", "kind": "summaries", "call": no_summary, "value": dict(summary, callId=has_summary)},
+             "percall: value/callId is"),
+            ({"op": "percall", "kind": "summaries", "call": no_summary, "value": {"status": "completed"}},
+             "percall: summaries: value has no nextSteps"),
+            ({"op": "percall", "kind": "summaries", "call": no_summary, "value": dict(summary, mood="good")},
+             "percall: summaries: value has mood, not a key of the document's"),
+            ({"op": "percall", "kind": "summaries", "call": no_summary, "value": dict(summary, summary="refund")},
+             "percall: summaries: value/summary is \"refund\", not an array or null"),
+            ({"op": "percall", "kind": "transcripts", "call": pending, "value": dict(done, status="finished")},
+             "percall: transcripts: value/status"),
+            ({"op": "percall", "kind": "transcripts", "call": pending,
+              "value": dict(done, dialogue=[dict(done["dialogue"][0], start="0.5")])},
+             "percall: transcripts: value/dialogue/0/start is \"0.5\", not a number"),
+            ({"op": "percall", "kind": "transcripts", "call": pending, "value": dict(done, createdAt="soon")},
+             "percall: transcripts: value/createdAt"),
+            ({"op": "percall", "kind": "recordings", "call": no_recs, "value": rec},
+             "percall: recordings: value is not an array"),
+            ({"op": "percall", "kind": "recordings", "call": no_recs, "value": [dict(rec, status="done")]},
+             "percall: recordings: value/0/status"),
+            ({"op": "percall", "kind": "recordings", "call": no_recs, "value": [dict(rec, duration=4.5)]},
+             "percall: recordings: value/0/duration"),
+            ({"op": "percall", "kind": "voicemails", "call": no_vm, "value": dict(vm, id="V1")},
+             "percall: voicemails: value/id"),
+            ({"op": "percall", "kind": "voicemails", "call": no_vm, "value": dict(vm, status="absent")},
+             "percall: voicemails: value/status")):
+        text = change(c, [good, bad], 400)
+        assert text[0].startswith("change: op 2: " + reason), (bad, text)
+    for p, body in before.items():
+        assert c.get("/v1/%s/%s" % p)[1] == body, p
+    assert {k: c.percall(k) for k in KINDS} == truth0
+
+    assert change(c, ops) == ["percall summaries " + no_summary, "percall transcripts " + pending,
+                              "percall recordings " + no_recs, "percall voicemails " + no_vm,
+                              "percall summaries " + has_summary]
+    st, d = percall_get(c, "call-summaries", no_summary)
+    assert st == 200 and d == {"data": dict({"callId": no_summary}, **summary)}, d
+    assert list(d["data"])[0] == "callId"
+    st, d = percall_get(c, "call-transcripts", pending)
+    assert st == 200 and d == {"data": done} and d["data"]["status"] == "completed", d
+    st, d = percall_get(c, "call-recordings", no_recs)
+    assert st == 200 and d == {"data": [rec]}, d
+    st, d = percall_get(c, "call-voicemails", no_vm)
+    assert st == 200 and d == {"data": vm}, d
+    err(c, "/v1/call-summaries/" + has_summary, 404, "0500404")
+    # the other kinds of these calls are as they were
+    for k in KINDS:
+        for cid in (no_summary, has_summary, pending, no_recs, no_vm):
+            if (k, cid) not in (("summaries", no_summary), ("transcripts", pending), ("recordings", no_recs),
+                                ("voicemails", no_vm), ("summaries", has_summary)):
+                assert c.get("/v1/%s/%s" % (ROUTE[k], cid))[1] == before[(ROUTE[k], cid)], (k, cid)
+    # the truth follows, and equals a crawl of every call
+    assert c.percall("transcripts") == truth0["transcripts"]        # still one transcript for that call
+    assert int(c.percall("summaries")["count"]) == int(truth0["summaries"]["count"])   # one in, one out
+    assert int(c.percall("recordings")["rows"]) == int(truth0["recordings"]["rows"]) + 1
+    assert int(c.percall("recordings")["count"]) == int(truth0["recordings"]["count"]) + 1
+    assert int(c.percall("voicemails")["count"]) == int(truth0["voicemails"]["count"]) + 1
+    want = {k: c.percall(k) for k in KINDS}
+    for k in KINDS:
+        assert crawl_per_call(c, ids, ROUTE[k]) == want[k], k
+    # a later value wins; [] empties a call's recordings; an update_call keeps the values
+    change(c, [{"op": "percall", "kind": "transcripts", "call": pending, "value": dict(old, duration=1.5)},
+               {"op": "percall", "kind": "recordings", "call": no_recs, "value": [rec, dict(rec, id="CRlate0002")]}])
+    assert percall_get(c, "call-transcripts", pending)[1]["data"] == dict(old, duration=1.5)
+    assert len(percall_get(c, "call-recordings", no_recs)[1]["data"]) == 2
+    assert c.percall("recordings")["rows"] == str(int(want["recordings"]["rows"]) + 1)
+    assert c.percall("transcripts") == want["transcripts"]
+    change(c, {"op": "update_call", "id": no_summary, "status": "missed"})
+    assert percall_get(c, "call-summaries", no_summary)[1] == {"data": dict({"callId": no_summary}, **summary)}
+    assert c.percall("summaries") == want["summaries"]
+    recs = c.percall("recordings")
+    change(c, {"op": "percall", "kind": "recordings", "call": no_recs, "value": []})
+    assert percall_get(c, "call-recordings", no_recs)[1] == {"data": []}
+    assert c.percall("recordings")["count"] == str(int(recs["count"]) - 1)
+    assert c.percall("recordings")["rows"] == str(int(recs["rows"]) - 2)
+
+    # a plan without the feature: 403 for a call with a value, with a null
+    # value, and one without; the truth does not change
+    truth1 = {k: c.percall(k) for k in KINDS}
+    c.post("/_mock/faults", json.dumps({"match": "/v1/call-summaries/", "action": "status", "status": 403,
+                                        "times": 3}))
+    for cid in (no_summary, has_summary, ids[0]):
+        d = err(c, "/v1/call-summaries/" + cid, 403, "0500403")
+        assert d["title"] == "Forbidden", d
+    assert {k: c.percall(k) for k in KINDS} == truth1
+    assert percall_get(c, "call-summaries", no_summary)[0] == 200
+    # a fault that changes an answer changes that answer, not the value
+    c.post("/_mock/faults", json.dumps({"match": "/v1/call-voicemails/" + no_vm, "action": "wrong_type",
+                                        "field": "duration"}))
+    assert percall_get(c, "call-voicemails", no_vm)[1]["data"]["duration"] == "abc"
+    assert percall_get(c, "call-voicemails", no_vm)[1] == {"data": vm}
+
+    # calls the change op makes: values in the same change; delete_call drops them
+    a = next(v for v in c.pages("/v1/conversations", []) if len(v["participants"]) == 1)
+    lines = change(c, [{"op": "call", "conversation": a["id"], "status": "completed", "duration": 30},
+                       {"op": "percall", "kind": "summaries", "call": "AC90000001", "value": None},
+                       {"op": "percall", "kind": "voicemails", "call": "AC90000001", "value": vm}])
+    assert lines == ["call AC90000001 " + a["id"], "percall summaries AC90000001", "percall voicemails AC90000001"]
+    err(c, "/v1/call-summaries/AC90000001", 404, "0500404")
+    assert percall_get(c, "call-voicemails", "AC90000001")[1] == {"data": vm}
+    assert c.percall("voicemails")["count"] == str(int(truth1["voicemails"]["count"]) + 1)
+    assert change(c, {"op": "delete_call", "id": "AC90000001"}) == ["deleted AC90000001"]
+    assert c.percall("voicemails") == truth1["voicemails"]
+    d = err(c, "/v1/call-voicemails/AC90000001", 404, "1200404")
+    assert d["message"].startswith("Call not found"), d
+    change(c, {"op": "percall", "kind": "voicemails", "call": "AC90000001", "value": None}, 400)
+
+    # the extras' calls: a value answers while the extras have the call
+    st, _ = c.post("/_mock/workspace", json.dumps({"bulk_conversations": 10, "bulk_messages": 2}))
+    assert st == 200
+    bulk_call = next(r["id"] for r in c.pages("/v1/calls", [("phoneNumberId", "PNbulk00003"),
+                                                            ("participants", "+15552000001")]))
+    err(c, "/v1/call-recordings/" + bulk_call, 404, "0900404")
+    change(c, {"op": "percall", "kind": "recordings", "call": bulk_call, "value": [rec]})
+    assert percall_get(c, "call-recordings", bulk_call)[1] == {"data": [rec]}
+    assert c.percall("recordings")["count"] == str(int(truth1["recordings"]["count"]) + 1)
+    assert c.post("/_mock/workspace", "{}")[0] == 200
+    err(c, "/v1/call-recordings/" + bulk_call, 404, "0900404")
+    assert c.percall("recordings") == truth1["recordings"]
+    change(c, {"op": "percall", "kind": "recordings", "call": bulk_call, "value": []}, 400)
+
+    # reset: every answer as before, the truth too
+    c.post("/_mock/reset", "")
+    for p, body in before.items():
+        assert c.get("/v1/%s/%s" % p)[1] == body, p
+    assert {k: c.percall(k) for k in KINDS} == truth0
+    print("ok  changes: per-call objects arrive late, go, refused ones change nothing; reset restores  %.1fs"
+          % (time.perf_counter() - t))
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -706,6 +917,7 @@ def main():
         check_phone_numbers(c, bulk=False)
         assert c.truth("kind=messages")["count"] == "2634"
         check_changes(c)
+        check_percall_changes(c)
 
         def stats(xs):
             xs = sorted(xs)
