@@ -24,7 +24,9 @@ Control endpoints (no auth, never logged), used by test/mockctl.py:
                                {"action": "clear"} drops the faults added
                                (nothing else)
   POST /_mock/clearlog         forget the request log only (faults and changes stay)
-  POST /_mock/change           change the default workspace: a JSON op or an
+  POST /_mock/change           change the default workspace (calls, messages,
+                               conversations, contacts, tasks, per-call
+                               objects): a JSON op or an
                                array of them, applied in order, all or none
                                (400 "change: reason"); answers one line per op.
                                See change_workspace() below.
@@ -45,6 +47,9 @@ Control endpoints (no auth, never logged), used by test/mockctl.py:
                                lines "count N", "ids_md5 X", "conversations N",
                                "unlistable_count N", "unlistable_conversations N"
                                (see truth() below)
+  GET  /_mock/truth?kind=contacts|tasks
+                               what list contacts / list tasks answer, as
+                               lines "count N", "ids_md5 X" (directory_truth())
   GET  /_mock/percall?kind=summaries|transcripts|recordings|voicemails
                                the default workspace's calls with that object,
                                as lines "count N", "ids_md5 X", "rows R" (R: one
@@ -648,6 +653,19 @@ CHANGE_KEYS = {"call": {"conversation", "status", "duration", "ago"},
                "delete_call": {"id"},
                "delete_message": {"id"},
                "percall": {"kind", "call", "value"}}
+# contact ops' fields: the key in defaultFields, or None for a top-level one
+CONTACT_OP_FIELDS = {"first_name": "firstName", "last_name": "lastName", "company": "company", "role": "role",
+                     "emails": "emails", "phone_numbers": "phoneNumbers", "external_id": None, "source": None}
+TASK_OP_FIELDS = {"title", "description", "completed", "assigned_to", "due_date"}
+CHANGE_KEYS.update({"contact": {"id"} | set(CONTACT_OP_FIELDS),
+                    "update_contact": {"id"} | set(CONTACT_OP_FIELDS),
+                    "delete_contact": {"id"},
+                    "task": {"id", "conversation"} | TASK_OP_FIELDS,
+                    "update_task": {"id"} | TASK_OP_FIELDS,
+                    "delete_task": {"id"}})
+# the next numbers of the ids the changes make: calls and messages AC9nnnnnnn,
+# conversations CN9nnnnnnn, contacts 664d0db69fcac7cf2e6fnnnn, tasks TK9nnnnnnn
+FIRST_IDS = {"AC": 1, "CN": 1, "CT": 1, "TK": 1}
 
 
 class ChangeError(Exception):
@@ -664,7 +682,7 @@ def copy_workspace(ws):
 
 def change_workspace(ws, ops, ids, extras, now):
     """Apply ops, in order, to ws (a copy: the caller drops it on ChangeError);
-    ids: the next numbers of new ids, {"AC": n, "CN": n}; now: the time of the
+    ids: the next numbers of new ids (FIRST_IDS after reset); now: the time of the
     request, whole milliseconds.  Returns the answer's lines.  The ops:
 
       {"op": "call", "conversation": CN, "status": S, "duration": 0, "ago": 0}
@@ -710,6 +728,45 @@ def change_workspace(ws, ops, ids, extras, now):
         it).  The last value set for a call and kind holds; update_call
         does not undo it (the makers follow a call's status, a value does
         not) -> "percall KIND AC"
+      {"op": "contact", "id": ID, "first_name": S, "last_name": S,
+       "company": S, "role": S, "emails": [S, ...], "phone_numbers": [E164, ...],
+       "external_id": S, "source": S}  (all optional)
+        a contact in contact_object()'s shape: the names, company and role
+        go to defaultFields (a string or null), emails and phone_numbers
+        are its lists (named "work email", "personal email", "email 3"...
+        / "mobile", "work", "phone 3"...; item ids made from the contact's), external_id and source are
+        externalId and source (1 to 75 characters, or null); what is not
+        given is null or []; sourceUrl null, customFields [], createdByUserId
+        USalice0001, createdAt and updatedAt now.  id: 1 to 75 letters,
+        digits, _ or -, not a contact's; by default 664d0db69fcac7cf2e6fnnnn
+        -> "contact ID"
+      {"op": "update_contact", "id": ID, <the same fields>}  (one or more)
+        sets them (a list replaces the list); updatedAt now -> "updated ID"
+      {"op": "delete_contact", "id": ID}
+        list contacts no longer has it, get by id is the documented 404
+        -> "deleted ID"
+      {"op": "task", "id": TK, "title": S, "description": S, "completed": B,
+       "assigned_to": US|SYU|null, "due_date": ISO|null, "conversation": CN}
+       (all optional)
+        a task in task_object()'s shape: linked to the conversation (its
+        phoneNumberId and phoneNumberGroupId too) or to nothing, activityId
+        null; title and description a string or null; assignedBy USalice0001
+        when assigned; createdBy USalice0001, createdAt now, completed false,
+        isDeleted false, revision "1"; completed false unless given.  id: TK and 1 to 73
+        letters, digits, _ or -, not a task's; by default TK9nnnnnnn
+        -> "task TK"
+      {"op": "update_task", "id": TK, "completed": B, "title": S,
+       "description": S, "assigned_to": ..., "due_date": ...}  (one or more)
+        sets them; revision goes up by one (tasks have no updatedAt)
+        -> "updated TK"
+      {"op": "delete_task", "id": TK}
+        list tasks no longer has it, get by id is the documented 404
+        -> "deleted TK"
+    Contacts and tasks are listed in the order of their lists (Workspace):
+    the default ones oldest first, the added ones after them in the order
+    added; an update does not move one, a deletion takes it out.  A page
+    token is an offset: a client paging across a deletion misses the row
+    after it, and one across an addition finds it on the last page.
     Calls and messages share the AC9nnnnnnn numbers (call_number() reads them).
     """
     convs = {c["id"]: c for c in ws.conversations}
@@ -732,6 +789,10 @@ def change_one(ws, convs, op, ids, extras, now):
         raise ChangeError("%s takes %s, not %s" % (kind, ", ".join(sorted(CHANGE_KEYS[kind])), ", ".join(sorted(bad))))
     if kind == "percall":
         return change_percall(ws, op, extras)
+    if kind in ("contact", "update_contact", "delete_contact"):
+        return change_contact(ws, kind, op, ids, now)
+    if kind in ("task", "update_task", "delete_task"):
+        return change_task(ws, convs, kind, op, ids, now)
     statuses = CALL_STATUSES if kind in ("call", "update_call") else MESSAGE_STATUSES
     if "status" in op or kind in ("call", "message", "update_message"):
         if op.get("status") not in statuses:
@@ -863,6 +924,143 @@ def change_percall(ws, op, extras):
             raise ChangeError("percall: %s: %s" % (what, wrong))
     ws.percall[what][cid] = value
     return "percall %s %s" % (what, cid)
+
+
+def op_string(kind, op, name, nullable=True, lo=0, hi=None):
+    v = op[name]
+    if v is None and nullable:
+        return None
+    if not isinstance(v, str) or len(v) < lo or (hi is not None and len(v) > hi):
+        raise ChangeError("%s: %s is a string%s%s" % (
+            kind, name, " of %d to %d characters" % (lo, hi) if hi else (" of 1 character or more" if lo else ""),
+            " or null" if nullable else ""))
+    return v
+
+
+def item_id(prefix, owner, i):
+    """The id of item i of an email or phone number list of the contact owner."""
+    return "%s%s%s" % (prefix, hashlib.md5(owner.encode()).hexdigest()[:8], "abcdefghijklmnopqrstuvwxyz"[i % 26])
+
+
+def contact_fields(kind, op, row):
+    """Set the contact fields op gives (CONTACT_OP_FIELDS) on the contact row."""
+    fields = row["defaultFields"]
+    for name, key in CONTACT_OP_FIELDS.items():
+        if name not in op:
+            continue
+        if name in ("emails", "phone_numbers"):
+            vals = op[name]
+            if not isinstance(vals, list) or not all(isinstance(v, str) and v for v in vals):
+                raise ChangeError("%s: %s is a list of strings" % (kind, name))
+            if name == "phone_numbers" and not all(E164.match(v) for v in vals):
+                raise ChangeError("%s: phone_numbers are E.164 numbers" % kind)
+            names = ["work email", "personal email"] if name == "emails" else ["mobile", "work"]
+            prefix, other = ("em", "email") if name == "emails" else ("ph", "phone")
+            fields[key] = [{"name": names[i] if i < 2 else "%s %d" % (other, i + 1), "value": v,
+                            "id": item_id(prefix, row["id"], i)} for i, v in enumerate(vals)]
+        elif key is None:
+            row["externalId" if name == "external_id" else "source"] = op_string(kind, op, name, lo=1, hi=75)
+        else:
+            fields[key] = op_string(kind, op, name)
+
+
+def change_contact(ws, kind, op, ids, now):
+    if kind == "contact":
+        cid = op.get("id")
+        if cid is None:
+            while True:
+                cid = "664d0db69fcac7cf2e6f%04d" % ids["CT"]
+                ids["CT"] += 1
+                if cid not in ws.contact_by_id:
+                    break
+        elif not isinstance(cid, str) or not re.match(r"^[A-Za-z0-9_-]{1,75}$", cid):
+            raise ChangeError("contact: id is 1 to 75 letters, digits, _ or -")
+        elif cid in ws.contact_by_id:
+            raise ChangeError("contact: %s is a contact already" % cid)
+        row = {"id": cid, "externalId": None, "source": None, "sourceUrl": None,
+               "defaultFields": {"company": None, "emails": [], "firstName": None, "lastName": None,
+                                 "phoneNumbers": [], "role": None},
+               "customFields": [], "createdAt": iso(now), "updatedAt": iso(now), "createdByUserId": USERS[0]}
+        contact_fields(kind, op, row)
+        ws.contacts.append(row)
+        ws.contact_by_id[cid] = row
+        return "contact " + cid
+    row = ws.contact_by_id.get(op.get("id"))
+    if row is None:
+        raise ChangeError("%s: unknown contact %r" % (kind, op.get("id")))
+    if kind == "delete_contact":
+        del ws.contact_by_id[row["id"]]
+        ws.contacts[:] = [c for c in ws.contacts if c is not row]
+        return "deleted " + row["id"]
+    if set(op) <= {"op", "id"}:
+        raise ChangeError("update_contact: give one of %s or more" % ", ".join(sorted(CONTACT_OP_FIELDS)))
+    contact_fields(kind, op, row)
+    row["updatedAt"] = iso(now)
+    return "updated " + row["id"]
+
+
+def task_fields(kind, op, row):
+    """Set the task fields op gives (TASK_OP_FIELDS) on the task row."""
+    for name in ("title", "description"):
+        if name in op:
+            row[name] = op_string(kind, op, name)
+    if "completed" in op:
+        if not isinstance(op["completed"], bool):
+            raise ChangeError("%s: completed is true or false" % kind)
+        row["completed"] = op["completed"]
+    if "assigned_to" in op:
+        who = op["assigned_to"]
+        if who is not None and who not in USER_BY_ID and not (isinstance(who, str) and re.match(r"^SYU.", who)):
+            raise ChangeError("%s: assigned_to is a user of the workspace, an SYU id or null" % kind)
+        row["assignedTo"], row["assignedBy"] = who, None if who is None else USERS[0]
+    if "due_date" in op:
+        due = op["due_date"]
+        if due is not None and (not isinstance(due, str) or parse_ts(due) is None):
+            raise ChangeError("%s: due_date is an ISO 8601 date-time or null" % kind)
+        row["dueDate"] = None if due is None else iso(parse_ts(due).astimezone(timezone.utc))
+
+
+def change_task(ws, convs, kind, op, ids, now):
+    if kind == "task":
+        tid = op.get("id")
+        if tid is None:
+            while True:
+                tid = "TK9%07d" % ids["TK"]
+                ids["TK"] += 1
+                if tid not in ws.task_by_id:
+                    break
+        elif not isinstance(tid, str) or not re.match(r"^TK[A-Za-z0-9_-]{1,73}$", tid):
+            raise ChangeError("task: id is TK and 1 to 73 letters, digits, _ or -")
+        elif tid in ws.task_by_id:
+            raise ChangeError("task: %s is a task already" % tid)
+        conv = None
+        if op.get("conversation") is not None:
+            conv = convs.get(op["conversation"])
+            if conv is None:
+                raise ChangeError("task: unknown conversation %r" % (op["conversation"],))
+        pn = conv["phoneNumberId"] if conv else None
+        row = {"taskId": tid, "phoneNumberId": pn, "conversationId": conv["id"] if conv else None,
+               "activityId": None,
+               "phoneNumberGroupId": next((n["groupId"] for n in PHONE_NUMBERS if n["id"] == pn), None),
+               "orgId": "ORmock00001", "title": None, "description": None, "dueDate": None,
+               "assignedTo": None, "assignedBy": None, "createdAt": iso(now), "createdBy": USERS[0],
+               "completed": False, "isDeleted": False, "revision": "1"}
+        task_fields(kind, op, row)
+        ws.tasks.append(row)
+        ws.task_by_id[tid] = row
+        return "task " + tid
+    row = ws.task_by_id.get(op.get("id"))
+    if row is None:
+        raise ChangeError("%s: unknown task %r" % (kind, op.get("id")))
+    if kind == "delete_task":
+        del ws.task_by_id[row["taskId"]]
+        ws.tasks[:] = [t for t in ws.tasks if t is not row]
+        return "deleted " + row["taskId"]
+    if set(op) <= {"op", "id"}:
+        raise ChangeError("update_task: give one of %s or more" % ", ".join(sorted(TASK_OP_FIELDS)))
+    task_fields(kind, op, row)
+    row["revision"] = str(int(row["revision"]) + 1)
+    return "updated " + row["taskId"]
 
 
 def nullable(schema):
@@ -1011,14 +1209,27 @@ def default_truth_rows(ws, kind):
     return cache[kind]
 
 
+def directory_truth(ws, kind, q):
+    """kind=contacts|tasks (no other parameter): "count N", "ids_md5 X" (of
+    the ids sorted and joined by commas) of what list contacts or list
+    tasks answers, page by page, with no filter."""
+    for k in q:
+        if k != "kind":
+            raise TruthError("unknown parameter %s (kind=%s takes no other)" % (k, kind))
+    ids = sorted(c["id"] for c in ws.contacts) if kind == "contacts" else sorted(t["taskId"] for t in ws.tasks)
+    return "count %d\nids_md5 %s\n" % (len(ids), hashlib.md5(",".join(ids).encode()).hexdigest())
+
+
 def truth(ws, ex, q):
+    kind = q.get("kind", [None])
+    if kind in (["contacts"], ["tasks"]):
+        return directory_truth(ws, kind[0], q)
     check = {"kind", "phone", "after", "before", "user"}
     for k in q:
         if k not in check:
             raise TruthError("unknown parameter %s (known: %s)" % (k, ", ".join(sorted(check))))
-    kind = q.get("kind", [None])
     if len(kind) != 1 or kind[0] not in ("calls", "messages"):
-        raise TruthError("kind must be calls or messages")
+        raise TruthError("kind must be calls, messages, contacts or tasks")
     kind = kind[0]
     phones = None
     if q.get("phone"):
@@ -1101,7 +1312,7 @@ class State:
         self.key = key
         self.ws = ws
         self.base_ws = ws     # the pristine workspace; ws is a changed copy after POST /_mock/change
-        self.ids = {"AC": 1, "CN": 1}   # the next numbers of the ids the changes make
+        self.ids = dict(FIRST_IDS)   # the next numbers of the ids the changes make
         self.lock = threading.Lock()
         self.change_lock = threading.Lock()   # one change (or reset, or extras) at a time
         self.faults = []
@@ -1821,7 +2032,7 @@ class Handler(BaseHTTPRequestHandler):
         payload = self.rfile.read(n) if n else b""
         if self.path == "/_mock/reset":
             with st.change_lock, st.lock:
-                st.ws, st.ids = st.base_ws, {"AC": 1, "CN": 1}
+                st.ws, st.ids = st.base_ws, dict(FIRST_IDS)
                 st.faults, st.log, st.headers, st.connections = [], [], [], 0
                 st.generation += 1
                 st.rate_rps, st.arrivals = 0, []

@@ -9,8 +9,10 @@ equals GET /_mock/truth.  Checks users, tasks, phone numbers, contacts and
 contact custom fields against the OpenAPI document (parameters, pages, fields,
 get by id, error codes), and every default call's summary, transcript,
 recordings and voicemail against GET /_mock/percall, and changes to the
-workspace (POST /_mock/change: the API and the truth follow them, reset
-undoes them).  Prints timings; exits 0 on success.
+workspace (POST /_mock/change: calls, messages, conversations, per-call
+objects that arrive late, contacts and tasks; the API, /_mock/truth and
+/_mock/percall follow them, a refused change leaves nothing, reset undoes
+them).  Prints timings; exits 0 on success.
 
   python3 test/mock_selfcheck.py [--conversations 1000] [--messages 100]
 
@@ -770,6 +772,186 @@ def check_percall_changes(c):
           % (time.perf_counter() - t))
 
 
+TASK_FIELDS = {"taskId", "phoneNumberId", "conversationId", "activityId", "phoneNumberGroupId", "orgId", "title",
+               "description", "dueDate", "assignedTo", "assignedBy", "createdAt", "createdBy", "completed",
+               "isDeleted", "revision"}
+
+
+def ids_truth(ids):
+    ids = sorted(ids)
+    return {"count": str(len(ids)), "ids_md5": hashlib.md5(",".join(ids).encode()).hexdigest()}
+
+
+def check_directory_changes(c):
+    """POST /_mock/change ops contact, update_contact, delete_contact, task,
+    update_task, delete_task: list and get follow, and /_mock/truth?kind=
+    contacts|tasks; a refused change leaves nothing; reset undoes them."""
+    t = time.perf_counter()
+    contacts0 = c.pages("/v1/contacts", [], size=50)
+    tasks0 = c.pages("/v1/tasks", [], size=100)
+    assert len(contacts0) == 120 and len(tasks0) == 130
+    truth0 = {k: c.truth("kind=" + k) for k in ("contacts", "tasks")}
+    assert truth0["contacts"] == ids_truth(v["id"] for v in contacts0), truth0
+    assert truth0["tasks"] == ids_truth(v["taskId"] for v in tasks0), truth0
+    for q in ("kind=contacts&after=2024-01-01T00:00:00Z", "kind=tasks&user=USbob000002", "kind=contact"):
+        assert c.get("/_mock/truth?" + q)[0] == 400, q
+    upd, gone = contacts0[3], contacts0[7]
+    t_upd, t_gone = tasks0[0], tasks0[4]
+    assert t_upd["completed"] is False and t_upd["taskId"] == "TK00000001"
+    fixed = ["/v1/contacts?maxResults=50", "/v1/contacts?maxResults=50&sources=csv", "/v1/tasks?maxResults=100",
+             "/v1/contacts/" + upd["id"], "/v1/contacts/" + gone["id"], "/v1/tasks/" + t_upd["taskId"],
+             "/v1/tasks/" + t_gone["taskId"], "/_mock/truth?kind=contacts", "/_mock/truth?kind=tasks"]
+    tok = json.loads(c.get("/v1/contacts?maxResults=50")[1])["nextPageToken"]
+    fixed.append("/v1/contacts?" + urllib.parse.urlencode({"maxResults": "50", "pageToken": tok}))
+    tok = json.loads(c.get("/v1/tasks?maxResults=100")[1])["nextPageToken"]
+    fixed.append("/v1/tasks?" + urllib.parse.urlencode({"maxResults": "100", "pageToken": tok}))
+    before = {p: c.get(p)[1] for p in fixed}
+
+    new_contact = {"op": "contact", "first_name": "Zoë", "last_name": "Late", "company": "Refunds & Co",
+                   "role": "Buyer", "emails": ["zoe@refunds.example.com"],
+                   "phone_numbers": ["+15550100007", "+15559990007"], "external_id": "ext-late-1",
+                   "source": "csv"}
+    # refused: nothing of the change stays, not even the ids it took
+    for bad, reason in (
+            ({"op": "contact", "id": upd["id"]}, "contact: %s is a contact already" % upd["id"]),
+            ({"op": "contact", "id": "a/b"}, "contact: id is"),
+            ({"op": "contact", "first_name": 5}, "contact: first_name is a string or null"),
+            ({"op": "contact", "name": "Zoë"}, "contact takes company, emails"),
+            ({"op": "contact", "emails": "zoe@example.com"}, "contact: emails is a list of strings"),
+            ({"op": "contact", "phone_numbers": ["555 0100"]}, "contact: phone_numbers are E.164"),
+            ({"op": "contact", "external_id": ""}, "contact: external_id is a string of 1 to 75"),
+            ({"op": "contact", "source": "s" * 76}, "contact: source is a string of 1 to 75"),
+            ({"op": "update_contact", "id": "nobody", "company": None}, "update_contact: unknown contact"),
+            ({"op": "update_contact", "id": upd["id"]}, "update_contact: give one of"),
+            ({"op": "delete_contact", "id": "nobody"}, "delete_contact: unknown contact"),
+            ({"op": "task", "id": "XX1"}, "task: id is TK"),
+            ({"op": "task", "id": "TK00000002"}, "task: TK00000002 is a task already"),
+            ({"op": "task", "completed": "yes"}, "task: completed is true or false"),
+            ({"op": "task", "assigned_to": "bob"}, "task: assigned_to is"),
+            ({"op": "task", "due_date": "tomorrow"}, "task: due_date is"),
+            ({"op": "task", "conversation": "CN99999999"}, "task: unknown conversation"),
+            ({"op": "task", "assignedTo": "USbob000002"}, "task takes assigned_to"),
+            ({"op": "update_task", "id": "TK99999999", "completed": True}, "update_task: unknown task"),
+            ({"op": "update_task", "id": "TK00000001"}, "update_task: give one of"),
+            ({"op": "delete_task", "id": "TK99999999"}, "delete_task: unknown task")):
+        text = change(c, [new_contact, {"op": "task"}, {"op": "delete_contact", "id": gone["id"]},
+                          {"op": "update_task", "id": "TK00000001", "completed": True}, bad], 400)
+        assert text[0].startswith("change: op 5: " + reason), (bad, text)
+    for p, body in before.items():
+        assert c.get(p)[1] == body, p
+
+    lines = change(c, [new_contact,
+                       {"op": "contact", "id": "late-contact-2", "first_name": "Ann"},
+                       {"op": "update_contact", "id": upd["id"], "company": "Initech", "role": None,
+                        "emails": ["a@x.example.com", "b@x.example.com", "c@x.example.com"]},
+                       {"op": "delete_contact", "id": gone["id"]},
+                       {"op": "contact", "id": "short-lived"},
+                       {"op": "update_contact", "id": "short-lived", "last_name": "Gone"},
+                       {"op": "delete_contact", "id": "short-lived"},
+                       {"op": "update_task", "id": t_upd["taskId"], "completed": True, "title": "Done it",
+                        "assigned_to": "USbob000002"},
+                       {"op": "task", "title": "Call back about the refund", "conversation": "CN00000003",
+                        "due_date": "2025-01-02T03:04:05+02:00", "assigned_to": "UScarol0003"},
+                       {"op": "task", "id": "TKlate0002", "completed": True},
+                       {"op": "delete_task", "id": t_gone["taskId"]}])
+    new_id = "664d0db69fcac7cf2e6f0001"
+    assert lines == ["contact " + new_id, "contact late-contact-2", "updated " + upd["id"], "deleted " + gone["id"],
+                     "contact short-lived", "updated short-lived", "deleted short-lived",
+                     "updated TK00000001", "task TK90000001", "task TKlate0002", "deleted " + t_gone["taskId"]], lines
+
+    contacts = c.pages("/v1/contacts", [], size=50)
+    assert [v["id"] for v in contacts] == [v["id"] for v in contacts0 if v is not gone] + [new_id, "late-contact-2"]
+    assert len(c.pages("/v1/contacts", [], size=7)) == 121
+    assert c.truth("kind=contacts") == ids_truth(v["id"] for v in contacts)
+    by = {v["id"]: v for v in contacts}
+    for v in contacts:
+        st, body = c.get("/v1/contacts/" + urllib.parse.quote(v["id"]))
+        assert st == 200 and json.loads(body) == {"data": v}, v["id"]
+    n = by[new_id]
+    assert set(n) == CONTACT_FIELDS and set(n["defaultFields"]) == DEFAULT_FIELDS, n
+    assert n["createdAt"] == n["updatedAt"] and ts(n["createdAt"]) > ts(contacts0[-1]["createdAt"]), n
+    assert (n["externalId"], n["source"], n["sourceUrl"], n["customFields"]) == ("ext-late-1", "csv", None, []), n
+    assert n["createdByUserId"] == "USalice0001"
+    f = n["defaultFields"]
+    assert (f["firstName"], f["lastName"], f["company"], f["role"]) == ("Zoë", "Late", "Refunds & Co", "Buyer"), f
+    assert [(e["name"], e["value"]) for e in f["emails"]] == [("work email", "zoe@refunds.example.com")], f
+    assert [(p["name"], p["value"]) for p in f["phoneNumbers"]] == [("mobile", "+15550100007"),
+                                                                    ("work", "+15559990007")], f
+    assert len({p["id"] for p in f["emails"] + f["phoneNumbers"]}) == 3
+    a = by["late-contact-2"]
+    assert a["defaultFields"] == {"company": None, "emails": [], "firstName": "Ann", "lastName": None,
+                                  "phoneNumbers": [], "role": None}, a
+    assert (a["externalId"], a["source"]) == (None, None)
+    u = by[upd["id"]]
+    assert ts(u["updatedAt"]) > ts(upd["updatedAt"]) and u["createdAt"] == upd["createdAt"], u
+    assert u["defaultFields"]["company"] == "Initech" and u["defaultFields"]["role"] is None, u
+    assert [e["name"] for e in u["defaultFields"]["emails"]] == ["work email", "personal email", "email 3"], u
+    for k in ("firstName", "lastName", "phoneNumbers"):
+        assert u["defaultFields"][k] == upd["defaultFields"][k], k
+    for k in ("id", "externalId", "source", "sourceUrl", "customFields", "createdByUserId"):
+        assert u[k] == upd[k], k
+    err(c, "/v1/contacts/" + gone["id"], 404, "0800404")
+    err(c, "/v1/contacts/short-lived", 404, "0800404")
+    # the filters see them too
+    assert [v["id"] for v in c.pages("/v1/contacts", [("externalIds", "ext-late-1"),
+                                                      ("externalIds", gone["externalId"] or "none")], size=50)
+            ] == [new_id]
+    csv = [v["id"] for v in c.pages("/v1/contacts", [("sources", "csv")], size=50)]
+    assert csv == [v["id"] for v in contacts if v["source"] == "csv"] and csv[-1] == new_id
+
+    tasks = c.pages("/v1/tasks", [], size=100)
+    assert [v["taskId"] for v in tasks] == [v["taskId"] for v in tasks0 if v is not t_gone] + [
+        "TK90000001", "TKlate0002"]
+    assert c.truth("kind=tasks") == ids_truth(v["taskId"] for v in tasks)
+    st, body = c.get("/v1/tasks?" + urllib.parse.urlencode({"maxResults": "100", "pageToken": json.loads(
+        c.get("/v1/tasks?maxResults=100")[1])["nextPageToken"]}))
+    d = json.loads(body)
+    assert len(d["data"]) == 31 and "nextPageToken" not in d, d.keys()
+    tb = {v["taskId"]: v for v in tasks}
+    for v in tasks:
+        assert set(v) == TASK_FIELDS, v
+        st, body = c.get("/v1/tasks/" + v["taskId"])
+        assert st == 200 and json.loads(body) == {"data": v}, v["taskId"]
+    u = tb[t_upd["taskId"]]
+    assert u == dict(t_upd, completed=True, title="Done it", assignedTo="USbob000002", assignedBy="USalice0001",
+                     revision=str(int(t_upd["revision"]) + 1)), u
+    n = tb["TK90000001"]
+    assert n == {"taskId": "TK90000001", "phoneNumberId": n["phoneNumberId"], "conversationId": "CN00000003",
+                 "activityId": None, "phoneNumberGroupId": n["phoneNumberGroupId"], "orgId": "ORmock00001",
+                 "title": "Call back about the refund", "description": None, "dueDate": "2025-01-02T01:04:05.000Z",
+                 "assignedTo": "UScarol0003", "assignedBy": "USalice0001", "createdAt": n["createdAt"],
+                 "createdBy": "USalice0001", "completed": False, "isDeleted": False, "revision": "1"}, n
+    conv = json.loads(c.get("/v1/conversations?maxResults=100")[1])["data"]
+    pn = next(v["phoneNumberId"] for v in conv if v["id"] == "CN00000003")
+    pg = next(v["groupId"] for v in json.loads(c.get("/v1/phone-numbers")[1])["data"] if v["id"] == pn)
+    assert (n["phoneNumberId"], n["phoneNumberGroupId"]) == (pn, pg), n
+    assert ts(n["createdAt"]) > ts(tasks0[-1]["createdAt"])
+    m = tb["TKlate0002"]
+    assert m["completed"] is True and m["conversationId"] is None and m["phoneNumberId"] is None, m
+    assert m["phoneNumberGroupId"] is None and m["title"] is None and m["assignedBy"] is None, m
+    err(c, "/v1/tasks/" + t_gone["taskId"], 404, "0600404")
+    # reopen and unassign
+    change(c, {"op": "update_task", "id": t_upd["taskId"], "completed": False, "assigned_to": None})
+    u2 = json.loads(c.get("/v1/tasks/" + t_upd["taskId"])[1])["data"]
+    assert u2 == dict(u, completed=False, assignedTo=None, assignedBy=None, revision=str(int(u["revision"]) + 1))
+    # a change elsewhere copies them, and a status fault still answers
+    change(c, {"op": "call", "conversation": "CN00000003", "status": "missed"})
+    assert c.pages("/v1/contacts", [], size=50) == contacts
+    c.post("/_mock/faults", json.dumps({"match": "/v1/tasks", "action": "status", "status": 403}))
+    err(c, "/v1/tasks?maxResults=100", 403, "0600403")
+
+    # reset: the workspace's contacts and tasks again, byte for byte; the ids start again
+    c.post("/_mock/reset", "")
+    for p, body in before.items():
+        assert c.get(p)[1] == body, p
+    assert {k: c.truth("kind=" + k) for k in ("contacts", "tasks")} == truth0
+    assert change(c, [{"op": "contact"}, {"op": "task"}]) == ["contact " + new_id, "task TK90000001"]
+    c.post("/_mock/reset", "")
+    assert c.get("/v1/contacts/" + new_id)[0] == 404 and c.get("/v1/tasks/TK90000001")[0] == 404
+    print("ok  changes: contacts and tasks added, updated, deleted; refused ones change nothing; reset restores  %.1fs"
+          % (time.perf_counter() - t))
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -918,6 +1100,7 @@ def main():
         assert c.truth("kind=messages")["count"] == "2634"
         check_changes(c)
         check_percall_changes(c)
+        check_directory_changes(c)
 
         def stats(xs):
             xs = sorted(xs)
