@@ -734,12 +734,12 @@ def change_workspace(ws, ops, ids, extras, now):
         a contact in contact_object()'s shape: the names, company and role
         go to defaultFields (a string or null), emails and phone_numbers
         are its lists (named "work email", "personal email", "email 3"...
-        / "mobile", "work", "phone 3"...; item ids made from the contact's), external_id and source are
-        externalId and source (1 to 75 characters, or null); what is not
-        given is null or []; sourceUrl null, customFields [], createdByUserId
-        USalice0001, createdAt and updatedAt now.  id: 1 to 75 letters,
-        digits, _ or -, not a contact's; by default 664d0db69fcac7cf2e6fnnnn
-        -> "contact ID"
+        and "mobile", "work", "phone 3"...; item ids made from the
+        contact's), external_id and source are externalId and source (1 to
+        75 characters, or null); what is not given is null or []; sourceUrl
+        null, customFields [], createdByUserId USalice0001, createdAt and
+        updatedAt now.  id: 1 to 75 letters, digits, _ or -, not a
+        contact's; by default 664d0db69fcac7cf2e6fnnnn -> "contact ID"
       {"op": "update_contact", "id": ID, <the same fields>}  (one or more)
         sets them (a list replaces the list); updatedAt now -> "updated ID"
       {"op": "delete_contact", "id": ID}
@@ -751,9 +751,9 @@ def change_workspace(ws, ops, ids, extras, now):
         a task in task_object()'s shape: linked to the conversation (its
         phoneNumberId and phoneNumberGroupId too) or to nothing, activityId
         null; title and description a string or null; assignedBy USalice0001
-        when assigned; createdBy USalice0001, createdAt now, completed false,
-        isDeleted false, revision "1"; completed false unless given.  id: TK and 1 to 73
-        letters, digits, _ or -, not a task's; by default TK9nnnnnnn
+        when assigned; createdBy USalice0001, createdAt now, completed
+        false unless given, isDeleted false, revision "1".  id: TK and 1 to
+        73 letters, digits, _ or -, not a task's; by default TK9nnnnnnn
         -> "task TK"
       {"op": "update_task", "id": TK, "completed": B, "title": S,
        "description": S, "assigned_to": ..., "due_date": ...}  (one or more)
