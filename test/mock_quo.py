@@ -24,7 +24,9 @@ Control endpoints (no auth, never logged), used by test/mockctl.py:
                                {"action": "clear"} drops the faults added
                                (nothing else)
   POST /_mock/clearlog         forget the request log only (faults and changes stay)
-  POST /_mock/change           change the default workspace: a JSON op or an
+  POST /_mock/change           change the default workspace (calls, messages,
+                               conversations, contacts, tasks, per-call
+                               objects): a JSON op or an
                                array of them, applied in order, all or none
                                (400 "change: reason"); answers one line per op.
                                See change_workspace() below.
@@ -45,11 +47,15 @@ Control endpoints (no auth, never logged), used by test/mockctl.py:
                                lines "count N", "ids_md5 X", "conversations N",
                                "unlistable_count N", "unlistable_conversations N"
                                (see truth() below)
+  GET  /_mock/truth?kind=contacts|tasks
+                               what list contacts / list tasks answer, as
+                               lines "count N", "ids_md5 X" (directory_truth())
   GET  /_mock/percall?kind=summaries|transcripts|recordings|voicemails
                                the default workspace's calls with that object,
                                as lines "count N", "ids_md5 X", "rows R" (R: one
                                per call, the recordings for recordings; see
-                               percall() and the rules above call_summary())
+                               percall() and the rules above call_summary());
+                               the values of the change op percall included
 
 Besides calls, messages, conversations, users and tasks: phone numbers (a list
 without pages), contacts (pages of 1..50, externalIds/sources filters), the
@@ -288,15 +294,24 @@ class Workspace:
                 "_active": k % 5 != 4,
             }
             self.conversations.append(conv)
+        # the directory: listed in the order kept here (oldest first, as made)
+        self.contacts = [contact_object(k) for k in range(CONTACT_COUNT)]
+        self.tasks = [task_object(k) for k in range(TASK_COUNT)]
+        # per call and kind, what POST /_mock/change's percall op set instead
+        # of the makers' objects: {kind: {call id: value}}
+        self.percall = {kind: {} for kind in PERCALL_KINDS}
         self.index()
 
     def index(self):
-        """The lists in the API's orders, and the rows by id."""
+        """The lists in the API's orders, and the rows by id.  Contacts and
+        tasks keep the order of their lists (POST /_mock/change appends)."""
         self.conversations.sort(key=lambda c: (c["_u"], c["id"]), reverse=True)
         self.calls.sort(key=lambda c: (c["_t"], c["id"]), reverse=True)
         self.messages.sort(key=lambda m: (m["_t"], m["id"]))
         self.call_by_id = {c["id"]: c for c in self.calls}
         self.msg_by_id = {m["id"]: m for m in self.messages}
+        self.contact_by_id = {c["id"]: c for c in self.contacts}
+        self.task_by_id = {t["taskId"]: t for t in self.tasks}
 
 
 class HugeConversation:
@@ -636,7 +651,21 @@ CHANGE_KEYS = {"call": {"conversation", "status", "duration", "ago"},
                "update_message": {"id", "status"},
                "delete_conversation": {"id", "listed"},
                "delete_call": {"id"},
-               "delete_message": {"id"}}
+               "delete_message": {"id"},
+               "percall": {"kind", "call", "value"}}
+# contact ops' fields: the key in defaultFields, or None for a top-level one
+CONTACT_OP_FIELDS = {"first_name": "firstName", "last_name": "lastName", "company": "company", "role": "role",
+                     "emails": "emails", "phone_numbers": "phoneNumbers", "external_id": None, "source": None}
+TASK_OP_FIELDS = {"title", "description", "completed", "assigned_to", "due_date"}
+CHANGE_KEYS.update({"contact": {"id"} | set(CONTACT_OP_FIELDS),
+                    "update_contact": {"id"} | set(CONTACT_OP_FIELDS),
+                    "delete_contact": {"id"},
+                    "task": {"id", "conversation"} | TASK_OP_FIELDS,
+                    "update_task": {"id"} | TASK_OP_FIELDS,
+                    "delete_task": {"id"}})
+# the next numbers of the ids the changes make: calls and messages AC9nnnnnnn,
+# conversations CN9nnnnnnn, contacts 664d0db69fcac7cf2e6fnnnn, tasks TK9nnnnnnn
+FIRST_IDS = {"AC": 1, "CN": 1, "CT": 1, "TK": 1}
 
 
 class ChangeError(Exception):
@@ -645,14 +674,15 @@ class ChangeError(Exception):
 
 def copy_workspace(ws):
     new = Workspace.__new__(Workspace)
-    new.calls, new.messages, new.conversations = copy.deepcopy((ws.calls, ws.messages, ws.conversations))
+    (new.calls, new.messages, new.conversations, new.contacts, new.tasks, new.percall) = copy.deepcopy(
+        (ws.calls, ws.messages, ws.conversations, ws.contacts, ws.tasks, ws.percall))
     new.index()
     return new
 
 
 def change_workspace(ws, ops, ids, extras, now):
     """Apply ops, in order, to ws (a copy: the caller drops it on ChangeError);
-    ids: the next numbers of new ids, {"AC": n, "CN": n}; now: the time of the
+    ids: the next numbers of new ids (FIRST_IDS after reset); now: the time of the
     request, whole milliseconds.  Returns the answer's lines.  The ops:
 
       {"op": "call", "conversation": CN, "status": S, "duration": 0, "ago": 0}
@@ -681,6 +711,62 @@ def change_workspace(ws, ops, ids, extras, now):
       {"op": "delete_call", "id": AC}, {"op": "delete_message", "id": AC}
         the row is gone: the lists no longer have it and its get by id is
         the documented 404; the conversation is not touched -> "deleted AC"
+        (a deleted call's percall values go with it)
+      {"op": "percall", "kind": summaries|transcripts|recordings|voicemails,
+       "call": AC, "value": OBJECT|null|[RECORDING, ...]}
+        from now on GET /v1/call-summaries|call-transcripts|call-recordings|
+        call-voicemails/AC, and /_mock/percall, answer value instead of the
+        maker's object (call_summary() and the others): an object is the
+        answer's "data" (summaries and transcripts: callId is filled in when
+        missing, and must be AC when given); for recordings a list of
+        recording objects, [] allowed; null: the route's documented 404, as
+        for a call without one.  value has the document's shape
+        (PERCALL_SCHEMAS: every required key, no other, the types, status
+        one of the document's values for that kind).  call: a call of the
+        workspace, the "call" op's too (an earlier op of the same change
+        counts), or a call of the extras (answered while the extras have
+        it).  The last value set for a call and kind holds; update_call
+        does not undo it (the makers follow a call's status, a value does
+        not) -> "percall KIND AC"
+      {"op": "contact", "id": ID, "first_name": S, "last_name": S,
+       "company": S, "role": S, "emails": [S, ...], "phone_numbers": [E164, ...],
+       "external_id": S, "source": S}  (all optional)
+        a contact in contact_object()'s shape: the names, company and role
+        go to defaultFields (a string or null), emails and phone_numbers
+        are its lists (named "work email", "personal email", "email 3"...
+        and "mobile", "work", "phone 3"...; item ids made from the
+        contact's), external_id and source are externalId and source (1 to
+        75 characters, or null); what is not given is null or []; sourceUrl
+        null, customFields [], createdByUserId USalice0001, createdAt and
+        updatedAt now.  id: 1 to 75 letters, digits, _ or -, not a
+        contact's; by default 664d0db69fcac7cf2e6fnnnn -> "contact ID"
+      {"op": "update_contact", "id": ID, <the same fields>}  (one or more)
+        sets them (a list replaces the list); updatedAt now -> "updated ID"
+      {"op": "delete_contact", "id": ID}
+        list contacts no longer has it, get by id is the documented 404
+        -> "deleted ID"
+      {"op": "task", "id": TK, "title": S, "description": S, "completed": B,
+       "assigned_to": US|SYU|null, "due_date": ISO|null, "conversation": CN}
+       (all optional)
+        a task in task_object()'s shape: linked to the conversation (its
+        phoneNumberId and phoneNumberGroupId too) or to nothing, activityId
+        null; title and description a string or null; assignedBy USalice0001
+        when assigned; createdBy USalice0001, createdAt now, completed
+        false unless given, isDeleted false, revision "1".  id: TK and 1 to
+        73 letters, digits, _ or -, not a task's; by default TK9nnnnnnn
+        -> "task TK"
+      {"op": "update_task", "id": TK, "completed": B, "title": S,
+       "description": S, "assigned_to": ..., "due_date": ...}  (one or more)
+        sets them; revision goes up by one (tasks have no updatedAt)
+        -> "updated TK"
+      {"op": "delete_task", "id": TK}
+        list tasks no longer has it, get by id is the documented 404
+        -> "deleted TK"
+    Contacts and tasks are listed in the order of their lists (Workspace):
+    the default ones oldest first, the added ones after them in the order
+    added; an update does not move one, a deletion takes it out.  A page
+    token is an offset: a client paging across a deletion misses the row
+    after it, and one across an addition finds it on the last page.
     Calls and messages share the AC9nnnnnnn numbers (call_number() reads them).
     """
     convs = {c["id"]: c for c in ws.conversations}
@@ -701,6 +787,12 @@ def change_one(ws, convs, op, ids, extras, now):
     bad = set(op) - CHANGE_KEYS[kind] - {"op"}
     if bad:
         raise ChangeError("%s takes %s, not %s" % (kind, ", ".join(sorted(CHANGE_KEYS[kind])), ", ".join(sorted(bad))))
+    if kind == "percall":
+        return change_percall(ws, op, extras)
+    if kind in ("contact", "update_contact", "delete_contact"):
+        return change_contact(ws, kind, op, ids, now)
+    if kind in ("task", "update_task", "delete_task"):
+        return change_task(ws, convs, kind, op, ids, now)
     statuses = CALL_STATUSES if kind in ("call", "update_call") else MESSAGE_STATUSES
     if "status" in op or kind in ("call", "message", "update_message"):
         if op.get("status") not in statuses:
@@ -788,6 +880,9 @@ def change_one(ws, convs, op, ids, extras, now):
             raise ChangeError("%s: unknown %s %r" % (kind, kind[7:], op.get("id")))
         del by_id[row["id"]]
         rows[:] = [r for r in rows if r is not row]
+        if kind == "delete_call":
+            for values in ws.percall.values():
+                values.pop(row["id"], None)
         return "deleted " + row["id"]
     row = (ws.call_by_id if kind == "update_call" else ws.msg_by_id).get(op.get("id"))
     if row is None:
@@ -805,6 +900,264 @@ def change_one(ws, convs, op, ids, extras, now):
         row["status"] = op["status"]
     row["updatedAt"] = iso(now)
     return "updated " + row["id"]
+
+
+def change_percall(ws, op, extras):
+    what, cid = op.get("kind"), op.get("call")
+    if what not in PERCALL_KINDS:
+        raise ChangeError("percall: kind is one of %s" % ", ".join(sorted(PERCALL_KINDS)))
+    call = ws.call_by_id.get(cid) if isinstance(cid, str) else None
+    if call is None and isinstance(cid, str) and extras is not None:
+        call = extras.call_by_id(cid)
+    if call is None:
+        raise ChangeError("percall: unknown call %r" % (cid,))
+    if "value" not in op:
+        raise ChangeError("percall: value is an object, a list for recordings, or null")
+    value = op["value"]
+    if value is not None:
+        if what in ("summaries", "transcripts") and isinstance(value, dict):
+            if value.get("callId", cid) != cid:
+                raise ChangeError("percall: value/callId is %r, not the call %s" % (value["callId"], cid))
+            value = dict({"callId": cid}, **value)
+        wrong = shape_error(PERCALL_SCHEMAS[what], value, "value")
+        if wrong:
+            raise ChangeError("percall: %s: %s" % (what, wrong))
+    ws.percall[what][cid] = value
+    return "percall %s %s" % (what, cid)
+
+
+def op_string(kind, op, name, nullable=True, lo=0, hi=None):
+    v = op[name]
+    if v is None and nullable:
+        return None
+    if not isinstance(v, str) or len(v) < lo or (hi is not None and len(v) > hi):
+        raise ChangeError("%s: %s is a string%s%s" % (
+            kind, name, " of %d to %d characters" % (lo, hi) if hi else (" of 1 character or more" if lo else ""),
+            " or null" if nullable else ""))
+    return v
+
+
+def item_id(prefix, owner, i):
+    """The id of item i of an email or phone number list of the contact owner."""
+    return "%s%s%s" % (prefix, hashlib.md5(owner.encode()).hexdigest()[:8], "abcdefghijklmnopqrstuvwxyz"[i % 26])
+
+
+def contact_fields(kind, op, row):
+    """Set the contact fields op gives (CONTACT_OP_FIELDS) on the contact row."""
+    fields = row["defaultFields"]
+    for name, key in CONTACT_OP_FIELDS.items():
+        if name not in op:
+            continue
+        if name in ("emails", "phone_numbers"):
+            vals = op[name]
+            if not isinstance(vals, list) or not all(isinstance(v, str) and v for v in vals):
+                raise ChangeError("%s: %s is a list of strings" % (kind, name))
+            if name == "phone_numbers" and not all(E164.match(v) for v in vals):
+                raise ChangeError("%s: phone_numbers are E.164 numbers" % kind)
+            names = ["work email", "personal email"] if name == "emails" else ["mobile", "work"]
+            prefix, other = ("em", "email") if name == "emails" else ("ph", "phone")
+            fields[key] = [{"name": names[i] if i < 2 else "%s %d" % (other, i + 1), "value": v,
+                            "id": item_id(prefix, row["id"], i)} for i, v in enumerate(vals)]
+        elif key is None:
+            row["externalId" if name == "external_id" else "source"] = op_string(kind, op, name, lo=1, hi=75)
+        else:
+            fields[key] = op_string(kind, op, name)
+
+
+def change_contact(ws, kind, op, ids, now):
+    if kind == "contact":
+        cid = op.get("id")
+        if cid is None:
+            while True:
+                cid = "664d0db69fcac7cf2e6f%04d" % ids["CT"]
+                ids["CT"] += 1
+                if cid not in ws.contact_by_id:
+                    break
+        elif not isinstance(cid, str) or not re.match(r"^[A-Za-z0-9_-]{1,75}$", cid):
+            raise ChangeError("contact: id is 1 to 75 letters, digits, _ or -")
+        elif cid in ws.contact_by_id:
+            raise ChangeError("contact: %s is a contact already" % cid)
+        row = {"id": cid, "externalId": None, "source": None, "sourceUrl": None,
+               "defaultFields": {"company": None, "emails": [], "firstName": None, "lastName": None,
+                                 "phoneNumbers": [], "role": None},
+               "customFields": [], "createdAt": iso(now), "updatedAt": iso(now), "createdByUserId": USERS[0]}
+        contact_fields(kind, op, row)
+        ws.contacts.append(row)
+        ws.contact_by_id[cid] = row
+        return "contact " + cid
+    row = ws.contact_by_id.get(op.get("id"))
+    if row is None:
+        raise ChangeError("%s: unknown contact %r" % (kind, op.get("id")))
+    if kind == "delete_contact":
+        del ws.contact_by_id[row["id"]]
+        ws.contacts[:] = [c for c in ws.contacts if c is not row]
+        return "deleted " + row["id"]
+    if set(op) <= {"op", "id"}:
+        raise ChangeError("update_contact: give one of %s or more" % ", ".join(sorted(CONTACT_OP_FIELDS)))
+    contact_fields(kind, op, row)
+    row["updatedAt"] = iso(now)
+    return "updated " + row["id"]
+
+
+def task_fields(kind, op, row):
+    """Set the task fields op gives (TASK_OP_FIELDS) on the task row."""
+    for name in ("title", "description"):
+        if name in op:
+            row[name] = op_string(kind, op, name)
+    if "completed" in op:
+        if not isinstance(op["completed"], bool):
+            raise ChangeError("%s: completed is true or false" % kind)
+        row["completed"] = op["completed"]
+    if "assigned_to" in op:
+        who = op["assigned_to"]
+        if who is not None and who not in USER_BY_ID and not (isinstance(who, str) and re.match(r"^SYU.", who)):
+            raise ChangeError("%s: assigned_to is a user of the workspace, an SYU id or null" % kind)
+        row["assignedTo"], row["assignedBy"] = who, None if who is None else USERS[0]
+    if "due_date" in op:
+        due = op["due_date"]
+        if due is not None and (not isinstance(due, str) or parse_ts(due) is None):
+            raise ChangeError("%s: due_date is an ISO 8601 date-time or null" % kind)
+        row["dueDate"] = None if due is None else iso(parse_ts(due).astimezone(timezone.utc))
+
+
+def change_task(ws, convs, kind, op, ids, now):
+    if kind == "task":
+        tid = op.get("id")
+        if tid is None:
+            while True:
+                tid = "TK9%07d" % ids["TK"]
+                ids["TK"] += 1
+                if tid not in ws.task_by_id:
+                    break
+        elif not isinstance(tid, str) or not re.match(r"^TK[A-Za-z0-9_-]{1,73}$", tid):
+            raise ChangeError("task: id is TK and 1 to 73 letters, digits, _ or -")
+        elif tid in ws.task_by_id:
+            raise ChangeError("task: %s is a task already" % tid)
+        conv = None
+        if op.get("conversation") is not None:
+            conv = convs.get(op["conversation"])
+            if conv is None:
+                raise ChangeError("task: unknown conversation %r" % (op["conversation"],))
+        pn = conv["phoneNumberId"] if conv else None
+        row = {"taskId": tid, "phoneNumberId": pn, "conversationId": conv["id"] if conv else None,
+               "activityId": None,
+               "phoneNumberGroupId": next((n["groupId"] for n in PHONE_NUMBERS if n["id"] == pn), None),
+               "orgId": "ORmock00001", "title": None, "description": None, "dueDate": None,
+               "assignedTo": None, "assignedBy": None, "createdAt": iso(now), "createdBy": USERS[0],
+               "completed": False, "isDeleted": False, "revision": "1"}
+        task_fields(kind, op, row)
+        ws.tasks.append(row)
+        ws.task_by_id[tid] = row
+        return "task " + tid
+    row = ws.task_by_id.get(op.get("id"))
+    if row is None:
+        raise ChangeError("%s: unknown task %r" % (kind, op.get("id")))
+    if kind == "delete_task":
+        del ws.task_by_id[row["taskId"]]
+        ws.tasks[:] = [t for t in ws.tasks if t is not row]
+        return "deleted " + row["taskId"]
+    if set(op) <= {"op", "id"}:
+        raise ChangeError("update_task: give one of %s or more" % ", ".join(sorted(TASK_OP_FIELDS)))
+    task_fields(kind, op, row)
+    row["revision"] = str(int(row["revision"]) + 1)
+    return "updated " + row["taskId"]
+
+
+def nullable(schema):
+    return ("any", [schema, "null"])
+
+
+# The documented shapes of the per-call answers' "data", for the percall op:
+# a leaf type (string, number, integer, boolean, null, date-time),
+# ("enum", values), ("pattern", regex), ("array", item),
+# ("object", required keys, optional keys) (no other key), ("any", schemas).
+AI_STATUS = ("enum", ("absent", "in-progress", "completed", "failed"))
+RECORDING_STATUS = ("enum", ("absent", "completed", "deleted", "failed", "in-progress", "paused", "processing",
+                             "stopped", "stopping"))
+PERCALL_SCHEMAS = {
+    "summaries": ("object", {"callId": "string", "nextSteps": nullable(("array", "string")), "status": AI_STATUS,
+                             "summary": nullable(("array", "string"))},
+                  {"jobs": nullable(("array", ("object", {
+                      "icon": "string", "name": "string",
+                      "result": ("object", {"data": ("array", ("object", {
+                          "name": "string", "value": ("any", ["string", "number", "boolean"])}, {}))}, {})},
+                      {})))}),
+    "transcripts": ("object", {"callId": "string", "createdAt": "date-time",
+                               "dialogue": nullable(("array", ("object", {
+                                   "content": "string", "start": "number", "end": "number",
+                                   "identifier": nullable("string"), "userId": nullable(("pattern", r"^US(.*)$"))},
+                                   {}))),
+                               "duration": "number", "status": AI_STATUS}, {}),
+    "recordings": ("array", ("object", {"duration": nullable("integer"), "id": "string",
+                                        "startTime": nullable("date-time"), "status": nullable(RECORDING_STATUS),
+                                        "type": nullable("string"), "url": nullable("string")}, {})),
+    "voicemails": ("object", {"duration": nullable("integer"), "id": ("pattern", r"^VM(.*)$"),
+                              "transcript": nullable("string"), "recordingUrl": nullable("string"),
+                              "status": ("enum", ("completed", "in-progress"))}, {}),
+}
+LEAF_TYPES = {"string": ("a string", lambda v: isinstance(v, str)),
+              "number": ("a number", lambda v: type(v) in (int, float)),
+              "integer": ("an integer", lambda v: type(v) is int),
+              "boolean": ("true or false", lambda v: type(v) is bool),
+              "null": ("null", lambda v: v is None),
+              "date-time": ("an ISO 8601 date-time", lambda v: isinstance(v, str) and parse_ts(v) is not None)}
+
+
+def describe(schema):
+    if isinstance(schema, str):
+        return LEAF_TYPES[schema][0]
+    if schema[0] == "enum":
+        return "one of " + ", ".join(schema[1])
+    if schema[0] == "pattern":
+        return "a string matching " + schema[1]
+    if schema[0] == "any":
+        return " or ".join(describe(s) for s in schema[1])
+    return "an " + schema[0]
+
+
+def shape_error(schema, v, where):
+    """None if v has the shape schema says, else what is wrong, at where
+    (a path: value/dialogue/0/start)."""
+    if isinstance(schema, str):
+        ok = LEAF_TYPES[schema][1](v)
+    elif schema[0] == "enum":
+        ok = v in schema[1] and isinstance(v, str)
+    elif schema[0] == "pattern":
+        ok = isinstance(v, str) and re.match(schema[1], v) is not None
+    elif schema[0] == "any":
+        alts = [s for s in schema[1] if not (s == "null" and v is not None)]
+        if v is None and "null" in alts:
+            return None
+        deep = [s for s in alts if isinstance(s, tuple) and (s[0], type(v)) in (("array", list), ("object", dict))]
+        if deep:
+            return shape_error(deep[0], v, where)       # the alternative of v's kind says what is wrong inside
+        ok = any(shape_error(s, v, where) is None for s in alts)
+    elif schema[0] == "array":
+        if not isinstance(v, list):
+            return "%s is not an array" % where
+        for i, item in enumerate(v):
+            wrong = shape_error(schema[1], item, "%s/%d" % (where, i))
+            if wrong:
+                return wrong
+        return None
+    else:
+        _, required, optional = schema
+        if not isinstance(v, dict):
+            return "%s is not an object" % where
+        for k in required:
+            if k not in v:
+                return "%s has no %s (required: %s)" % (where, k, ", ".join(required))
+        for k in v:
+            if k not in required and k not in optional:
+                return "%s has %s, not a key of the document's (%s)" % (
+                    where, k, ", ".join(list(required) + list(optional)))
+        for k, sub in list(required.items()) + list(optional.items()):
+            if k in v:
+                wrong = shape_error(sub, v[k], "%s/%s" % (where, k))
+                if wrong:
+                    return wrong
+        return None
+    return None if ok else "%s is %s, not %s" % (where, json.dumps(v)[:60], describe(schema))
 
 
 # ---------------------------------------------------------------------------
@@ -856,14 +1209,27 @@ def default_truth_rows(ws, kind):
     return cache[kind]
 
 
+def directory_truth(ws, kind, q):
+    """kind=contacts|tasks (no other parameter): "count N", "ids_md5 X" (of
+    the ids sorted and joined by commas) of what list contacts or list
+    tasks answers, page by page, with no filter."""
+    for k in q:
+        if k != "kind":
+            raise TruthError("unknown parameter %s (kind=%s takes no other)" % (k, kind))
+    ids = sorted(c["id"] for c in ws.contacts) if kind == "contacts" else sorted(t["taskId"] for t in ws.tasks)
+    return "count %d\nids_md5 %s\n" % (len(ids), hashlib.md5(",".join(ids).encode()).hexdigest())
+
+
 def truth(ws, ex, q):
+    kind = q.get("kind", [None])
+    if kind in (["contacts"], ["tasks"]):
+        return directory_truth(ws, kind[0], q)
     check = {"kind", "phone", "after", "before", "user"}
     for k in q:
         if k not in check:
             raise TruthError("unknown parameter %s (known: %s)" % (k, ", ".join(sorted(check))))
-    kind = q.get("kind", [None])
     if len(kind) != 1 or kind[0] not in ("calls", "messages"):
-        raise TruthError("kind must be calls or messages")
+        raise TruthError("kind must be calls, messages, contacts or tasks")
     kind = kind[0]
     phones = None
     if q.get("phone"):
@@ -947,7 +1313,7 @@ class State:
         self.key = key
         self.ws = ws
         self.base_ws = ws     # the pristine workspace; ws is a changed copy after POST /_mock/change
-        self.ids = {"AC": 1, "CN": 1}   # the next numbers of the ids the changes make
+        self.ids = dict(FIRST_IDS)   # the next numbers of the ids the changes make
         self.lock = threading.Lock()
         self.change_lock = threading.Lock()   # one change (or reset, or extras) at a time
         self.faults = []
@@ -1230,13 +1596,12 @@ def task_object(k):
             "revision": str(1 + k % 4)}
 
 
-TASKS = [task_object(k) for k in range(130)]
-TASKS_BY_ID = {t["taskId"]: t for t in TASKS}
+TASK_COUNT = 130     # the default workspace's tasks (Workspace.tasks)
 
 
-def list_tasks(q, fault):
+def list_tasks(ws, q, fault):
     check_known(q, {"maxResults", "pageToken"})
-    return page(q, TASKS, fault, hi=100, omit_last_token=True)
+    return page(q, ws.tasks, fault, hi=100, omit_last_token=True)
 
 
 def get_item(table, item_id, prefix, extra=None):
@@ -1401,9 +1766,6 @@ def contact_object(k):
             "createdByUserId": (USERS + ["USdave00004"])[k % 4]}
 
 
-CONTACTS = [contact_object(k) for k in range(CONTACT_COUNT)]
-CONTACTS_BY_ID = {c["id"]: c for c in CONTACTS}
-
 
 def string_items(q, name):
     """An array of strings sent as repeated keys, each 1..75 characters."""
@@ -1416,16 +1778,16 @@ def string_items(q, name):
     return vals
 
 
-def list_contacts(q, fault):
+def list_contacts(ws, q, fault):
     check_known(q, {"externalIds", "sources", "maxResults", "pageToken"})
     ext = string_items(q, "externalIds")
     src = string_items(q, "sources")
-    rows = [c for c in CONTACTS if (not ext or c["externalId"] in ext) and (not src or c["source"] in src)]
+    rows = [c for c in ws.contacts if (not ext or c["externalId"] in ext) and (not src or c["source"] in src)]
     return page(q, rows, fault, hi=50)
 
 
-def get_contact(item_id):
-    row = CONTACTS_BY_ID.get(item_id)
+def get_contact(ws, item_id):
+    row = ws.contact_by_id.get(item_id)
     if row is None:
         raise ApiError(404, "Contact not found: %s" % item_id)
     return {"data": public(row)}      # a copy: a wrong_type fault changes this answer only
@@ -1445,6 +1807,8 @@ def list_contact_custom_fields(q):
 #   voicemail   missed or no-answer calls with n % 3 != 0
 # A call that is not in the default workspace (the extras' ACB ids too) is 404
 # on all four; a call without the object is 404, but recordings answer [].
+# POST /_mock/change's percall op sets what a call answers instead, from then
+# on (per_call_object()), for the extras' calls too.
 # ---------------------------------------------------------------------------
 
 NEXT_STEPS = ["Send the updated quote.", "Schedule a demo for next week.", "Email the invoice again.",
@@ -1554,50 +1918,66 @@ def call_voicemail(call):
             "recordingUrl": "https://storage.example.com/voicemails/%s.mp3" % vid, "status": "completed"}
 
 
-# route: (error family, path parameter, object, maker)
-PER_CALL = {"call-summaries": ("call_summaries", "callId", "summary", call_summary),
-            "call-transcripts": ("call_transcripts", "id", "transcript", call_transcript),
-            "call-recordings": ("call_recordings", "callId", "recordings", call_recordings),
-            "call-voicemails": ("call_voicemails", "callId", "voicemail", call_voicemail)}
+# route: (error family, path parameter, object, kind of /_mock/percall)
+PER_CALL = {"call-summaries": ("call_summaries", "callId", "summary", "summaries"),
+            "call-transcripts": ("call_transcripts", "id", "transcript", "transcripts"),
+            "call-recordings": ("call_recordings", "callId", "recordings", "recordings"),
+            "call-voicemails": ("call_voicemails", "callId", "voicemail", "voicemails")}
 PERCALL_KINDS = {"summaries": call_summary, "transcripts": call_transcript,
                  "recordings": call_recordings, "voicemails": call_voicemail}
 
 
-def get_per_call(ws, route, item_id):
-    _, param, what, make = PER_CALL[route]
+def per_call_object(ws, kind, call):
+    """What the route of kind answers for a call of the workspace (None: its
+    404): the value of a percall op (POST /_mock/change), else the maker's."""
+    values = ws.percall[kind]
+    if call["id"] in values:
+        return copy.deepcopy(values[call["id"]])     # a fault may change the answer, not the value
+    return PERCALL_KINDS[kind](call)
+
+
+def get_per_call(ws, route, item_id, extras=None):
+    _, param, what, kind = PER_CALL[route]
     if not item_id.startswith("AC"):
         raise ApiError(400, "%s does not match ^AC(.*)$" % param,
                        [{"path": "/" + param, "message": "Expected string to match '^AC(.*)$'",
                          "value": item_id, "schema": {"type": "string"}}])
     call = ws.call_by_id.get(item_id)
-    if call is None:
+    if call is not None:
+        obj = per_call_object(ws, kind, call)
+    elif item_id in ws.percall[kind] and extras is not None and extras.call_by_id(item_id) is not None:
+        obj = copy.deepcopy(ws.percall[kind][item_id])     # an extras' call with a percall value
+    else:
         raise ApiError(404, "Call not found: %s" % item_id)
-    obj = make(call)
     if obj is None:
         raise ApiError(404, "No %s for call %s" % (what, item_id))
     return {"data": obj}
 
 
-def percall(ws, q):
+def percall(ws, q, extras=None):
     """GET /_mock/percall?kind=...: the calls of the default workspace that have
     the object ("count", "ids_md5" of their ids sorted and joined by commas),
-    and "rows": one per call, the number of recordings for recordings."""
+    and "rows": one per call, the number of recordings for recordings.  The
+    percall op's values count (POST /_mock/change), on the extras' calls too
+    while the extras have the call."""
     for k in q:
         if k != "kind":
             raise TruthError("unknown parameter %s (known: kind)" % k)
     kind = q.get("kind", [None])
     if len(kind) != 1 or kind[0] not in PERCALL_KINDS:
         raise TruthError("kind must be one of %s" % ", ".join(sorted(PERCALL_KINDS)))
-    make = PERCALL_KINDS[kind[0]]
+    objs = [(c["id"], per_call_object(ws, kind[0], c)) for c in ws.calls]
+    if extras is not None:
+        objs += [(cid, v) for cid, v in ws.percall[kind[0]].items()
+                 if cid not in ws.call_by_id and extras.call_by_id(cid) is not None]
     ids, rows = [], 0
-    for c in ws.calls:
-        obj = make(c)
+    for cid, obj in objs:
         if kind[0] == "recordings":
             if obj:
-                ids.append(c["id"])
+                ids.append(cid)
                 rows += len(obj)
         elif obj is not None:
-            ids.append(c["id"])
+            ids.append(cid)
             rows += 1
     ids.sort()
     return "count %d\nids_md5 %s\nrows %d\n" % (len(ids), hashlib.md5(",".join(ids).encode()).hexdigest(), rows)
@@ -1653,7 +2033,7 @@ class Handler(BaseHTTPRequestHandler):
         payload = self.rfile.read(n) if n else b""
         if self.path == "/_mock/reset":
             with st.change_lock, st.lock:
-                st.ws, st.ids = st.base_ws, {"AC": 1, "CN": 1}
+                st.ws, st.ids = st.base_ws, dict(FIRST_IDS)
                 st.faults, st.log, st.headers, st.connections = [], [], [], 0
                 st.generation += 1
                 st.rate_rps, st.arrivals = 0, []
@@ -1741,7 +2121,7 @@ class Handler(BaseHTTPRequestHandler):
             path, _, query = self.path.partition("?")
             if path == "/_mock/percall":
                 try:
-                    return self.send_text(200, percall(st.ws, parse_qs(query, keep_blank_values=True)))
+                    return self.send_text(200, percall(st.ws, parse_qs(query, keep_blank_values=True), st.extras))
                 except TruthError as e:
                     return self.send_text(400, "percall: %s\n" % e)
         if self.path == "/_mock/flight":
@@ -1842,9 +2222,9 @@ class Handler(BaseHTTPRequestHandler):
             elif path == "/v1/conversations":
                 body = list_conversations(st.ws, q, pf, ex)
             elif path == "/v1/tasks":
-                body = list_tasks(q, pf)
+                body = list_tasks(st.ws, q, pf)
             elif path.startswith("/v1/tasks/"):
-                body = get_item(TASKS_BY_ID, unquote(path[len("/v1/tasks/"):]), "TK")
+                body = get_item(st.ws.task_by_id, unquote(path[len("/v1/tasks/"):]), "TK")
             elif path == "/v1/users":
                 body = list_users(q, pf, ex)
             elif path.startswith("/v1/users/"):
@@ -1861,14 +2241,14 @@ class Handler(BaseHTTPRequestHandler):
                 body = get_item({n["id"]: n for n in all_phone_numbers(ex)},
                                 unquote(path[len("/v1/phone-numbers/"):]), "PN")
             elif path == "/v1/contacts":
-                body = list_contacts(q, pf)
+                body = list_contacts(st.ws, q, pf)
             elif path.startswith("/v1/contacts/"):
-                body = get_contact(unquote(path[len("/v1/contacts/"):]))
+                body = get_contact(st.ws, unquote(path[len("/v1/contacts/"):]))
             elif path == "/v1/contact-custom-fields":
                 body = list_contact_custom_fields(q)
             elif family in PER_CALL_FAMILIES and path.count("/") == 3:
                 route = path.split("/")[2]
-                body = get_per_call(st.ws, route, unquote(path[len("/v1/%s/" % route):]))
+                body = get_per_call(st.ws, route, unquote(path[len("/v1/%s/" % route):]), ex)
             else:
                 # not the API: a generic web framework's 404, not Quo's documented body
                 self.record(line, 404)

@@ -9,8 +9,10 @@ equals GET /_mock/truth.  Checks users, tasks, phone numbers, contacts and
 contact custom fields against the OpenAPI document (parameters, pages, fields,
 get by id, error codes), and every default call's summary, transcript,
 recordings and voicemail against GET /_mock/percall, and changes to the
-workspace (POST /_mock/change: the API and the truth follow them, reset
-undoes them).  Prints timings; exits 0 on success.
+workspace (POST /_mock/change: calls, messages, conversations, per-call
+objects that arrive late, contacts and tasks; the API, /_mock/truth and
+/_mock/percall follow them, a refused change leaves nothing, reset undoes
+them).  Prints timings; exits 0 on success.
 
   python3 test/mock_selfcheck.py [--conversations 1000] [--messages 100]
 
@@ -308,7 +310,8 @@ PER_CALL = {  # route: (family code prefix, kind of /_mock/percall)
     "call-recordings": ("0900", "recordings"), "call-voicemails": ("1200", "voicemails")}
 
 
-def check_per_call(c):
+def all_calls(c):
+    """The calls of the listed 1:1 conversations, by id."""
     calls = {r["id"]: r for r in c.pages("/v1/calls", [("phoneNumberId", "PNsales0001"),
                                                       ("participants", "+15550109999")])}
     for v in c.pages("/v1/conversations", []):
@@ -316,6 +319,26 @@ def check_per_call(c):
             for r in c.pages("/v1/calls", [("phoneNumberId", v["phoneNumberId"]),
                                            ("participants", v["participants"][0])]):
                 calls[r["id"]] = r
+    return calls
+
+
+def crawl_per_call(c, ids, route):
+    """GET route for every call of ids: /_mock/percall's lines for what it got."""
+    have, rows = [], 0
+    for cid in sorted(ids):
+        st, body = c.get("/v1/%s/%s" % (route, cid))
+        assert st in (200, 404), (route, cid, st, body[:300])
+        if st == 200:
+            o = json.loads(body)["data"]
+            if route != "call-recordings" or o:
+                have.append(cid)
+                rows += len(o) if route == "call-recordings" else 1
+    return {"count": str(len(have)), "ids_md5": hashlib.md5(",".join(have).encode()).hexdigest(),
+            "rows": str(rows)}
+
+
+def check_per_call(c):
+    calls = all_calls(c)
     assert len(calls) == 2507, len(calls)
     for route, (fam, kind) in PER_CALL.items():
         t = time.perf_counter()
@@ -559,6 +582,376 @@ def check_changes(c):
           % (time.perf_counter() - t))
 
 
+def percall_get(c, route, cid):
+    st, body = c.get("/v1/%s/%s" % (route, cid))
+    return st, json.loads(body)
+
+
+KINDS = ("summaries", "transcripts", "recordings", "voicemails")
+ROUTE = {kind: route for route, (_, kind) in PER_CALL.items()}
+
+
+def check_percall_changes(c):
+    """POST /_mock/change op percall: per-call objects that arrive late (a 404
+    summary appears, a transcript completes, a recording and a voicemail are
+    added, a summary goes), all or none, through the API and /_mock/percall,
+    under a 403 fault, for added and extras' calls; reset undoes it."""
+    t = time.perf_counter()
+    calls = all_calls(c)
+    ids = sorted(calls)
+    truth0 = {k: c.percall(k) for k in KINDS}
+    answers0 = {}
+
+    def first(route, pred):
+        for cid in ids:
+            st, d = percall_get(c, route, cid)
+            answers0[(route, cid)] = (st, d)
+            if pred(calls[cid], st, d):
+                return cid
+        raise AssertionError("no call for " + route)
+    no_summary = first("call-summaries", lambda r, st, d: r["status"] == "completed" and st == 404)
+    has_summary = first("call-summaries", lambda r, st, d: st == 200)
+    pending = first("call-transcripts", lambda r, st, d: st == 200 and d["data"]["status"] == "in-progress")
+    no_recs = first("call-recordings", lambda r, st, d: r["status"] == "completed" and d["data"] == [])
+    no_vm = first("call-voicemails", lambda r, st, d: r["status"] in ("missed", "no-answer") and st == 404)
+    fixed = [(ROUTE[k], cid) for k in KINDS for cid in (no_summary, has_summary, pending, no_recs, no_vm)]
+    before = {p: c.get("/v1/%s/%s" % p)[1] for p in fixed}
+    old = answers0[("call-transcripts", pending)][1]["data"]
+
+    summary = {"nextSteps": ["Send the refund."], "status": "completed",
+               "summary": ["The customer asked for a refund."], "jobs": None}
+    done = dict(old, status="completed", dialogue=[
+        {"content": "Hello \u2615", "start": 0.5, "end": 2.25, "identifier": "+15550100001", "userId": None},
+        {"content": "Hi!", "start": 2.5, "end": 3, "identifier": None, "userId": "USalice0001"}])
+    rec = {"duration": 42, "id": "CRlate0001", "startTime": "2024-03-01T10:00:00.000Z", "status": "completed",
+           "type": "audio/mpeg", "url": "https://storage.example.com/recordings/CRlate0001.mp3"}
+    vm = {"duration": 17, "id": "VMlate0001", "transcript": "Call me back.",
+          "recordingUrl": "https://storage.example.com/voicemails/VMlate0001.mp3", "status": "completed"}
+    ops = [{"op": "percall", "kind": "summaries", "call": no_summary, "value": summary},
+           {"op": "percall", "kind": "transcripts", "call": pending, "value": done},
+           {"op": "percall", "kind": "recordings", "call": no_recs, "value": [rec]},
+           {"op": "percall", "kind": "voicemails", "call": no_vm, "value": vm},
+           {"op": "percall", "kind": "summaries", "call": has_summary, "value": None}]
+
+    # refused: nothing of the change is applied
+    good = ops[0]
+    for bad, reason in (
+            ({"op": "percall", "kind": "summary", "call": no_summary, "value": None}, "percall: kind is one of"),
+            ({"op": "percall", "kind": "summaries", "call": "AC99999999", "value": None}, "percall: unknown call"),
+            ({"op": "percall", "kind": "summaries", "call": no_summary}, "percall: value is"),
+            ({"op": "percall", "kind": "summaries", "call": no_summary, "value": None, "when": 1},
+             "percall takes call, kind, value"),
+            ({"op": "percall", "kind": "summaries", "call": no_summary, "value": dict(summary, status="done")},
+             "percall: summaries: value/status is \"done\", not one of absent, in-progress, completed, failed"),
+            ({"op": "percall", "kind": "summaries", "call": no_summary, "value": dict(summary, callId=has_summary)},
+             "percall: value/callId is"),
+            ({"op": "percall", "kind": "summaries", "call": no_summary, "value": {"status": "completed"}},
+             "percall: summaries: value has no nextSteps"),
+            ({"op": "percall", "kind": "summaries", "call": no_summary, "value": dict(summary, mood="good")},
+             "percall: summaries: value has mood, not a key of the document's"),
+            ({"op": "percall", "kind": "summaries", "call": no_summary, "value": dict(summary, summary="refund")},
+             "percall: summaries: value/summary is \"refund\", not an array or null"),
+            ({"op": "percall", "kind": "transcripts", "call": pending, "value": dict(done, status="finished")},
+             "percall: transcripts: value/status"),
+            ({"op": "percall", "kind": "transcripts", "call": pending,
+              "value": dict(done, dialogue=[dict(done["dialogue"][0], start="0.5")])},
+             "percall: transcripts: value/dialogue/0/start is \"0.5\", not a number"),
+            ({"op": "percall", "kind": "transcripts", "call": pending, "value": dict(done, createdAt="soon")},
+             "percall: transcripts: value/createdAt"),
+            ({"op": "percall", "kind": "recordings", "call": no_recs, "value": rec},
+             "percall: recordings: value is not an array"),
+            ({"op": "percall", "kind": "recordings", "call": no_recs, "value": [dict(rec, status="done")]},
+             "percall: recordings: value/0/status"),
+            ({"op": "percall", "kind": "recordings", "call": no_recs, "value": [dict(rec, duration=4.5)]},
+             "percall: recordings: value/0/duration"),
+            ({"op": "percall", "kind": "voicemails", "call": no_vm, "value": dict(vm, id="V1")},
+             "percall: voicemails: value/id"),
+            ({"op": "percall", "kind": "voicemails", "call": no_vm, "value": dict(vm, status="absent")},
+             "percall: voicemails: value/status")):
+        text = change(c, [good, bad], 400)
+        assert text[0].startswith("change: op 2: " + reason), (bad, text)
+    for p, body in before.items():
+        assert c.get("/v1/%s/%s" % p)[1] == body, p
+    assert {k: c.percall(k) for k in KINDS} == truth0
+
+    assert change(c, ops) == ["percall summaries " + no_summary, "percall transcripts " + pending,
+                              "percall recordings " + no_recs, "percall voicemails " + no_vm,
+                              "percall summaries " + has_summary]
+    st, d = percall_get(c, "call-summaries", no_summary)
+    assert st == 200 and d == {"data": dict({"callId": no_summary}, **summary)}, d
+    assert list(d["data"])[0] == "callId"
+    st, d = percall_get(c, "call-transcripts", pending)
+    assert st == 200 and d == {"data": done} and d["data"]["status"] == "completed", d
+    st, d = percall_get(c, "call-recordings", no_recs)
+    assert st == 200 and d == {"data": [rec]}, d
+    st, d = percall_get(c, "call-voicemails", no_vm)
+    assert st == 200 and d == {"data": vm}, d
+    err(c, "/v1/call-summaries/" + has_summary, 404, "0500404")
+    # the other kinds of these calls are as they were
+    for k in KINDS:
+        for cid in (no_summary, has_summary, pending, no_recs, no_vm):
+            if (k, cid) not in (("summaries", no_summary), ("transcripts", pending), ("recordings", no_recs),
+                                ("voicemails", no_vm), ("summaries", has_summary)):
+                assert c.get("/v1/%s/%s" % (ROUTE[k], cid))[1] == before[(ROUTE[k], cid)], (k, cid)
+    # the truth follows, and equals a crawl of every call
+    assert c.percall("transcripts") == truth0["transcripts"]        # still one transcript for that call
+    assert int(c.percall("summaries")["count"]) == int(truth0["summaries"]["count"])   # one in, one out
+    assert int(c.percall("recordings")["rows"]) == int(truth0["recordings"]["rows"]) + 1
+    assert int(c.percall("recordings")["count"]) == int(truth0["recordings"]["count"]) + 1
+    assert int(c.percall("voicemails")["count"]) == int(truth0["voicemails"]["count"]) + 1
+    want = {k: c.percall(k) for k in KINDS}
+    for k in KINDS:
+        assert crawl_per_call(c, ids, ROUTE[k]) == want[k], k
+    # a later value wins; [] empties a call's recordings; an update_call keeps the values
+    change(c, [{"op": "percall", "kind": "transcripts", "call": pending, "value": dict(old, duration=1.5)},
+               {"op": "percall", "kind": "recordings", "call": no_recs, "value": [rec, dict(rec, id="CRlate0002")]}])
+    assert percall_get(c, "call-transcripts", pending)[1]["data"] == dict(old, duration=1.5)
+    assert len(percall_get(c, "call-recordings", no_recs)[1]["data"]) == 2
+    assert c.percall("recordings")["rows"] == str(int(want["recordings"]["rows"]) + 1)
+    assert c.percall("transcripts") == want["transcripts"]
+    change(c, {"op": "update_call", "id": no_summary, "status": "missed"})
+    assert percall_get(c, "call-summaries", no_summary)[1] == {"data": dict({"callId": no_summary}, **summary)}
+    assert c.percall("summaries") == want["summaries"]
+    recs = c.percall("recordings")
+    change(c, {"op": "percall", "kind": "recordings", "call": no_recs, "value": []})
+    assert percall_get(c, "call-recordings", no_recs)[1] == {"data": []}
+    assert c.percall("recordings")["count"] == str(int(recs["count"]) - 1)
+    assert c.percall("recordings")["rows"] == str(int(recs["rows"]) - 2)
+
+    # a plan without the feature: 403 for a call with a value, with a null
+    # value, and one without; the truth does not change
+    truth1 = {k: c.percall(k) for k in KINDS}
+    c.post("/_mock/faults", json.dumps({"match": "/v1/call-summaries/", "action": "status", "status": 403,
+                                        "times": 3}))
+    for cid in (no_summary, has_summary, ids[0]):
+        d = err(c, "/v1/call-summaries/" + cid, 403, "0500403")
+        assert d["title"] == "Forbidden", d
+    assert {k: c.percall(k) for k in KINDS} == truth1
+    assert percall_get(c, "call-summaries", no_summary)[0] == 200
+    # a fault that changes an answer changes that answer, not the value
+    c.post("/_mock/faults", json.dumps({"match": "/v1/call-voicemails/" + no_vm, "action": "wrong_type",
+                                        "field": "duration"}))
+    assert percall_get(c, "call-voicemails", no_vm)[1]["data"]["duration"] == "abc"
+    assert percall_get(c, "call-voicemails", no_vm)[1] == {"data": vm}
+
+    # calls the change op makes: values in the same change; delete_call drops them
+    a = next(v for v in c.pages("/v1/conversations", []) if len(v["participants"]) == 1)
+    lines = change(c, [{"op": "call", "conversation": a["id"], "status": "completed", "duration": 30},
+                       {"op": "percall", "kind": "summaries", "call": "AC90000001", "value": None},
+                       {"op": "percall", "kind": "voicemails", "call": "AC90000001", "value": vm}])
+    assert lines == ["call AC90000001 " + a["id"], "percall summaries AC90000001", "percall voicemails AC90000001"]
+    err(c, "/v1/call-summaries/AC90000001", 404, "0500404")
+    assert percall_get(c, "call-voicemails", "AC90000001")[1] == {"data": vm}
+    assert c.percall("voicemails")["count"] == str(int(truth1["voicemails"]["count"]) + 1)
+    assert change(c, {"op": "delete_call", "id": "AC90000001"}) == ["deleted AC90000001"]
+    assert c.percall("voicemails") == truth1["voicemails"]
+    d = err(c, "/v1/call-voicemails/AC90000001", 404, "1200404")
+    assert d["message"].startswith("Call not found"), d
+    change(c, {"op": "percall", "kind": "voicemails", "call": "AC90000001", "value": None}, 400)
+
+    # the extras' calls: a value answers while the extras have the call
+    st, _ = c.post("/_mock/workspace", json.dumps({"bulk_conversations": 10, "bulk_messages": 2}))
+    assert st == 200
+    bulk_call = next(r["id"] for r in c.pages("/v1/calls", [("phoneNumberId", "PNbulk00003"),
+                                                            ("participants", "+15552000001")]))
+    err(c, "/v1/call-recordings/" + bulk_call, 404, "0900404")
+    change(c, {"op": "percall", "kind": "recordings", "call": bulk_call, "value": [rec]})
+    assert percall_get(c, "call-recordings", bulk_call)[1] == {"data": [rec]}
+    assert c.percall("recordings")["count"] == str(int(truth1["recordings"]["count"]) + 1)
+    assert c.post("/_mock/workspace", "{}")[0] == 200
+    err(c, "/v1/call-recordings/" + bulk_call, 404, "0900404")
+    assert c.percall("recordings") == truth1["recordings"]
+    change(c, {"op": "percall", "kind": "recordings", "call": bulk_call, "value": []}, 400)
+
+    # reset: every answer as before, the truth too
+    c.post("/_mock/reset", "")
+    for p, body in before.items():
+        assert c.get("/v1/%s/%s" % p)[1] == body, p
+    assert {k: c.percall(k) for k in KINDS} == truth0
+    print("ok  changes: per-call objects arrive late, go, refused ones change nothing; reset restores  %.1fs"
+          % (time.perf_counter() - t))
+
+
+TASK_FIELDS = {"taskId", "phoneNumberId", "conversationId", "activityId", "phoneNumberGroupId", "orgId", "title",
+               "description", "dueDate", "assignedTo", "assignedBy", "createdAt", "createdBy", "completed",
+               "isDeleted", "revision"}
+
+
+def ids_truth(ids):
+    ids = sorted(ids)
+    return {"count": str(len(ids)), "ids_md5": hashlib.md5(",".join(ids).encode()).hexdigest()}
+
+
+def check_directory_changes(c):
+    """POST /_mock/change ops contact, update_contact, delete_contact, task,
+    update_task, delete_task: list and get follow, and /_mock/truth?kind=
+    contacts|tasks; a refused change leaves nothing; reset undoes them."""
+    t = time.perf_counter()
+    contacts0 = c.pages("/v1/contacts", [], size=50)
+    tasks0 = c.pages("/v1/tasks", [], size=100)
+    assert len(contacts0) == 120 and len(tasks0) == 130
+    truth0 = {k: c.truth("kind=" + k) for k in ("contacts", "tasks")}
+    assert truth0["contacts"] == ids_truth(v["id"] for v in contacts0), truth0
+    assert truth0["tasks"] == ids_truth(v["taskId"] for v in tasks0), truth0
+    for q in ("kind=contacts&after=2024-01-01T00:00:00Z", "kind=tasks&user=USbob000002", "kind=contact"):
+        assert c.get("/_mock/truth?" + q)[0] == 400, q
+    upd, gone = contacts0[3], contacts0[7]
+    t_upd, t_gone = tasks0[0], tasks0[4]
+    assert t_upd["completed"] is False and t_upd["taskId"] == "TK00000001"
+    fixed = ["/v1/contacts?maxResults=50", "/v1/contacts?maxResults=50&sources=csv", "/v1/tasks?maxResults=100",
+             "/v1/contacts/" + upd["id"], "/v1/contacts/" + gone["id"], "/v1/tasks/" + t_upd["taskId"],
+             "/v1/tasks/" + t_gone["taskId"], "/_mock/truth?kind=contacts", "/_mock/truth?kind=tasks"]
+    tok = json.loads(c.get("/v1/contacts?maxResults=50")[1])["nextPageToken"]
+    fixed.append("/v1/contacts?" + urllib.parse.urlencode({"maxResults": "50", "pageToken": tok}))
+    tok = json.loads(c.get("/v1/tasks?maxResults=100")[1])["nextPageToken"]
+    fixed.append("/v1/tasks?" + urllib.parse.urlencode({"maxResults": "100", "pageToken": tok}))
+    before = {p: c.get(p)[1] for p in fixed}
+
+    new_contact = {"op": "contact", "first_name": "Zoë", "last_name": "Late", "company": "Refunds & Co",
+                   "role": "Buyer", "emails": ["zoe@refunds.example.com"],
+                   "phone_numbers": ["+15550100007", "+15559990007"], "external_id": "ext-late-1",
+                   "source": "csv"}
+    # refused: nothing of the change stays, not even the ids it took
+    for bad, reason in (
+            ({"op": "contact", "id": upd["id"]}, "contact: %s is a contact already" % upd["id"]),
+            ({"op": "contact", "id": "a/b"}, "contact: id is"),
+            ({"op": "contact", "first_name": 5}, "contact: first_name is a string or null"),
+            ({"op": "contact", "name": "Zoë"}, "contact takes company, emails"),
+            ({"op": "contact", "emails": "zoe@example.com"}, "contact: emails is a list of strings"),
+            ({"op": "contact", "phone_numbers": ["555 0100"]}, "contact: phone_numbers are E.164"),
+            ({"op": "contact", "external_id": ""}, "contact: external_id is a string of 1 to 75"),
+            ({"op": "contact", "source": "s" * 76}, "contact: source is a string of 1 to 75"),
+            ({"op": "update_contact", "id": "nobody", "company": None}, "update_contact: unknown contact"),
+            ({"op": "update_contact", "id": upd["id"]}, "update_contact: give one of"),
+            ({"op": "delete_contact", "id": "nobody"}, "delete_contact: unknown contact"),
+            ({"op": "task", "id": "XX1"}, "task: id is TK"),
+            ({"op": "task", "id": "TK00000002"}, "task: TK00000002 is a task already"),
+            ({"op": "task", "completed": "yes"}, "task: completed is true or false"),
+            ({"op": "task", "assigned_to": "bob"}, "task: assigned_to is"),
+            ({"op": "task", "due_date": "tomorrow"}, "task: due_date is"),
+            ({"op": "task", "conversation": "CN99999999"}, "task: unknown conversation"),
+            ({"op": "task", "assignedTo": "USbob000002"}, "task takes assigned_to"),
+            ({"op": "update_task", "id": "TK99999999", "completed": True}, "update_task: unknown task"),
+            ({"op": "update_task", "id": "TK00000001"}, "update_task: give one of"),
+            ({"op": "delete_task", "id": "TK99999999"}, "delete_task: unknown task")):
+        text = change(c, [new_contact, {"op": "task"}, {"op": "delete_contact", "id": gone["id"]},
+                          {"op": "update_task", "id": "TK00000001", "completed": True}, bad], 400)
+        assert text[0].startswith("change: op 5: " + reason), (bad, text)
+    for p, body in before.items():
+        assert c.get(p)[1] == body, p
+
+    lines = change(c, [new_contact,
+                       {"op": "contact", "id": "late-contact-2", "first_name": "Ann"},
+                       {"op": "update_contact", "id": upd["id"], "company": "Initech", "role": None,
+                        "emails": ["a@x.example.com", "b@x.example.com", "c@x.example.com"]},
+                       {"op": "delete_contact", "id": gone["id"]},
+                       {"op": "contact", "id": "short-lived"},
+                       {"op": "update_contact", "id": "short-lived", "last_name": "Gone"},
+                       {"op": "delete_contact", "id": "short-lived"},
+                       {"op": "update_task", "id": t_upd["taskId"], "completed": True, "title": "Done it",
+                        "assigned_to": "USbob000002"},
+                       {"op": "task", "title": "Call back about the refund", "conversation": "CN00000003",
+                        "due_date": "2025-01-02T03:04:05+02:00", "assigned_to": "UScarol0003"},
+                       {"op": "task", "id": "TKlate0002", "completed": True},
+                       {"op": "delete_task", "id": t_gone["taskId"]}])
+    new_id = "664d0db69fcac7cf2e6f0001"
+    assert lines == ["contact " + new_id, "contact late-contact-2", "updated " + upd["id"], "deleted " + gone["id"],
+                     "contact short-lived", "updated short-lived", "deleted short-lived",
+                     "updated TK00000001", "task TK90000001", "task TKlate0002", "deleted " + t_gone["taskId"]], lines
+
+    contacts = c.pages("/v1/contacts", [], size=50)
+    assert [v["id"] for v in contacts] == [v["id"] for v in contacts0 if v is not gone] + [new_id, "late-contact-2"]
+    assert len(c.pages("/v1/contacts", [], size=7)) == 121
+    assert c.truth("kind=contacts") == ids_truth(v["id"] for v in contacts)
+    by = {v["id"]: v for v in contacts}
+    for v in contacts:
+        st, body = c.get("/v1/contacts/" + urllib.parse.quote(v["id"]))
+        assert st == 200 and json.loads(body) == {"data": v}, v["id"]
+    n = by[new_id]
+    assert set(n) == CONTACT_FIELDS and set(n["defaultFields"]) == DEFAULT_FIELDS, n
+    assert n["createdAt"] == n["updatedAt"] and ts(n["createdAt"]) > ts(contacts0[-1]["createdAt"]), n
+    assert (n["externalId"], n["source"], n["sourceUrl"], n["customFields"]) == ("ext-late-1", "csv", None, []), n
+    assert n["createdByUserId"] == "USalice0001"
+    f = n["defaultFields"]
+    assert (f["firstName"], f["lastName"], f["company"], f["role"]) == ("Zoë", "Late", "Refunds & Co", "Buyer"), f
+    assert [(e["name"], e["value"]) for e in f["emails"]] == [("work email", "zoe@refunds.example.com")], f
+    assert [(p["name"], p["value"]) for p in f["phoneNumbers"]] == [("mobile", "+15550100007"),
+                                                                    ("work", "+15559990007")], f
+    assert len({p["id"] for p in f["emails"] + f["phoneNumbers"]}) == 3
+    a = by["late-contact-2"]
+    assert a["defaultFields"] == {"company": None, "emails": [], "firstName": "Ann", "lastName": None,
+                                  "phoneNumbers": [], "role": None}, a
+    assert (a["externalId"], a["source"]) == (None, None)
+    u = by[upd["id"]]
+    assert ts(u["updatedAt"]) > ts(upd["updatedAt"]) and u["createdAt"] == upd["createdAt"], u
+    assert u["defaultFields"]["company"] == "Initech" and u["defaultFields"]["role"] is None, u
+    assert [e["name"] for e in u["defaultFields"]["emails"]] == ["work email", "personal email", "email 3"], u
+    for k in ("firstName", "lastName", "phoneNumbers"):
+        assert u["defaultFields"][k] == upd["defaultFields"][k], k
+    for k in ("id", "externalId", "source", "sourceUrl", "customFields", "createdByUserId"):
+        assert u[k] == upd[k], k
+    err(c, "/v1/contacts/" + gone["id"], 404, "0800404")
+    err(c, "/v1/contacts/short-lived", 404, "0800404")
+    # the filters see them too
+    assert [v["id"] for v in c.pages("/v1/contacts", [("externalIds", "ext-late-1"),
+                                                      ("externalIds", gone["externalId"] or "none")], size=50)
+            ] == [new_id]
+    csv = [v["id"] for v in c.pages("/v1/contacts", [("sources", "csv")], size=50)]
+    assert csv == [v["id"] for v in contacts if v["source"] == "csv"] and csv[-1] == new_id
+
+    tasks = c.pages("/v1/tasks", [], size=100)
+    assert [v["taskId"] for v in tasks] == [v["taskId"] for v in tasks0 if v is not t_gone] + [
+        "TK90000001", "TKlate0002"]
+    assert c.truth("kind=tasks") == ids_truth(v["taskId"] for v in tasks)
+    st, body = c.get("/v1/tasks?" + urllib.parse.urlencode({"maxResults": "100", "pageToken": json.loads(
+        c.get("/v1/tasks?maxResults=100")[1])["nextPageToken"]}))
+    d = json.loads(body)
+    assert len(d["data"]) == 31 and "nextPageToken" not in d, d.keys()
+    tb = {v["taskId"]: v for v in tasks}
+    for v in tasks:
+        assert set(v) == TASK_FIELDS, v
+        st, body = c.get("/v1/tasks/" + v["taskId"])
+        assert st == 200 and json.loads(body) == {"data": v}, v["taskId"]
+    u = tb[t_upd["taskId"]]
+    assert u == dict(t_upd, completed=True, title="Done it", assignedTo="USbob000002", assignedBy="USalice0001",
+                     revision=str(int(t_upd["revision"]) + 1)), u
+    n = tb["TK90000001"]
+    assert n == {"taskId": "TK90000001", "phoneNumberId": n["phoneNumberId"], "conversationId": "CN00000003",
+                 "activityId": None, "phoneNumberGroupId": n["phoneNumberGroupId"], "orgId": "ORmock00001",
+                 "title": "Call back about the refund", "description": None, "dueDate": "2025-01-02T01:04:05.000Z",
+                 "assignedTo": "UScarol0003", "assignedBy": "USalice0001", "createdAt": n["createdAt"],
+                 "createdBy": "USalice0001", "completed": False, "isDeleted": False, "revision": "1"}, n
+    conv = json.loads(c.get("/v1/conversations?maxResults=100")[1])["data"]
+    pn = next(v["phoneNumberId"] for v in conv if v["id"] == "CN00000003")
+    pg = next(v["groupId"] for v in json.loads(c.get("/v1/phone-numbers")[1])["data"] if v["id"] == pn)
+    assert (n["phoneNumberId"], n["phoneNumberGroupId"]) == (pn, pg), n
+    assert ts(n["createdAt"]) > ts(tasks0[-1]["createdAt"])
+    m = tb["TKlate0002"]
+    assert m["completed"] is True and m["conversationId"] is None and m["phoneNumberId"] is None, m
+    assert m["phoneNumberGroupId"] is None and m["title"] is None and m["assignedBy"] is None, m
+    err(c, "/v1/tasks/" + t_gone["taskId"], 404, "0600404")
+    # reopen and unassign
+    change(c, {"op": "update_task", "id": t_upd["taskId"], "completed": False, "assigned_to": None})
+    u2 = json.loads(c.get("/v1/tasks/" + t_upd["taskId"])[1])["data"]
+    assert u2 == dict(u, completed=False, assignedTo=None, assignedBy=None, revision=str(int(u["revision"]) + 1))
+    # a change elsewhere copies them, and a status fault still answers
+    change(c, {"op": "call", "conversation": "CN00000003", "status": "missed"})
+    assert c.pages("/v1/contacts", [], size=50) == contacts
+    c.post("/_mock/faults", json.dumps({"match": "/v1/tasks", "action": "status", "status": 403}))
+    err(c, "/v1/tasks?maxResults=100", 403, "0600403")
+
+    # reset: the workspace's contacts and tasks again, byte for byte; the ids start again
+    c.post("/_mock/reset", "")
+    for p, body in before.items():
+        assert c.get(p)[1] == body, p
+    assert {k: c.truth("kind=" + k) for k in ("contacts", "tasks")} == truth0
+    assert change(c, [{"op": "contact"}, {"op": "task"}]) == ["contact " + new_id, "task TK90000001"]
+    c.post("/_mock/reset", "")
+    assert c.get("/v1/contacts/" + new_id)[0] == 404 and c.get("/v1/tasks/TK90000001")[0] == 404
+    print("ok  changes: contacts and tasks added, updated, deleted; refused ones change nothing; reset restores  %.1fs"
+          % (time.perf_counter() - t))
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -706,6 +1099,8 @@ def main():
         check_phone_numbers(c, bulk=False)
         assert c.truth("kind=messages")["count"] == "2634"
         check_changes(c)
+        check_percall_changes(c)
+        check_directory_changes(c)
 
         def stats(xs):
             xs = sorted(xs)

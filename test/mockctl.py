@@ -15,7 +15,16 @@ of it was applied.
 
 truth QUERY: "kind=calls&phone=PNsales0001&after=2024-03-01 09:00:00+00";
 the values are taken literally (this encodes them), so a timestamptz's text
-form can be passed as it is.
+form can be passed as it is.  "kind=contacts" and "kind=tasks" print what
+list contacts / list tasks answer ("count N", "ids_md5 X").
+percall QUERY: "kind=summaries" (transcripts, recordings, voicemails).
+
+change JSON examples (the ops are documented in mock_quo.py's
+change_workspace()): a late summary, a completed task, a deleted contact:
+  {"op": "percall", "kind": "summaries", "call": "AC00000008",
+   "value": {"nextSteps": null, "status": "completed", "summary": ["..."]}}
+  {"op": "update_task", "id": "TK00000001", "completed": true}
+  {"op": "delete_contact", "id": "664d0db69fcac7cf2e6e0004"}
 """
 import sys
 import urllib.error
