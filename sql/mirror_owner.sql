@@ -131,13 +131,80 @@ DROP FUNCTION public.array_to_string(text[], text), public.pg_has_role(name, reg
 DROP TABLE public.planted_calls;
 REVOKE CREATE ON SCHEMA public FROM regress_quo_other;
 
+-- what the owner's code sets in a superuser's refresh is undone when it
+-- returns: a trigger that moves search_path to the owner's schema (where a
+-- lower() of the owner's waits) leaves the superuser's search_path as it was
+SET ROLE regress_quo_owner;
+CREATE FUNCTION owned_mirror.lower(text) RETURNS text LANGUAGE sql AS $$ SELECT 'owner''s lower' $$;
+CREATE FUNCTION owned_mirror.move_path() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM set_config('search_path', 'owned_mirror, pg_catalog', false);
+  PERFORM set_config('statement_timeout', '1ms', false);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER move_path BEFORE INSERT OR UPDATE ON owned_mirror.calls FOR EACH ROW EXECUTE FUNCTION owned_mirror.move_path();
+RESET ROLE;
+SELECT mock('change', '{"op": "call", "conversation": "CN00000007", "status": "completed", "duration": 32, "ago": 40}');
+SHOW search_path;
+SELECT calls_inserted FROM quo_fdw.refresh_mirror('owned_mirror');
+SHOW search_path;
+SHOW statement_timeout;
+SELECT lower('ABC');
+SET ROLE regress_quo_owner;
+DROP TRIGGER move_path ON owned_mirror.calls;
+DROP FUNCTION owned_mirror.move_path(), owned_mirror.lower(text);
+-- the view never reads a mirror's tables: one the owner replaced by a view
+-- that would run its code as the reader is not read by quo_fdw.mirrors,
+-- and a refresh refuses to write to what is not the owner's table
+ALTER TABLE owned_mirror.phone_numbers RENAME TO phone_numbers_kept;
+CREATE TABLE owned_mirror.view_reads (who text);
+CREATE FUNCTION owned_mirror.evil() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO owned_mirror.view_reads VALUES (current_user);
+  RETURN true;
+END $$;
+CREATE VIEW owned_mirror.phone_numbers AS SELECT p.* FROM owned_mirror.phone_numbers_kept p WHERE owned_mirror.evil();
+GRANT USAGE ON SCHEMA owned_mirror TO PUBLIC;
+GRANT SELECT ON owned_mirror.phone_numbers TO PUBLIC;
+GRANT INSERT ON owned_mirror.view_reads TO PUBLIC;
+RESET ROLE;
+SELECT mirror_schema, phone_numbers FROM quo_fdw.mirrors WHERE mirror_schema = 'owned_mirror';
+SELECT count(*) AS view_runs FROM owned_mirror.view_reads;
+\set VERBOSITY terse
+SELECT requests FROM quo_fdw.refresh_mirror('owned_mirror');
+\set VERBOSITY default
+SET ROLE regress_quo_owner;
+DROP VIEW owned_mirror.phone_numbers;
+DROP TABLE owned_mirror.view_reads;
+DROP FUNCTION owned_mirror.evil();
+ALTER TABLE owned_mirror.phone_numbers_kept RENAME TO phone_numbers;
+-- its catalog row cannot be pointed at another schema or owner
+\set VERBOSITY terse
+UPDATE quo_fdw.mirror SET mirror_schema = 'other_schema', created_schema = true WHERE mirror_schema = 'owned_mirror';
+UPDATE quo_fdw.mirror SET owner = 'regress_quo_other' WHERE mirror_schema = 'owned_mirror';
+\set VERBOSITY default
+RESET ROLE;
+-- a table another role put in the owner's schema in a state table's place
+-- stops the refresh before anything runs
+CREATE TABLE owned_mirror.listing_state_planted (x int);
+SET ROLE regress_quo_owner;
+DROP TABLE owned_mirror.listing_state;
+RESET ROLE;
+ALTER TABLE owned_mirror.listing_state_planted RENAME TO listing_state;
+\set VERBOSITY terse
+SELECT requests FROM quo_fdw.refresh_mirror('owned_mirror');
+-- and drop_mirror leaves it (it is not the owner's), dropping the rest
+SET ROLE regress_quo_owner;
+\set VERBOSITY default
+
 -- the owner drops it
 SET ROLE regress_quo_owner;
 DROP TABLE owned_mirror.seen;
 DROP FUNCTION owned_mirror.spy() CASCADE;
 SELECT quo_fdw.drop_mirror('owned_mirror');
-SELECT count(*) AS tables_left FROM pg_tables WHERE schemaname = 'owned_mirror';
+SELECT tablename, tableowner <> 'regress_quo_owner' AS not_the_owners FROM pg_tables WHERE schemaname = 'owned_mirror';
 RESET ROLE;
+DROP TABLE owned_mirror.listing_state;
 SELECT count(*) AS mirrors FROM quo_fdw.mirror;
 DROP SCHEMA owned_mirror;
 DROP USER MAPPING FOR regress_quo_owner SERVER quo_mock;
