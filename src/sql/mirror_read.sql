@@ -105,7 +105,7 @@ BEGIN
          ELSE format('(SELECT array_agg(f.%I) FROM f WHERE f.item_done IS NULL)', quo_fdw.mirror_key(tables[1])) END,
     CASE WHEN finals IS NULL THEN 'NULL::integer[]'
          ELSE '(SELECT array_agg(x.item ORDER BY x.item) FROM (SELECT f.item FROM f WHERE f.item_done IS NULL
-                  GROUP BY f.item HAVING bool_and(f.status = ANY ($10))) x)' END)
+                  GROUP BY f.item HAVING bool_and(coalesce(f.status = ANY ($10), false))) x)' END)
   INTO inserted, updated, done, list_done, next_token, row_ids, asked, final
   USING m.server, page_token, stop_after, ids, tables::text[], conv, pns, parts, afters, finals;
 END
