@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$WORK/demo.out
+# the mock as the demo knows it: no fault, no change another test left
+"$PG_BIN/psql" -X -q -d contrib_regression -c "SELECT mock_reset()" >/dev/null
 "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres -v base_url="$QUO_MOCK_URL" -v api_key="$QUO_TEST_KEY" \
   -f test/demo.sql > "$out" 2>&1 || { tail -40 "$out"; exit 1; }
 sed -n '/== A workspace-wide question/,$p' "$out"

@@ -265,7 +265,8 @@ BEGIN
   -- owner owns (never another role's objects, whatever the catalog says)
   FOR t IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = m.mirror_schema AND c.relkind = 'r' AND c.relowner = m.owner::oid
-              AND c.relname = ANY (m.tables::name[] || '{conversation_state,listing_state,enrichment_state}'::name[]) LOOP
+              AND c.relname = ANY (m.tables::name[] || '{conversation_state,listing_state,enrichment_state}'::name[])
+            ORDER BY array_position(m.tables::name[] || '{conversation_state,listing_state,enrichment_state}'::name[], c.relname) LOOP
     EXECUTE format('DROP TABLE %I.%I', m.mirror_schema, t);
   END LOOP;
   DELETE FROM quo_fdw.mirror x WHERE x.mirror_schema = m.mirror_schema;
