@@ -75,7 +75,8 @@ quo_fdw--$(EXTVERSION).sql: src/sql/fdw.sql src/sql/mirror_catalog.sql src/sql/m
 	{ $(sql_banner) $@ "CREATE EXTENSION quo_fdw"; cat $^; } > $@
 
 quo_fdw--0.3.0--$(EXTVERSION).sql: src/sql/update--0.3.0--$(EXTVERSION).sql src/sql/mirror_policy.sql \
-                                   src/sql/mirror_result.sql $(SQL_SHARED)
+                                   src/sql/mirror_result.sql $(SQL_SHARED) \
+                                   src/sql/update-after--0.3.0--$(EXTVERSION).sql
 	{ $(sql_banner) $@ "ALTER EXTENSION quo_fdw UPDATE TO '$(EXTVERSION)'"; cat $^; } > $@
 
 .PHONY: demo test bench test-versions

@@ -66,6 +66,9 @@ VALUES ('owned_mirror2', 'quo_mock', '1 day', false, 'regress_quo_owner');
 \echo :LAST_ERROR_SQLSTATE
 \set VERBOSITY default
 SELECT mirror_schema, owner, lookback, calls FROM quo_fdw.mirrors WHERE mirror_schema = 'owned_mirror';
+-- the catalog's row is the owner's to read (its pass's state names the
+-- workspace's rows): another role sees the mirror in the view only
+SELECT count(*) AS catalog_rows_seen FROM quo_fdw.mirror;
 RESET ROLE;
 -- the owner's grants let it read
 SET ROLE regress_quo_owner;
@@ -196,6 +199,32 @@ SELECT requests FROM quo_fdw.refresh_mirror('owned_mirror');
 -- and drop_mirror leaves it (it is not the owner's), dropping the rest
 SET ROLE regress_quo_owner;
 \set VERBOSITY default
+
+-- a role whose name must be quoted ("Mixed Case"): its mirror is its own,
+-- refreshed as it
+RESET ROLE;
+CREATE ROLE "Regress Quo Mixed";
+GRANT USAGE ON FOREIGN SERVER quo_mock TO "Regress Quo Mixed";
+CREATE USER MAPPING FOR "Regress Quo Mixed" SERVER quo_mock OPTIONS (api_key :'api_key');
+CREATE SCHEMA mixed_mirror AUTHORIZATION "Regress Quo Mixed";
+SET ROLE "Regress Quo Mixed";
+SELECT quo_fdw.create_mirror('quo_mock', 'mixed_mirror', tables => '{users,phone_numbers}');
+SELECT requests > 0 AS read, complete FROM quo_fdw.refresh_mirror('mixed_mirror');
+SELECT mirror_schema, owner, users > 0 AS has_users FROM quo_fdw.mirrors WHERE mirror_schema = 'mixed_mirror';
+RESET ROLE;
+SELECT complete FROM quo_fdw.refresh_mirror('mixed_mirror');
+SET ROLE regress_quo_other;
+\set VERBOSITY terse
+SELECT quo_fdw.drop_mirror('mixed_mirror');
+\set VERBOSITY default
+RESET ROLE;
+SET ROLE "Regress Quo Mixed";
+SELECT quo_fdw.drop_mirror('mixed_mirror');
+RESET ROLE;
+DROP SCHEMA mixed_mirror;
+DROP USER MAPPING FOR "Regress Quo Mixed" SERVER quo_mock;
+REVOKE USAGE ON FOREIGN SERVER quo_mock FROM "Regress Quo Mixed";
+DROP ROLE "Regress Quo Mixed";
 
 -- the owner drops it
 SET ROLE regress_quo_owner;

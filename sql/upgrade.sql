@@ -17,6 +17,12 @@ LANGUAGE sql AS $$
            (SELECT format('handler %s, validator %s', w.fdwhandler::regproc, w.fdwvalidator::regproc)
               FROM pg_foreign_data_wrapper w
              WHERE d.classid = 'pg_foreign_data_wrapper'::regclass AND w.oid = d.objid),
+           (SELECT 'acl ' || string_agg(format('%s:%s', a.grantee::regrole, a.privilege_type), ',' ORDER BY format('%s:%s', a.grantee::regrole, a.privilege_type))
+              FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+             WHERE d.classid = 'pg_proc'::regclass AND p.oid = d.objid),
+           (SELECT 'acl ' || string_agg(format('%s:%s', a.grantee::regrole, a.privilege_type), ',' ORDER BY format('%s:%s', a.grantee::regrole, a.privilege_type))
+              FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
+             WHERE d.classid = 'pg_class'::regclass AND c.oid = d.objid),
            obj_description(d.objid, (SELECT relname FROM pg_class WHERE oid = d.classid)))
     FROM pg_depend d
    WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
@@ -69,6 +75,8 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER quo_up OPTIONS (api_key :'api_key');
 SELECT quo_fdw.create_mirror('quo_up', 'up_mirror');
 SELECT calls_inserted > 0 AS calls FROM quo_fdw.refresh_mirror('up_mirror');
 CREATE TABLE rows_030 AS SELECT id FROM up_mirror.calls;
+-- a user's view of quo_fdw.mirrors does not stop the update, and still works
+CREATE VIEW my_mirrors AS SELECT mirror_schema, calls FROM quo_fdw.mirrors;
 ALTER EXTENSION quo_fdw UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'quo_fdw';
 CREATE TABLE updated_from_030 AS SELECT * FROM ext_objects();
@@ -77,6 +85,11 @@ UNION ALL
 (SELECT 'only in fresh install', * FROM fresh EXCEPT SELECT 'only in fresh install', * FROM updated_from_030);
 SELECT (SELECT count(*) FROM up_mirror.calls) = (SELECT count(*) FROM rows_030) AS rows_kept;
 SELECT requests, calls_inserted, messages_inserted FROM quo_fdw.refresh_mirror('up_mirror');
+SELECT mirror_schema, calls = (SELECT count(*) FROM up_mirror.calls) AS counted FROM my_mirrors;
+-- the old counting function is gone, and every role may take a mirror's lock
+SELECT to_regprocedure('quo_fdw.mirror_rows(name,name)') AS old_mirror_rows,
+       has_function_privilege('public', 'quo_fdw.mirror_lock(name)', 'EXECUTE') AS lock_for_all;
+DROP VIEW my_mirrors;
 SELECT quo_fdw.drop_mirror('up_mirror');
 DROP EXTENSION quo_fdw CASCADE;
 \c :regress_db

@@ -13,7 +13,7 @@
  *
  * Each returns SETOF record: the caller names the columns it wants, by the
  * endpoint's column names and with their types (those of the foreign
- * tables), plus any of four of its own:
+ * tables), plus any of five of its own:
  *	item integer		which input item (1-based) the row is of: an id, a
  *						conversation; 1 for a list
  *	item_done boolean	NULL on a row; on a marker row, true: the item is
@@ -23,6 +23,11 @@
  *						a marker, NULL when the item was done without a
  *						request (it cannot be one of the endpoint's)
  *	next_page_token text	on a list's marker: where to resume it
+ *	forbidden boolean	on a marker of an item asked for: whether the API
+ *						refused it (403: a plan without the feature).
+ *						Naming this column makes such a 403 an answer,
+ *						the item done with no row, instead of an ERROR
+ *						(only for items read by id)
  *
  * An item's rows are given only once all of its pages are read, so a
  * caller that stops (stop_after: no request past that many, a clean stop)
@@ -70,6 +75,7 @@ typedef struct FetchCall
 	int			att_done;		/* attribute of item_done, or -1 */
 	int			att_token;		/* attribute of next_page_token, or -1 */
 	int			att_endpoint;	/* attribute of endpoint, or -1 */
+	int			att_forbidden;	/* attribute of forbidden, or -1 */
 	Tuplestorestate *out;		/* the result */
 	Datum	   *values;			/* one row being made */
 	bool	   *nulls;
@@ -136,7 +142,7 @@ fetch_begin(FunctionCallInfo fcinfo, FetchCall *fc, const char *fname,
 	rsinfo->setDesc = fc->tupdesc;
 	MemoryContextSwitchTo(old);
 
-	fc->att_item = fc->att_done = fc->att_token = fc->att_endpoint = -1;
+	fc->att_item = fc->att_done = fc->att_token = fc->att_endpoint = fc->att_forbidden = -1;
 	for (int e = 0; e < neps; e++)
 	{
 		QuoRowContext *rc = &fc->rowctx[e];
@@ -165,6 +171,8 @@ fetch_begin(FunctionCallInfo fcinfo, FetchCall *fc, const char *fname,
 			fc->att_token = i, want = TEXTOID, found = true;
 		else if (strcmp(name, "endpoint") == 0)
 			fc->att_endpoint = i, want = TEXTOID, found = true;
+		else if (strcmp(name, "forbidden") == 0)
+			fc->att_forbidden = i, want = BOOLOID, found = true;
 		special = found;
 		for (int e = 0; e < neps; e++)
 		{
@@ -260,7 +268,8 @@ make_row(FetchCall *fc, int item)
  * one of the endpoint's: nothing was learnt of it).
  */
 static void
-put_marker(FetchCall *fc, int item, bool done, const char *token, bool asked)
+put_marker(FetchCall *fc, int item, bool done, const char *token, bool asked,
+		   bool forbidden)
 {
 	for (int i = 0; i < fc->tupdesc->natts; i++)
 		fc->nulls[i] = true;
@@ -273,6 +282,9 @@ put_marker(FetchCall *fc, int item, bool done, const char *token, bool asked)
 	if (fc->att_endpoint >= 0 && asked)
 		fc->values[fc->att_endpoint] = CStringGetTextDatum(fc->eps[0]->name),
 			fc->nulls[fc->att_endpoint] = false;
+	if (fc->att_forbidden >= 0 && asked)
+		fc->values[fc->att_forbidden] = BoolGetDatum(forbidden),
+			fc->nulls[fc->att_forbidden] = false;
 	tuplestore_putvalues(fc->out, fc->tupdesc, fc->values, fc->nulls);
 }
 
@@ -292,11 +304,14 @@ fetch_run(FetchCall *fc, List *specs, const int *spec_item, int64 stop_after,
 	bool		all = true;
 	int			cut = 0;		/* an item the stop cut short: the rest of
 								 * its series are left out too */
+	bool		forbidden = false;	/* a series of the item was refused */
 
 	*stop_token = NULL;
 	fc->run = quo_series_create(&fc->opts, &fc->rowctx[0], 0, true, fc->fname,
 								CurrentMemoryContext);
 	quo_series_set_budget(fc->run, fc->fname);
+	/* a caller that asks which items were refused gets their 403s so */
+	fc->run->forbidden_is_answer = (fc->att_forbidden >= 0);
 	if (stop_after > 0)
 		quo_series_stop_after(fc->run, stop_after);
 	quo_series_start(fc->run, specs, first_token);
@@ -327,13 +342,18 @@ fetch_run(FetchCall *fc, List *specs, const int *spec_item, int64 stop_after,
 			while (tuplestore_gettupleslot(fc->item_rows, true, false, fc->item_slot))
 				tuplestore_puttupleslot(fc->out, fc->item_slot);
 			tuplestore_clear(fc->item_rows);
-			put_marker(fc, spec_item[k], true, NULL, true);
+			put_marker(fc, spec_item[k], true, NULL, true,
+					   forbidden || fc->run->series_forbidden);
+			forbidden = false;
 		}
+		else if (ev == QUO_SERIES_SERIES_DONE && whole_items)
+			forbidden = forbidden || fc->run->series_forbidden;
 		else if (ev == QUO_SERIES_STOPPED && whole_items)
 		{
 			/* the item under way is not given: a later step does it whole */
 			all = false;
 			cut = spec_item[k];
+			forbidden = false;
 			tuplestore_clear(fc->item_rows);
 			quo_series_skip(fc->run);
 		}
@@ -447,9 +467,9 @@ quo_fdw_fetch_list(PG_FUNCTION_ARGS)
 								 fc.opts.endpoint->name)));
 	if (fetch_run(&fc, specs, &one, stop, token && *token ? token : NULL, false,
 				  &stop_token))
-		put_marker(&fc, 1, true, NULL, true);
+		put_marker(&fc, 1, true, NULL, true, false);
 	else
-		put_marker(&fc, 1, false, stop_token ? stop_token : token, true);
+		put_marker(&fc, 1, false, stop_token ? stop_token : token, true, false);
 	return (Datum) 0;
 }
 
@@ -498,7 +518,7 @@ quo_fdw_fetch_ids(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		if (nulls[i])
 		{
-			put_marker(&fc, i + 1, true, NULL, false);
+			put_marker(&fc, i + 1, true, NULL, false, false);
 			continue;
 		}
 		v.known = true;
@@ -506,7 +526,7 @@ quo_fdw_fetch_ids(PG_FUNCTION_ARGS)
 		v.type = TEXTOID;
 		s = item_specs(ep, list_make1(make_qual(ep, id_column, QUO_OP_EQ)), &v);
 		if (s == NIL)
-			put_marker(&fc, i + 1, true, NULL, false); /* can be no such item */
+			put_marker(&fc, i + 1, true, NULL, false, false); /* can be no such item */
 		else
 		{
 			spec_item[list_length(specs)] = i + 1;
@@ -676,7 +696,7 @@ quo_fdw_fetch_visits(PG_FUNCTION_ARGS)
 			specs = lappend(specs, linitial(s));
 		}
 		if (list_length(specs) == before)
-			put_marker(&fc, i + 1, true, NULL, false);
+			put_marker(&fc, i + 1, true, NULL, false, false);
 	}
 	fetch_run(&fc, specs, spec_item, stop, NULL, true, &stop_token);
 	return (Datum) 0;

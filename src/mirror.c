@@ -15,7 +15,10 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -29,35 +32,83 @@
 #include "quo_fdw.h"
 
 PG_FUNCTION_INFO_V1(quo_fdw_refresh_mirror);
+PG_FUNCTION_INFO_V1(quo_fdw_mirror_owner_of);
 
-/* The owner of mirror_schema's mirror; an ERROR when there is none. */
+/*
+ * The owner of mirror_schema's mirror, InvalidOid when there is none.  The
+ * catalog's rows are visible to their owners only (its policies): it is
+ * read as the catalog's owner, restricted, so that a role that may not see
+ * the row still learns whose it is (for a clear 42501) and nothing else.
+ * The caller is connected to SPI.
+ */
 static Oid
 mirror_owner(Name mirror_schema)
 {
 	Oid			argtypes[1] = {NAMEOID};
 	Datum		args[1];
 	bool		isnull;
-	Oid			owner;
+	Oid			owner = InvalidOid;
+	Oid			nsp = get_namespace_oid("quo_fdw", false);
+	Oid			catalog = get_relname_relid("mirror", nsp);
+	HeapTuple	tup;
+	Oid			catalog_owner;
+	Oid			save_uid;
+	int			save_sec;
+	int			rc;
+
+	if (!OidIsValid(catalog))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the mirror catalog quo_fdw.mirror does not exist")));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(catalog));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", catalog);
+	catalog_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
 
 	args[0] = NameGetDatum(mirror_schema);
+	GetUserIdAndSecContext(&save_uid, &save_sec);
+	SetUserIdAndSecContext(catalog_owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 	/* every name qualified, the operator too: the caller's search_path is theirs */
-	if (SPI_execute_with_args("SELECT m.owner::pg_catalog.oid FROM quo_fdw.mirror m "
-							  "WHERE m.mirror_schema OPERATOR(pg_catalog.=) $1",
-							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+	rc = SPI_execute_with_args("SELECT m.owner::pg_catalog.oid FROM quo_fdw.mirror m "
+							   "WHERE m.mirror_schema OPERATOR(pg_catalog.=) $1",
+							   1, argtypes, args, NULL, true, 1);
+	SetUserIdAndSecContext(save_uid, save_sec);
+	if (rc != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg_internal("quo_fdw: could not read the mirror catalog")));
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("mirror \"%s\" does not exist", NameStr(*mirror_schema)),
-				 errhint("quo_fdw.mirrors lists the mirrors; quo_fdw.create_mirror creates one.")));
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (isnull)
+	if (SPI_processed > 0)
+	{
+		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("quo_fdw: mirror \"%s\" has no owner", NameStr(*mirror_schema))));
+	}
+	return owner;
+}
+
+/*
+ * quo_fdw.mirror_owner_of(mirror_schema name) RETURNS oid: the owner of
+ * that mirror, NULL when there is none (for the mirror functions' checks:
+ * whose a mirror is is no secret, quo_fdw.mirrors shows it).
+ */
+Datum
+quo_fdw_mirror_owner_of(PG_FUNCTION_ARGS)
+{
+	Oid			owner;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg_internal("quo_fdw: mirror \"%s\" has no owner", NameStr(*mirror_schema))));
-	return owner;
+				 errmsg_internal("quo_fdw: SPI_connect failed")));
+	owner = mirror_owner(PG_GETARG_NAME(0));
+	SPI_finish();
+	if (!OidIsValid(owner))
+		PG_RETURN_NULL();
+	PG_RETURN_OID(owner);
 }
 
 /*
@@ -95,6 +146,11 @@ quo_fdw_refresh_mirror(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg_internal("quo_fdw: SPI_connect failed")));
 	owner = mirror_owner(mirror_schema);
+	if (!OidIsValid(owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("mirror \"%s\" does not exist", NameStr(*mirror_schema)),
+				 errhint("quo_fdw.mirrors lists the mirrors; quo_fdw.create_mirror creates one.")));
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

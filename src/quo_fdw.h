@@ -469,6 +469,10 @@ typedef struct QuoSeriesRun
 	QuoRequestSpec *spec;		/* the current series */
 	bool		in_series;		/* spec is being read */
 	bool		finished;		/* QUO_SERIES_END was reached */
+	bool		forbidden_is_answer;	/* an item's 403 ends its series
+										 * (the caller's to note), not an
+										 * ERROR */
+	bool		series_forbidden;	/* the current series ended on a 403 */
 	char	   *first_token;	/* the first series' starting page, or NULL */
 	char	   *page_token;		/* the current series' next page, or NULL */
 	QuoTokenSet *seen_tokens;	/* the current series' tokens so far */

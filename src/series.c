@@ -205,6 +205,7 @@ start_next_series(QuoSeriesRun *run)
 	if (run->next_spec >= list_length(run->specs))
 		return false;
 	run->spec = list_nth(run->specs, run->next_spec++);
+	run->series_forbidden = false;
 	if (run->page_token)
 		pfree(run->page_token);
 	run->page_token = NULL;
@@ -335,6 +336,18 @@ fetch_page(QuoSeriesRun *run, QuoFetch *fetch)
 		if (run->page_token)
 			pfree(run->page_token);
 		run->page_token = NULL;
+		return true;
+	}
+	/* a caller that notes refused items: a 403 ends the item's series */
+	if (is_item && run->forbidden_is_answer && res->curl_code == 0 &&
+		res->status == 403)
+	{
+		quo_fetch_release(run->fetcher, fetch);
+		run->current = NULL;
+		if (run->page_token)
+			pfree(run->page_token);
+		run->page_token = NULL;
+		run->series_forbidden = true;
 		return true;
 	}
 	take_response(run, res, is_item);

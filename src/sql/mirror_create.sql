@@ -3,6 +3,14 @@
 -- (the build assembles quo_fdw--<version>.sql and the update scripts from
 -- the files of src/sql; see the Makefile)
 
+-- The owner of a mirror, NULL when there is none: read as the catalog's
+-- owner (a role sees only the catalog rows of mirrors it owns, but whose a
+-- mirror is is no secret: quo_fdw.mirrors shows it).
+CREATE OR REPLACE FUNCTION quo_fdw.mirror_owner_of(mirror_schema name) RETURNS oid
+AS 'MODULE_PATHNAME', 'quo_fdw_mirror_owner_of'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION quo_fdw.mirror_owner_of(name) IS 'the owner of a mirror (internal)';
+
 -- The mirror of mirror_schema, read without a lock, for a role that must
 -- own it: a clear ERROR when there is none (42704) or it is another
 -- role's (42501).  A superuser and the members of the owner may act on it.
@@ -12,18 +20,22 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
   m quo_fdw.mirror;
+  owner oid := quo_fdw.mirror_owner_of(mirror_schema);
 BEGIN
-  SELECT * INTO m FROM quo_fdw.mirror x WHERE x.mirror_schema = mirror_owned.mirror_schema;
-  IF m.mirror_schema IS NULL THEN
+  IF owner IS NULL THEN
     RAISE EXCEPTION 'mirror "%" does not exist', mirror_schema
       USING ERRCODE = 'undefined_object',
             HINT = 'quo_fdw.mirrors lists the mirrors; quo_fdw.create_mirror creates one.';
   END IF;
-  IF NOT pg_has_role(current_user, m.owner, 'USAGE') THEN
+  IF NOT pg_has_role(current_user, owner, 'USAGE') THEN
     RAISE EXCEPTION 'must be owner of mirror "%" to %', mirror_schema, action
       USING ERRCODE = 'insufficient_privilege',
-            DETAIL = format('Mirror "%s" belongs to role "%s".', mirror_schema, m.owner),
+            DETAIL = format('Mirror "%s" belongs to role %s.', mirror_schema, owner::regrole),
             HINT = 'Its owner, a member of that role, or a superuser may.';
+  END IF;
+  SELECT * INTO m FROM quo_fdw.mirror x WHERE x.mirror_schema = mirror_owned.mirror_schema;
+  IF m.mirror_schema IS NULL THEN
+    RAISE EXCEPTION 'mirror "%" does not exist', mirror_schema USING ERRCODE = 'undefined_object';
   END IF;
   RETURN m;
 END
@@ -73,7 +85,7 @@ DECLARE
   clash text;
   t name;
   cols text;
-  existing quo_fdw.mirror;
+  me oid := (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user);
   held name[];
   bad text;
 BEGIN
@@ -135,8 +147,7 @@ BEGIN
       USING ERRCODE = 'invalid_authorization_specification',
             HINT = format('Create one with CREATE USER MAPPING FOR CURRENT_USER SERVER %I OPTIONS (api_key ''...'').', server);
   END IF;
-  SELECT * INTO existing FROM quo_fdw.mirror x WHERE x.mirror_schema = create_mirror.mirror_schema;
-  IF existing.mirror_schema IS NOT NULL THEN
+  IF quo_fdw.mirror_owner_of(mirror_schema) IS NOT NULL THEN
     PERFORM quo_fdw.mirror_owned(mirror_schema, 'replace it');
     RAISE EXCEPTION 'mirror "%" already exists', mirror_schema
       USING ERRCODE = 'duplicate_object',
@@ -148,7 +159,7 @@ BEGIN
     EXECUTE format('CREATE SCHEMA %I', mirror_schema);
     nsp := to_regnamespace(quote_ident(mirror_schema));
     made := true;
-  ELSIF (SELECT n.nspowner FROM pg_namespace n WHERE n.oid = nsp) <> (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user) THEN
+  ELSIF (SELECT n.nspowner FROM pg_namespace n WHERE n.oid = nsp) <> me THEN
     -- whoever owns the schema could replace the mirror's tables with
     -- objects that run code as the role refreshing them
     RAISE EXCEPTION 'schema "%" belongs to another role', mirror_schema
@@ -189,7 +200,7 @@ BEGIN
 
   INSERT INTO quo_fdw.mirror (mirror_schema, server, owner, since, lookback, created_schema, tables,
                               enrich_within, enrich_retry, relist_every, row_counts)
-  VALUES (mirror_schema, server, current_user::regrole, since, lookback, made, held,
+  VALUES (mirror_schema, server, me::regrole, since, lookback, made, held,
           enrich_within, enrich_retry, relist_every,
           (SELECT jsonb_object_agg(x, 0) FROM unnest(held) x));
 END
@@ -243,6 +254,7 @@ BEGIN
         asks     smallint NOT NULL DEFAULT 0,   -- requests made for it
         done     boolean NOT NULL DEFAULT false, -- found final: never asked again
         next_ask timestamptz NOT NULL,           -- not asked again before this
+        error    text,                           -- what the last ask's answer failed with, if it did
         PRIMARY KEY (call_id, tbl)
       )$q$, mirror_schema);
     EXECUTE format('CREATE INDEX ON %I.enrichment_state (tbl, next_ask) WHERE NOT done', mirror_schema);

@@ -22,6 +22,7 @@ DECLARE
   n bigint;
   gone text[];
   missing text[];
+  found_any boolean;
 BEGIN
   mm := m; c := counts; moved := false; stopped := false; done := false;
   -- a table listed whole is listed at most once per relist_every
@@ -73,7 +74,16 @@ BEGIN
     mm.missing := (SELECT coalesce(array_agg(x ORDER BY x), '{}') FROM unnest(quo_fdw.mirror_missing(m)) x);
   ELSIF tbl = ANY (quo_fdw.mirror_directory()) THEN
     -- a row two listings in a row lacked is gone: removed (with its state);
-    -- one this listing lacked waits for the next
+    -- one this listing lacked waits for the next.  A listing that returned
+    -- nothing at all removes nothing (an empty answer must not empty the
+    -- table): the rows go once a listing that returns any lacks them.
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.listing_state s WHERE s.tbl = $1 AND s.listed_pass = $2)',
+                   m.mirror_schema)
+      INTO found_any USING tbl, m.pass_started;
+    IF NOT found_any THEN
+      mm.listed_at := mm.listed_at || jsonb_build_object(tbl, m.pass_started);
+      RETURN;
+    END IF;
     EXECUTE format($q$
       SELECT array_agg(x.%2$I::text ORDER BY x.%2$I::text) FROM %1$I.%3$I x
         LEFT JOIN %1$I.listing_state s ON s.tbl = $2 AND s.key = x.%2$I::text
@@ -101,7 +111,8 @@ COMMENT ON FUNCTION quo_fdw.mirror_phase_list(quo_fdw.mirror, bigint, jsonb) IS 
 -- (deleted ones too).  Before that, a conversation that two listings in a
 -- row did not return is taken for deleted (one listing can miss a
 -- conversation that moved to its first page while later pages were read):
--- it gets deleted_at, its rows stay.  Returns how many were.
+-- it gets deleted_at, its rows stay.  Returns how many were.  (A mirror
+-- of neither calls nor messages queues nothing.)
 CREATE OR REPLACE FUNCTION quo_fdw.mirror_queue(m quo_fdw.mirror) RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -116,6 +127,9 @@ BEGIN
        AND s.listed_pass IS DISTINCT FROM $1 AND x.id = ANY ($2)$q$, m.mirror_schema)
     USING m.pass_started, coalesce(m.missing, '{}');
   GET DIAGNOSTICS deleted = ROW_COUNT;
+  IF NOT m.tables && '{calls,messages}' THEN
+    RETURN deleted;   -- no calls or messages to read: nothing to visit
+  END IF;
   EXECUTE format($q$
     UPDATE %1$I.conversation_state s SET renewed = true
       FROM %1$I.conversations x

@@ -51,16 +51,19 @@ COMMENT ON FUNCTION quo_fdw.mirror_upsert_sql(quo_fdw.mirror, name, text, text[]
 -- inserted and updated per table, the items done (1-based), whether a list
 -- ended and where to resume it, the keys of the rows read (a list, ids),
 -- the items done that were asked for (the others could not be the
--- endpoint's), and, given finals, the items whose rows were all in one of
--- those statuses (a per-call object that will not change).
+-- endpoint's), given finals, the items whose rows were all in one of
+-- those statuses (a per-call object that will not change), and, with
+-- note_forbidden (ids), the items the API refused (403) instead of an
+-- ERROR.
 CREATE OR REPLACE FUNCTION quo_fdw.mirror_fetch(m quo_fdw.mirror, kind text, tables name[], stop_after bigint,
                                                 page_token text DEFAULT NULL, ids text[] DEFAULT NULL,
                                                 conv text[] DEFAULT NULL, pns text[] DEFAULT NULL,
                                                 parts text[] DEFAULT NULL, afters timestamptz[] DEFAULT NULL,
                                                 keep text[] DEFAULT '{}', finals text[] DEFAULT NULL,
+                                                note_forbidden boolean DEFAULT false,
                                                 OUT inserted bigint[], OUT updated bigint[], OUT done integer[],
                                                 OUT list_done boolean, OUT next_token text, OUT row_ids text[],
-                                                OUT asked integer[], OUT final integer[])
+                                                OUT asked integer[], OUT final integer[], OUT forbidden integer[])
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -80,8 +83,8 @@ BEGIN
   call := CASE kind
     WHEN 'list' THEN format('quo_fdw.fetch_list($1, %L, $2, $3) AS f(item integer, item_done boolean, next_page_token text, endpoint text, %s)',
                             tables[1], defs)
-    WHEN 'ids' THEN format('quo_fdw.fetch_ids($1, %L, $4, $3) AS f(item integer, item_done boolean, next_page_token text, endpoint text, %s)',
-                           tables[1], defs)
+    WHEN 'ids' THEN format('quo_fdw.fetch_ids($1, %L, $4, $3) AS f(item integer, item_done boolean, next_page_token text, endpoint text, %s%s)',
+                           tables[1], CASE WHEN note_forbidden THEN 'forbidden boolean, ' ELSE '' END, defs)
     ELSE format('quo_fdw.fetch_visits($1, $5, $6, $7, $8, $9, $3) AS f(item integer, item_done boolean, next_page_token text, endpoint text, %s)',
                 defs) END;
   FOREACH t IN ARRAY tables LOOP
@@ -99,15 +102,20 @@ BEGIN
            (SELECT f.next_page_token FROM f WHERE f.item_done IS NOT NULL LIMIT 1),
            %5$s,
            (SELECT array_agg(f.item ORDER BY f.item) FROM f WHERE f.item_done AND f.endpoint IS NOT NULL),
-           %6$s$q$,
+           %6$s,
+           %7$s$q$,
     call, ctes, outs, replace(outs, 'FILTER (WHERE fresh)', 'FILTER (WHERE NOT fresh)'),
     CASE WHEN kind = 'visits' THEN 'NULL::text[]'
-         ELSE format('(SELECT array_agg(f.%I) FROM f WHERE f.item_done IS NULL)', quo_fdw.mirror_key(tables[1])) END,
+         ELSE format('(SELECT array_agg(f.%1$I) FROM f WHERE f.item_done IS NULL AND f.%1$I IS NOT NULL)',
+                     quo_fdw.mirror_key(tables[1])) END,
     CASE WHEN finals IS NULL THEN 'NULL::integer[]'
-         ELSE '(SELECT array_agg(x.item ORDER BY x.item) FROM (SELECT f.item FROM f WHERE f.item_done IS NULL
-                  GROUP BY f.item HAVING bool_and(coalesce(f.status = ANY ($10), false))) x)' END)
-  INTO inserted, updated, done, list_done, next_token, row_ids, asked, final
+         ELSE format('(SELECT array_agg(x.item ORDER BY x.item) FROM (SELECT f.item FROM f WHERE f.item_done IS NULL
+                  GROUP BY f.item HAVING bool_and(f.%I IS NOT NULL AND coalesce(f.status = ANY ($10), false))) x)',
+                     quo_fdw.mirror_key(tables[1])) END,
+    CASE WHEN note_forbidden THEN '(SELECT array_agg(f.item ORDER BY f.item) FROM f WHERE f.item_done AND f.forbidden)'
+         ELSE 'NULL::integer[]' END)
+  INTO inserted, updated, done, list_done, next_token, row_ids, asked, final, forbidden
   USING m.server, page_token, stop_after, ids, tables::text[], conv, pns, parts, afters, finals;
 END
 $fn$;
-COMMENT ON FUNCTION quo_fdw.mirror_fetch(quo_fdw.mirror, text, name[], bigint, text, text[], text[], text[], text[], timestamptz[], text[], text[]) IS 'one read of the API and its upserts (internal)';
+COMMENT ON FUNCTION quo_fdw.mirror_fetch(quo_fdw.mirror, text, name[], bigint, text, text[], text[], text[], text[], timestamptz[], text[], text[], boolean) IS 'one read of the API and its upserts (internal)';

@@ -42,6 +42,7 @@ DECLARE
   n bigint;
   bad text;
   tbl name;
+  capped boolean := false;   -- a whole refresh reached the cap in its per-call reads
 BEGIN
   IF max_requests IS NOT NULL AND max_requests < 1 THEN
     RAISE EXCEPTION 'max_requests must be at least 1: %', max_requests USING ERRCODE = 'invalid_parameter_value';
@@ -53,7 +54,7 @@ BEGIN
   END IF;
   -- as its owner only (quo_fdw.refresh_mirror switches to it): called
   -- directly by another role, the owner's objects would run as that role
-  IF current_user <> m.owner::text THEN
+  IF m.owner::oid IS DISTINCT FROM (SELECT ro.oid FROM pg_roles ro WHERE ro.rolname = current_user) THEN
     RAISE EXCEPTION 'quo_fdw.mirror_step runs only as the owner of mirror "%"', sch
       USING ERRCODE = 'insufficient_privilege',
             HINT = format('Call SELECT * FROM quo_fdw.refresh_mirror(%L).', sch);
@@ -108,6 +109,13 @@ BEGIN
       EXIT WHEN left_ <= 0 OR (stopped AND max_requests IS NOT NULL);
       -- a read stops cleanly where the step's budget ends; reaching the
       -- hard cap (quo_fdw.mirror_max_requests) with work left is an ERROR
+      IF (stopped OR (cap > 0 AND used >= cap)) AND max_requests IS NULL AND m.pass_phase LIKE 'enrich:%' THEN
+        -- a whole refresh that reaches the cap while asking for per-call
+        -- rows keeps what it read: they are asked for by the next refresh
+        capped := true;
+        m.pass_phase := NULL;
+        CONTINUE;
+      END IF;
       IF stopped OR (cap > 0 AND used >= cap) THEN
         RAISE EXCEPTION 'no request left for the next read' USING ERRCODE = 'configuration_limit_exceeded';
       END IF;
@@ -155,11 +163,13 @@ BEGIN
                             CASE WHEN m.pass_phase = 'visits' THEN 'conversation' ELSE 'page or item' END),
             HINT = 'Take larger steps.';
   END IF;
-  -- the rows per table, as counted (the view shows them)
+  -- the rows per table, as counted (the view shows them): rows the owner
+  -- adds or deletes by hand are not counted, so the counts can drift from
+  -- count(*), never below 0
   FOREACH tbl IN ARRAY m.tables::name[] LOOP
-    m.row_counts := m.row_counts || jsonb_build_object(tbl,
+    m.row_counts := m.row_counts || jsonb_build_object(tbl, greatest(0,
       coalesce((m.row_counts ->> tbl)::bigint, 0) + coalesce((counts ->> (tbl || '_inserted'))::bigint, 0)
-        - coalesce((counts ->> (tbl || '_removed'))::bigint, 0));
+        - coalesce((counts ->> (tbl || '_removed'))::bigint, 0)));
   END LOOP;
   -- every count a zero unless the step made it
   r := jsonb_populate_record(r, (SELECT jsonb_object_agg(a.attname, 0) FROM pg_attribute a
@@ -170,6 +180,12 @@ BEGIN
     EXECUTE format('SELECT count(*) FROM %I.conversation_state WHERE queued IS NOT NULL', sch) INTO r.conversations_pending;
   END IF;
   r.per_call_awaited := quo_fdw.mirror_awaited(m);
+  IF capped THEN
+    RAISE WARNING 'refresh of mirror "%" reached quo_fdw.mirror_max_requests (%) while reading per-call rows', sch, cap
+      USING DETAIL = format('The mirror is up to date but for %s per-call rows still awaited; the next refresh asks for them.',
+                            r.per_call_awaited),
+            HINT = 'Raise quo_fdw.mirror_max_requests, or refresh in steps: CALL quo_fdw.sync_mirror(mirror).';
+  END IF;
   r.complete := m.pass_started IS NULL;
   r.seconds := round(extract(epoch FROM clock_timestamp() - t0), 3);
   IF progress THEN

@@ -5,12 +5,16 @@
 -- The rows per table are those the refreshes counted (row_counts): the
 -- view never reads a mirror's tables, which are their owner's (a view or a
 -- policy put there would run as whoever reads quo_fdw.mirrors).  A role
--- sees the count of a table it may read (the owner grants that), else NULL.
+-- sees the count of a table it may read (the owner grants that), else NULL
+-- (NULL too for a count that is not one: the catalog row is its owner's to
+-- write, and the view is everyone's).
 CREATE OR REPLACE FUNCTION quo_fdw.mirror_rows(m quo_fdw.mirror, tbl name) RETURNS bigint
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT CASE WHEN has_table_privilege(c.oid, 'SELECT') THEN (m.row_counts ->> tbl)::bigint END
+  SELECT CASE WHEN has_table_privilege(c.oid, 'SELECT') AND jsonb_typeof(m.row_counts -> tbl) = 'number'
+                   AND (m.row_counts ->> tbl) ~ '^[0-9]{1,18}$'
+              THEN (m.row_counts ->> tbl)::bigint END
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE n.nspname = m.mirror_schema AND c.relname = tbl AND c.relowner = m.owner::oid
 $$;

@@ -52,7 +52,9 @@ BEGIN
     RETURN;
   END IF;
   -- what cannot hold a row in the period, or cannot be listed, is done
-  -- without a request (as workspace-wide scans skip it)
+  -- without a request (as workspace-wide scans skip it); a group of more
+  -- than 10 holds no call, and its messages cannot be listed (counted as
+  -- unlistable when the mirror holds messages)
   EXECUTE format($q$
     WITH b AS (SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::text[])
                              AS b(id, after, last, parts, pn)),
@@ -60,7 +62,8 @@ BEGIN
                       CASE WHEN b.after IS NOT NULL AND b.last IS NOT NULL AND b.last < b.after - interval '1 second' THEN 'pruned'
                            WHEN b.parts IS NULL OR b.parts = '' OR EXISTS (SELECT 1 FROM unnest(string_to_array(b.parts, ',')) p
                                                                              WHERE p !~ '^\+[1-9][0-9]{1,14}$') THEN 'odd'
-                           WHEN cardinality(string_to_array(b.parts, ',')) > 10 THEN 'unlistable' END AS why
+                           WHEN cardinality(string_to_array(b.parts, ',')) > 10
+                           THEN CASE WHEN $7 THEN 'unlistable' ELSE 'group' END END AS why
                  FROM b),
          d AS (UPDATE %1$I.conversation_state s
                   SET visited_activity_at = x.last_activity_at, visited_updated_at = x.updated_at,
@@ -70,7 +73,7 @@ BEGIN
             RETURNING k.why)
     SELECT count(*) FILTER (WHERE why = 'odd'), count(*) FILTER (WHERE why = 'unlistable'), count(*) FROM d$q$, sch)
     INTO n_odd, n_unl, n
-    USING v_ids, v_afters, v_lasts, v_parts, v_pns, m.pass_started;
+    USING v_ids, v_afters, v_lasts, v_parts, v_pns, m.pass_started, 'messages' = ANY (m.tables);
   c := quo_fdw.mirror_count(c, 'odd', n_odd);
   c := quo_fdw.mirror_count(c, 'unlistable', n_unl);
   c := quo_fdw.mirror_count(c, 'conversations_skipped', n);
@@ -97,25 +100,26 @@ BEGIN
   -- the visits done: their state, in the same transaction as their rows.
   -- A visit that did not find the conversation's last activity (a list that
   -- lags behind it) keeps the old lastActivityAt, so the next pass visits
-  -- again (three times at most).
+  -- again (three times at most).  Only a mirror of both calls and messages
+  -- can tell: the last activity may be of the table it does not hold.
   EXECUTE format($q$
     UPDATE %1$I.conversation_state s
        SET visited_activity_at = CASE WHEN v.lag THEN s.visited_activity_at ELSE v.last_activity_at END,
            visited_updated_at = v.updated_at, visited_at = $3, visited_from = v.after,
            queued = NULL, renewed = false, lagging = CASE WHEN v.lag THEN s.lagging + 1 ELSE 0 END
       FROM (SELECT b.id, b.after, x.last_activity_at, x.updated_at,
-                   t.lagging < 3 AND x.last_activity_id IS NOT NULL
-                   AND x.last_activity_at >= coalesce(b.after, '-infinity')
-                   %2$s %3$s AS lag
+                   %2$s AS lag
               FROM unnest($1::text[], $2::timestamptz[]) WITH ORDINALITY AS b(id, after, o)
               JOIN %1$I.conversations x ON x.id = b.id
               JOIN %1$I.conversation_state t ON t.conversation_id = b.id
              WHERE b.o = ANY ($4)) v
      WHERE s.conversation_id = v.id$q$, sch,
-    CASE WHEN 'calls' = ANY (m.tables)
-         THEN format('AND NOT EXISTS (SELECT 1 FROM %I.calls c WHERE c.id = x.last_activity_id)', sch) ELSE '' END,
-    CASE WHEN 'messages' = ANY (m.tables)
-         THEN format('AND NOT EXISTS (SELECT 1 FROM %I.messages g WHERE g.id = x.last_activity_id)', sch) ELSE '' END)
+    CASE WHEN m.tables @> '{calls,messages}'
+         THEN format($l$t.lagging < 3 AND x.last_activity_id IS NOT NULL
+                        AND x.last_activity_at >= coalesce(b.after, '-infinity')
+                        AND NOT EXISTS (SELECT 1 FROM %1$I.calls c WHERE c.id = x.last_activity_id)
+                        AND NOT EXISTS (SELECT 1 FROM %1$I.messages g WHERE g.id = x.last_activity_id)$l$, sch)
+         ELSE 'false' END)
     USING v_ids, v_afters, m.pass_started, coalesce(f.done, '{}');
   IF coalesce(cardinality(f.done), 0) < cardinality(v_ids) THEN
     stopped := true;   -- the step's budget ended: the rest wait for the next

@@ -54,9 +54,10 @@ ALTER TABLE quo_fdw.mirror DROP COLUMN remote;
 -- functions whose arguments or results changed
 DROP FUNCTION quo_fdw.refresh_mirror(name);
 DROP FUNCTION quo_fdw.create_mirror(name, name, timestamptz, interval);
--- the view counts from the catalog now, never by reading a mirror's tables
--- (they are their owner's: a view there would run its code as the reader)
-DROP VIEW quo_fdw.mirrors;
-DROP FUNCTION quo_fdw.mirror_rows(name, name);
+-- (the view quo_fdw.mirrors is replaced in place, its 0.3.0 columns first,
+-- so that views of it survive the update; the function it counted with
+-- goes after it: update-after--0.3.0--0.4.0.sql)
 DROP FUNCTION quo_fdw.mirror_upsert(quo_fdw.mirror, name, text, bigint, bigint, text[], jsonb, boolean);
-
+-- 0.3.0 kept the catalog's lock to the extension's owner; every mirror's
+-- owner takes it now (quo_fdw.mirror_lock checks that the caller owns it)
+GRANT EXECUTE ON FUNCTION quo_fdw.mirror_lock(name) TO PUBLIC;
