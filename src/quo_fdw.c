@@ -207,9 +207,12 @@ pushable_limit(PlannerInfo *root, RelOptInfo *baserel, QuoFdwRelationInfo *fpinf
  * fan-out lists the conversations and then makes at least one request per
  * conversation (QUO_FANOUT_EST_PARENTS, a large workspace: the count is not
  * known before the listing), so a parameterized path wins for outer sides
- * of up to thousands of rows, even unanalyzed ones.
+ * of up to thousands of rows, even unanalyzed ones.  A fan-out that
+ * participants conditions narrow visits few conversations
+ * (QUO_FANOUT_EST_KEPT) after its listing's pages.
  */
 #define QUO_FANOUT_EST_PARENTS 20000
+#define QUO_FANOUT_EST_KEPT 4
 
 static Cost
 path_cost(double rows, const QuoFdwRelationInfo *fpinfo)
@@ -220,6 +223,13 @@ path_cost(double rows, const QuoFdwRelationInfo *fpinfo)
 
 	if (fpinfo->has_required)
 		return total;
+	if (fpinfo->fanout && fpinfo->fanout_participants)
+	{
+		const QuoEndpoint *parent = quo_endpoint_by_name(ep->fanout->parent);
+		double		listing = ceil((double) QUO_FANOUT_EST_PARENTS / parent->max_page);
+
+		return total + (listing + QUO_FANOUT_EST_KEPT) * 100.0;
+	}
 	if (fpinfo->fanout)
 		return total + (1 + QUO_FANOUT_EST_PARENTS) * 100.0;
 	/* a path the API cannot serve is planned only if nothing else is */
