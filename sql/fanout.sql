@@ -90,9 +90,108 @@ SELECT count(*) AS messages, count(*) FILTER (WHERE conversation_id IS NULL) AS 
   FROM messages WHERE phone_number_id = 'PNsupport02';
 SELECT mock_reset();
 
--- a participants condition without the number is not a fan-out: the API
--- cannot list by participant, and the error says what is missing
+-- a participants condition without the number: the conversations are
+-- listed once (the listing takes no participants) and only those of that
+-- participant visited, one per Quo number it talks to; the answer is the
+-- mock's, and the condition is exact (no Filter)
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM calls WHERE '+15550100002' = ANY (participants);
+SELECT count(*) AS calls,
+       md5(coalesce(string_agg(id, ',' ORDER BY id COLLATE "C"), ''))
+         = truth_of('kind=calls&participant=+15550100002', 'ids_md5') AS same_ids,
+       count(*) = truth_of('kind=calls&participant=+15550100002', 'count')::bigint AS same_count
+  FROM calls WHERE '+15550100002' = ANY (participants);
+SELECT l FROM mock_log() l ORDER BY l COLLATE "C";
+SELECT mock_reset();
+-- EXPLAIN ANALYZE counts the conversations skipped by participants (the
+-- group conversation it is in holds no calls: unlistable)
+SELECT * FROM explain_fanout($$SELECT id FROM calls WHERE '+15550100002' = ANY (participants)$$);
+SELECT mock_reset();
+-- with the other pushed filters: a created_at range (which also prunes the
+-- conversation last active before it) and user_id, sent on the one visit
+SELECT count(*) AS calls,
+       md5(coalesce(string_agg(id, ',' ORDER BY id COLLATE "C"), ''))
+         = truth_of('kind=calls&participant=+15550100005&user=UScarol0003&after=2024-03-05 00:00:00+00', 'ids_md5') AS same_ids
+  FROM calls WHERE '+15550100005' = ANY (participants) AND user_id = 'UScarol0003' AND created_at >= '2024-03-05';
+SELECT count(*) AS requests,
+       count(*) FILTER (WHERE l LIKE 'GET /v1/calls?%participants=%2B15550100005&userId=UScarol0003&createdAfter=2024-03-04T23%3A59%3A59.000Z&%') AS visits
+  FROM mock_log() l;
+SELECT mock_reset();
+
+-- an IN list of participants ("&&": one of them; "<@": only them): the
+-- conversations of any of them, nothing else; the rows are rechecked
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM calls WHERE participants && ARRAY['+15550100002', '+15550100005', '+15550199999'];
+SELECT count(*) AS calls,
+       md5(coalesce(string_agg(id, ',' ORDER BY id COLLATE "C"), ''))
+         = truth_of('kind=calls&any_participant=+15550100002&any_participant=+15550100005&any_participant=+15550199999', 'ids_md5') AS same_ids
+  FROM calls WHERE participants && ARRAY['+15550100002', '+15550100005', '+15550199999'];
+SELECT count(*) AS requests, count(*) FILTER (WHERE l LIKE 'GET /v1/conversations?%') AS listing
+  FROM mock_log() l;
+SELECT mock_reset();
+SELECT count(*) AS calls,
+       count(*) = truth_of('kind=calls&any_participant=+15550100002&any_participant=+15550100005', 'count')::bigint AS same_count
+  FROM calls WHERE participants <@ ARRAY['+15550100002', '+15550100005'];
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+-- with a number, "&&" chooses among that number's conversations
+SELECT count(*) AS calls,
+       count(*) = truth_of('kind=calls&phone=PNsales0001&any_participant=+15550100002&any_participant=+15550100005', 'count')::bigint AS same_count
+  FROM calls WHERE phone_number_id = 'PNsales0001' AND participants && ARRAY['+15550100002', '+15550100005'];
+SELECT l FROM mock_log() l ORDER BY l COLLATE "C";
+SELECT mock_reset();
+
+-- messages: "participants = ARRAY[...]" of a group conversation visits that
+-- conversation only; "v = ANY" the conversations that hold v, the group
+-- too; both exact, decided on the conversation's participants
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM messages WHERE participants = ARRAY['+15550100001', '+15550100002', '+15550100003'];
+SELECT count(*) AS messages,
+       md5(coalesce(string_agg(id, ',' ORDER BY id COLLATE "C"), ''))
+         = truth_of('kind=messages&participants=+15550100001,+15550100002,+15550100003', 'ids_md5') AS same_ids,
+       min(conversation_id) = max(conversation_id) AS one_conversation
+  FROM messages WHERE participants = ARRAY['+15550100001', '+15550100002', '+15550100003'];
+SELECT l FROM mock_log() l ORDER BY l COLLATE "C";
+SELECT mock_reset();
+-- the same numbers in another order are another array: no conversation
+SELECT count(*) AS messages FROM messages WHERE participants = ARRAY['+15550100002', '+15550100001', '+15550100003'];
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+SELECT count(*) AS messages, count(*) FILTER (WHERE cardinality(participants) = 3) AS in_the_group,
+       md5(coalesce(string_agg(id, ',' ORDER BY id COLLATE "C"), ''))
+         = truth_of('kind=messages&participant=+15550100002', 'ids_md5') AS same_ids
+  FROM messages WHERE '+15550100002' = ANY (participants);
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+SELECT count(*) AS messages,
+       count(*) = truth_of('kind=messages&participant=+15550100001&participant=+15550100003', 'count')::bigint AS same_count
+  FROM messages WHERE participants @> ARRAY['+15550100003', '+15550100001'];
+SELECT count(*) AS requests FROM mock_log();
+SELECT mock_reset();
+-- nothing can match: no request at all
+SELECT count(*) FROM calls WHERE NULL = ANY (participants);
+SELECT count(*) FROM messages WHERE participants && '{}';
+SELECT count(*) FROM messages WHERE participants @> ARRAY['+15550100002', NULL];
+SELECT count(*) AS requests FROM mock_log();
+-- the budget counts the visits the participants leave
+SET quo_fdw.max_requests = 2;
 SELECT count(*) FROM calls WHERE '+15550100002' = ANY (participants);
+RESET quo_fdw.max_requests;
+SELECT mock_reset();
+
+-- a rescan per participant (a correlated sub-select) lists once for the
+-- query and visits each participant's conversations
+CREATE TABLE people (phone text);
+INSERT INTO people VALUES ('+15550199999'), ('+15550100002'), ('+15550100005');
+SELECT p.phone, (SELECT count(*) FROM calls c WHERE p.phone = ANY (c.participants)) AS calls,
+       truth_of('kind=calls&participant=' || p.phone, 'count') AS truth
+  FROM people p ORDER BY 1;
+SELECT count(*) FILTER (WHERE l LIKE 'GET /v1/conversations?%') AS listings, count(*) AS requests
+  FROM mock_log() l;
+SELECT mock_reset();
+-- EXPLAIN ANALYZE: the requests of every loop, the last loop's conversations
+SELECT * FROM explain_fanout($$SELECT (SELECT count(*) FROM calls c WHERE p.phone = ANY (c.participants)) FROM people p$$);
+SELECT mock_reset();
+DROP TABLE people;
 
 -- a small local table, even unanalyzed, keeps one precise request per row
 CREATE TEMP TABLE custs (pn text, phone text);
@@ -182,8 +281,11 @@ SELECT count(*) AS calls FROM calls WHERE phone_number_id = 'PNsales0001' AND cr
 SELECT mock_reset();
 DROP TABLE numbers;
 
--- fanout 'false' on the table (or server) restores the error
+-- fanout 'false' on the table (or server) restores the error, with a
+-- participants condition too: nothing can be listed
 ALTER FOREIGN TABLE calls OPTIONS (ADD fanout 'false');
 SELECT count(*) FROM calls WHERE created_at >= '2024-03-10';
+SELECT count(*) FROM calls WHERE '+15550100002' = ANY (participants);
+\echo :LAST_ERROR_SQLSTATE
 ALTER FOREIGN TABLE calls OPTIONS (DROP fanout);
 SELECT count(*) AS requests FROM mock_log();

@@ -431,6 +431,23 @@ quo_endpoint_filter(const QuoEndpoint *ep, const char *column)
 }
 
 /*
+ * Whether the rows of ep's fan-out carry the participants of the parent
+ * they were listed through (the column is the request's participants),
+ * not their own: then a condition on them is decided on the parent.
+ */
+bool
+quo_fanout_participants_from_parent(const QuoEndpoint *ep)
+{
+	int			col;
+
+	if (ep->fanout == NULL)
+		return false;
+	col = quo_endpoint_column(ep, ep->fanout->participants_column);
+	return col >= 0 && ep->columns[col].source == QUO_SRC_CONTEXT &&
+		ep->columns[col].ctx == QUO_CTX_PARTICIPANTS;
+}
+
+/*
  * The endpoint a request target ("/v1/calls?..." or "/v1/calls/AC1")
  * belongs to: its list path exactly, or below its item path; NULL when
  * none (never for a target quo_fdw built).

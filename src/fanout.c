@@ -16,6 +16,16 @@
  * the conversation's latest call or message.  A parent without one is
  * visited.
  *
+ * The query's participants conditions choose the parents, as the listing
+ * cannot (it takes no participants filter).  Where the child's rows carry
+ * the parent's participants (messages), each condition is decided on the
+ * parent exactly as SQL would decide it on the rows.  Where the rows carry
+ * their own (calls, one participant a request), a parent is kept when a
+ * request with its participant lists every row the conditions can match:
+ * the one whose participant is a value each matching row holds, or, for
+ * "&&" and "<@", one of the array's values; the rows are rechecked unless
+ * that request is the one the condition would make with a phone number.
+ *
  * A listing is kept for the life of the query (QuoFanoutCache, in the
  * scan's memory): a rescan with the same listing requests (a correlated
  * SubPlan, a LATERAL join, a nested loop whose parameter is not the phone
@@ -29,6 +39,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -87,6 +98,23 @@ struct QuoFanoutCache
 	List	   *listings;		/* FanoutListing *, complete ones, oldest first */
 };
 
+/*
+ * A participants condition of the query (op HAS, ARRAY_EQ, CONTAINS,
+ * OVERLAPS or CONTAINED), as the parents are chosen by it.
+ */
+typedef struct PartTest
+{
+	QuoQualOp	op;
+	bool		known;			/* false: only text (EXPLAIN's placeholder) */
+	char	   *text;			/* the value as EXPLAIN shows it */
+	char	  **vals;			/* its non-NULL values, in order */
+	int			nvals;
+	char	  **sorted;			/* the same sorted, without repeats */
+	int			nsorted;
+	bool		had_null;		/* some element was NULL */
+	bool		plain;			/* one dimension from index 1 (or empty) */
+} PartTest;
+
 struct QuoFanoutState
 {
 	const QuoEndpoint *child;
@@ -101,6 +129,14 @@ struct QuoFanoutState
 								 * participants (QuoRequestSpec *) */
 	bool		has_lower;		/* the prune bound is known */
 	TimestampTz lower;
+	List	   *ptests;			/* PartTest *: the participants conditions */
+	bool		ptests_known;	/* every one's value is known */
+	bool		from_parent;	/* the child's rows carry the parent's
+								 * participants: tests decided on it */
+	PartTest   *must;			/* else: a kept parent's participants hold
+								 * its first value (every matching row does) */
+	PartTest   *any_of;			/* else, without must: one of its values */
+	List	   *within;			/* PartTest *: one of the values of each */
 	QuoRowContext prow;			/* converter of parent rows */
 	Datum		pvalues[PARENT_NCOLS];
 	bool		pnulls[PARENT_NCOLS];
@@ -118,6 +154,10 @@ typedef struct FanoutVisit
 
 static void find_listing(QuoFanoutState *fs);
 static void classify(QuoFanoutState *fs, FanoutParent *p);
+static bool add_participants_test(QuoFanoutState *fs, const QuoQual *q,
+								  const QuoQualValue *v);
+static int	cstring_cmp(const void *a, const void *b);
+static void choose_request_rule(QuoFanoutState *fs);
 
 /* The parameter name a child filter on column sends. */
 static const char *
@@ -151,6 +191,7 @@ quo_fanout_begin(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 				nc = 0,
 				i = 0;
 	List	   *missing = NIL;
+	bool		possible = true;
 	ListCell   *lc;
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 
@@ -160,6 +201,8 @@ quo_fanout_begin(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 	fs->desc = desc;
 	fs->cxt = cxt;
 	fs->cache = cache;
+	fs->from_parent = quo_fanout_participants_from_parent(ep);
+	fs->ptests_known = true;
 
 	foreach(lc, quals)
 	{
@@ -176,13 +219,22 @@ quo_fanout_begin(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 			pquals = lappend(pquals, pq);
 			pvals[np++] = values[i];
 		}
-		else if (strcmp(col, desc->participants_column) != 0)
+		else if (strcmp(col, desc->participants_column) == 0)
+		{
+			/* chooses the parents: the listing takes no participants */
+			if (!add_participants_test(fs, q, &values[i]))
+				possible = false;
+		}
+		else
 		{
 			cquals = lappend(cquals, q);
 			cvals[nc++] = values[i];
 		}
 		i++;
 	}
+	if (!fs->from_parent)
+		choose_request_rule(fs);
+	fs->counts.filtered = (fs->ptests != NIL);
 
 	fs->parent_specs = quo_build_requests(parent, pquals, pvals, NIL, &missing);
 	foreach(lc, fs->parent_specs)
@@ -207,10 +259,215 @@ quo_fanout_begin(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 	fs->row_cxt = AllocSetContextCreate(cxt, "quo_fdw fan-out row", ALLOCSET_SMALL_SIZES);
 	MemoryContextSwitchTo(old);
 
-	if (fs->parent_specs == NIL || fs->templates == NIL)
+	if (!possible || fs->parent_specs == NIL || fs->templates == NIL)
 		return NULL;
 	find_listing(fs);
 	return fs;
+}
+
+/*
+ * Keep a participants condition (in fs->cxt) to choose parents by.  False
+ * when it is true of no row: a NULL value, "@>" an array with a NULL, "&&"
+ * an array without a value, or "=" an array with a NULL where the rows'
+ * participants are the parent's (never NULL).
+ */
+static bool
+add_participants_test(QuoFanoutState *fs, const QuoQual *q, const QuoQualValue *v)
+{
+	PartTest   *t = palloc0(sizeof(PartTest));
+
+	t->op = q->op;
+	fs->ptests = lappend(fs->ptests, t);
+	if (!v->known)
+	{
+		t->text = v->placeholder;
+		fs->ptests_known = false;
+		return true;
+	}
+	t->known = true;
+	if (v->isnull)
+	{
+		t->text = "NULL";
+		return false;
+	}
+	if (q->op == QUO_OP_HAS)
+	{
+		t->vals = palloc(sizeof(char *));
+		t->vals[0] = TextDatumGetCString(v->value);
+		t->nvals = 1;
+		t->text = quote_literal_cstr(t->vals[0]);
+	}
+	else
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(v->value);
+		Oid			typout;
+		bool		isvarlena;
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		getTypeOutputInfo(TEXTARRAYOID, &typout, &isvarlena);
+		t->text = quote_literal_cstr(OidOutputFunctionCall(typout, v->value));
+		t->plain = ARR_NDIM(arr) == 0 || (ARR_NDIM(arr) == 1 && ARR_LBOUND(arr)[0] == 1);
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+		t->vals = palloc(sizeof(char *) * Max(n, 1));
+		for (int i = 0; i < n; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (nulls[i])
+				t->had_null = true;
+			else
+				t->vals[t->nvals++] = TextDatumGetCString(elems[i]);
+		}
+	}
+	/* sorted without repeats, to search (an array may be long) */
+	t->sorted = palloc(sizeof(char *) * Max(t->nvals, 1));
+	memcpy(t->sorted, t->vals, sizeof(char *) * t->nvals);
+	qsort(t->sorted, t->nvals, sizeof(char *), cstring_cmp);
+	for (int i = 0; i < t->nvals; i++)
+		if (i == 0 || strcmp(t->sorted[i], t->sorted[t->nsorted - 1]) != 0)
+			t->sorted[t->nsorted++] = t->sorted[i];
+
+	if (t->op == QUO_OP_CONTAINS && t->had_null)
+		return false;
+	if (t->op == QUO_OP_OVERLAPS && t->nvals == 0)
+		return false;
+	if (t->op == QUO_OP_ARRAY_EQ && t->had_null && fs->from_parent)
+		return false;
+	return true;
+}
+
+/*
+ * Where the rows carry their own participants (calls): which parents a
+ * request with their participant lists every row the conditions can match
+ * from.  A value every matching row holds (of "v = ANY", "=" or "@>") is
+ * the one participant to keep, the first one found; else, for "&&", any of
+ * its values.  "<@" keeps only a parent whose participant is in the array
+ * (every row listed with it holds it).  Conditions not used here are
+ * rechecked on the rows.
+ */
+static void
+choose_request_rule(QuoFanoutState *fs)
+{
+	ListCell   *lc;
+
+	foreach(lc, fs->ptests)
+	{
+		PartTest   *t = lfirst(lc);
+
+		if ((t->op == QUO_OP_HAS || t->op == QUO_OP_ARRAY_EQ || t->op == QUO_OP_CONTAINS) &&
+			(!t->known || t->nvals > 0) && fs->must == NULL)
+			fs->must = t;
+		else if (t->op == QUO_OP_OVERLAPS && fs->any_of == NULL)
+			fs->any_of = t;
+		else if (t->op == QUO_OP_CONTAINED)
+			fs->within = lappend(fs->within, t);
+	}
+}
+
+/* Whether s is one of t's values. */
+static bool
+in_test(const PartTest *t, const char *s)
+{
+	return t->nsorted > 0 &&
+		bsearch(&s, t->sorted, t->nsorted, sizeof(char *), cstring_cmp) != NULL;
+}
+
+/* Whether s is in a list of strings (a parent's participants). */
+static bool
+in_list(const char *s, List *l)
+{
+	ListCell   *lc;
+
+	foreach(lc, l)
+		if (strcmp(s, lfirst(lc)) == 0)
+			return true;
+	return false;
+}
+
+/* Whether some of a parent's participants is one of t's values. */
+static bool
+any_in_test(const PartTest *t, List *participants)
+{
+	ListCell   *lc;
+
+	foreach(lc, participants)
+		if (in_test(t, lfirst(lc)))
+			return true;
+	return false;
+}
+
+/*
+ * Whether condition t is true of a row whose participants are these (a
+ * parent's: a one-dimensional array from index 1, E.164 numbers, no NULL),
+ * as SQL decides "v = ANY (col)", "col = a", "col @> a", "col && a" and
+ * "col <@ a" (the last three ignore the dimensions of a).
+ */
+static bool
+test_holds(const PartTest *t, List *participants)
+{
+	ListCell   *lc;
+	int			i = 0;
+
+	switch (t->op)
+	{
+		case QUO_OP_HAS:
+			return in_list(t->vals[0], participants);
+		case QUO_OP_ARRAY_EQ:
+			if (t->had_null || !t->plain || t->nvals != list_length(participants))
+				return false;
+			foreach(lc, participants)
+				if (strcmp(t->vals[i++], lfirst(lc)) != 0)
+					return false;
+			return true;
+		case QUO_OP_CONTAINS:
+			if (t->had_null || t->nsorted > list_length(participants))
+				return false;
+			for (i = 0; i < t->nsorted; i++)
+				if (!in_list(t->sorted[i], participants))
+					return false;
+			return true;
+		case QUO_OP_OVERLAPS:
+			return any_in_test(t, participants);
+		case QUO_OP_CONTAINED:
+			foreach(lc, participants)
+				if (!in_test(t, lfirst(lc)))
+					return false;
+			return true;
+		default:
+			return true;
+	}
+}
+
+/*
+ * Whether parent p may hold a row the participants conditions match, and
+ * so is visited.  With a value not known (EXPLAIN), every parent may.
+ */
+static bool
+participants_match(QuoFanoutState *fs, FanoutParent *p)
+{
+	ListCell   *lc;
+
+	if (fs->ptests == NIL || !fs->ptests_known)
+		return true;
+	if (fs->from_parent)
+	{
+		foreach(lc, fs->ptests)
+			if (!test_holds(lfirst(lc), p->participants))
+				return false;
+		return true;
+	}
+	if (fs->must != NULL)
+	{
+		if (!in_list(fs->must->vals[0], p->participants))
+			return false;
+	}
+	else if (fs->any_of != NULL && !any_in_test(fs->any_of, p->participants))
+		return false;
+	foreach(lc, fs->within)
+		if (!any_in_test(lfirst(lc), p->participants))
+			return false;
+	return true;
 }
 
 /* Make a cache of listings for a scan node; it lives in cxt. */
@@ -255,7 +512,10 @@ find_listing(QuoFanoutState *fs)
 		fs->listing = l;
 		fs->reused = true;
 		foreach(lc2, l->parents)
+		{
+			CHECK_FOR_INTERRUPTS();
 			classify(fs, lfirst(lc2));
+		}
 		return;
 	}
 	{
@@ -339,6 +599,8 @@ classify(QuoFanoutState *fs, FanoutParent *p)
 		fs->counts.pruned++;
 	else if (p->odd || p->participants == NIL)
 		fs->counts.odd++;
+	else if (!participants_match(fs, p))
+		fs->counts.by_participants++;
 	else if (list_length(p->participants) > fs->desc->max_participants)
 		fs->counts.unlistable++;
 	else
@@ -432,9 +694,13 @@ quo_fanout_check_budget(QuoFanoutState *fs, const char *relname, int64 requests_
 		requests_made + needed <= quo_max_requests)
 		return;
 	quo_check_budget(requests_made + needed,
-					 psprintf("For foreign table \"%s\", visiting the " INT64_FORMAT " %s listed so far that may hold rows (of " INT64_FORMAT "; " INT64_FORMAT " skipped by their last activity) takes at least " INT64_FORMAT " more requests after the " INT64_FORMAT " the query has made%s.",
+					 psprintf("For foreign table \"%s\", visiting the " INT64_FORMAT " %s listed so far that may hold rows (of " INT64_FORMAT "; " INT64_FORMAT " skipped by their last activity%s) takes at least " INT64_FORMAT " more requests after the " INT64_FORMAT " the query has made%s.",
 							  relname, fs->counts.visited, fs->parent->name, fs->counts.listed,
-							  fs->counts.pruned, needed, requests_made,
+							  fs->counts.pruned,
+							  fs->counts.filtered ?
+							  psprintf(", " INT64_FORMAT " by their participants",
+									   fs->counts.by_participants) : "",
+							  needed, requests_made,
 							  rate_limit > 0 ?
 							  psprintf(", about " INT64_FORMAT " s at %d requests per second",
 									   (needed + rate_limit - 1) / rate_limit, rate_limit) : ""),
@@ -606,4 +872,68 @@ quo_fanout_shape(QuoFanoutState *fs)
 		out = lappend(out, s);
 	}
 	return out;
+}
+
+/*
+ * Which parents the participants conditions keep, as EXPLAIN shows it
+ * ("Quo Conversations Kept"), or NULL when there is no such condition.
+ */
+char *
+quo_fanout_kept(QuoFanoutState *fs)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	if (fs->ptests == NIL)
+		return NULL;
+	initStringInfo(&buf);
+	if (fs->from_parent)
+	{
+		foreach(lc, fs->ptests)
+		{
+			PartTest   *t = lfirst(lc);
+			const char *col = fs->desc->participants_column;
+
+			if (buf.len > 0)
+				appendStringInfoString(&buf, " AND ");
+			switch (t->op)
+			{
+				case QUO_OP_HAS:
+					appendStringInfo(&buf, "%s = ANY (%s)", t->text, col);
+					break;
+				case QUO_OP_ARRAY_EQ:
+					appendStringInfo(&buf, "%s = %s", col, t->text);
+					break;
+				case QUO_OP_CONTAINS:
+					appendStringInfo(&buf, "%s @> %s", col, t->text);
+					break;
+				case QUO_OP_OVERLAPS:
+					appendStringInfo(&buf, "%s && %s", col, t->text);
+					break;
+				case QUO_OP_CONTAINED:
+					appendStringInfo(&buf, "%s <@ %s", col, t->text);
+					break;
+				default:
+					break;
+			}
+		}
+		return buf.data;
+	}
+	if (fs->must != NULL)
+	{
+		if (fs->must->known)
+			appendStringInfo(&buf, "participant = %s", quote_literal_cstr(fs->must->vals[0]));
+		else if (fs->must->op == QUO_OP_HAS)
+			appendStringInfo(&buf, "participant = %s", fs->must->text);
+		else
+			appendStringInfo(&buf, "participant = the first element of %s", fs->must->text);
+	}
+	else if (fs->any_of != NULL)
+		appendStringInfo(&buf, "participant = ANY (%s)", fs->any_of->text);
+	foreach(lc, fs->within)
+		appendStringInfo(&buf, "%sparticipant = ANY (%s)", buf.len > 0 ? " AND " : "",
+						 ((PartTest *) lfirst(lc))->text);
+	if (buf.len == 0)
+		appendStringInfoString(&buf, "all (the participants conditions are checked on the rows)");
+	return buf.data;
 }

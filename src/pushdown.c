@@ -29,6 +29,7 @@
 
 /* The array operators, by OID (pg_operator.dat). */
 #define QUO_ARRAY_EQ_OP 1070
+#define QUO_ARRAY_OVERLAP_OP 2750
 #define QUO_ARRAY_CONTAINS_OP 2751
 #define QUO_ARRAY_CONTAINED_OP 2752
 
@@ -122,6 +123,13 @@ range_op(int strategy, bool var_on_left, QuoQualOp *op)
 	return false;
 }
 
+/* Whether f is the filter on the column a fan-out takes participants from. */
+static bool
+is_fanout_participants(const QuoEndpoint *ep, const QuoFilter *f)
+{
+	return ep->fanout != NULL && strcmp(f->column, ep->fanout->participants_column) == 0;
+}
+
 /* Classify "a op b" where one side is a column of baserel. */
 static bool
 classify_opexpr(PlannerInfo *root, RelOptInfo *baserel, QuoFdwRelationInfo *fpinfo,
@@ -178,6 +186,14 @@ classify_opexpr(PlannerInfo *root, RelOptInfo *baserel, QuoFdwRelationInfo *fpin
 			else if ((opexpr->opno == QUO_ARRAY_CONTAINS_OP && var_on_left) ||
 					 (opexpr->opno == QUO_ARRAY_CONTAINED_OP && !var_on_left))
 				out->op = QUO_OP_CONTAINS;
+			else if (!is_fanout_participants(fpinfo->endpoint, f))
+				return false;
+			/* a fan-out's choice of conversations only (fanout.c) */
+			else if (opexpr->opno == QUO_ARRAY_OVERLAP_OP)
+				out->op = QUO_OP_OVERLAPS;
+			else if ((opexpr->opno == QUO_ARRAY_CONTAINED_OP && var_on_left) ||
+					 (opexpr->opno == QUO_ARRAY_CONTAINS_OP && !var_on_left))
+				out->op = QUO_OP_CONTAINED;
 			else
 				return false;
 			return true;
@@ -224,7 +240,19 @@ classify_saop(PlannerInfo *root, RelOptInfo *baserel, QuoFdwRelationInfo *fpinfo
 	return false;
 }
 
-/* Whether some remote qual uses a filter of this kind. */
+/*
+ * Whether a remote qual becomes a request parameter.  "col && array" and
+ * "col <@ array" on participants do not (the API has no such filter): they
+ * only choose a fan-out's conversations.
+ */
+bool
+quo_qual_is_sent(const QuoEndpoint *ep, const QuoQual *qual)
+{
+	(void) ep;
+	return qual->op != QUO_OP_OVERLAPS && qual->op != QUO_OP_CONTAINED;
+}
+
+/* How many remote quals that are sent use a filter of this kind. */
 static int
 count_kind(const QuoEndpoint *ep, List *remote_quals, QuoFilterKind kind)
 {
@@ -235,7 +263,7 @@ count_kind(const QuoEndpoint *ep, List *remote_quals, QuoFilterKind kind)
 	{
 		QuoQual    *q = lfirst(lc);
 
-		if (ep->filters[q->filter].kind == kind)
+		if (ep->filters[q->filter].kind == kind && quo_qual_is_sent(ep, q))
 			n++;
 	}
 	return n;
@@ -243,27 +271,26 @@ count_kind(const QuoEndpoint *ep, List *remote_quals, QuoFilterKind kind)
 
 /*
  * Whether the endpoint's fan-out supplies every missing required filter
- * (columns, char *): the parent's phone number and participants.
+ * (columns, char *): the parent's phone number and participants.  With a
+ * participants condition and no phone number, the parents supply the
+ * number, and the condition chooses the parents (fanout.c).
  */
 bool
 quo_fanout_supplies(const QuoEndpoint *ep, List *missing)
 {
 	ListCell   *lc;
-	bool		needs_participants = false;
 
-	if (ep->fanout == NULL)
+	if (ep->fanout == NULL || missing == NIL)
 		return false;
 	foreach(lc, missing)
 	{
 		const char *col = lfirst(lc);
 
-		if (strcmp(col, ep->fanout->participants_column) == 0)
-			needs_participants = true;
-		else if (strcmp(col, ep->fanout->phone_column) != 0)
+		if (strcmp(col, ep->fanout->participants_column) != 0 &&
+			strcmp(col, ep->fanout->phone_column) != 0)
 			return false;
 	}
-	/* only without a participants condition: the parents supply them */
-	return needs_participants;
+	return true;
 }
 
 /*
@@ -281,14 +308,21 @@ quo_qual_is_exact(const QuoEndpoint *ep, List *remote_quals, const QuoQual *qual
 		return false;
 	/*
 	 * Listed through the parent (a required filter missing), the phone
-	 * number and participants sent are the parent's: quals on them are
-	 * checked here too.
+	 * number and participants sent are the parent's.  Quals on the phone
+	 * number are checked here.  Those on participants choose the parents
+	 * (fanout.c): where the rows' participants are the parent's, each is
+	 * decided on the parent, exactly; elsewhere (calls) the one parent
+	 * kept per number is the one a request with the qual's value would
+	 * list, so a qual the API filters on exactly stays exact.
 	 */
-	if (ep->fanout &&
-		(strcmp(f->column, ep->fanout->phone_column) == 0 ||
-		 strcmp(f->column, ep->fanout->participants_column) == 0) &&
-		quo_missing_required(ep, remote_quals) != NIL)
-		return false;
+	if (ep->fanout && quo_missing_required(ep, remote_quals) != NIL)
+	{
+		if (strcmp(f->column, ep->fanout->phone_column) == 0)
+			return false;
+		if (strcmp(f->column, ep->fanout->participants_column) == 0 &&
+			quo_fanout_participants_from_parent(ep))
+			return true;
+	}
 	if ((f->exact_ops & QUO_OPBIT(qual->op)) == 0)
 		return false;
 	/* Several participants quals are merged: the merge is rechecked. */
@@ -317,7 +351,7 @@ quo_missing_required(const QuoEndpoint *ep, List *remote_quals)
 		if (!ep->filters[i].required)
 			continue;
 		foreach(lc, remote_quals)
-			if (((QuoQual *) lfirst(lc))->filter == i)
+			if (((QuoQual *) lfirst(lc))->filter == i && quo_qual_is_sent(ep, lfirst(lc)))
 				found = true;
 		if (!found)
 			missing = lappend(missing, (char *) ep->filters[i].column);
@@ -376,4 +410,10 @@ quo_classify_conds(PlannerInfo *root, RelOptInfo *baserel,
 	fpinfo->has_required = (missing == NIL);
 	fpinfo->fanout = !fpinfo->has_required && fpinfo->fanout_enabled &&
 		quo_fanout_supplies(fpinfo->endpoint, missing);
+	fpinfo->fanout_participants = false;
+	if (fpinfo->fanout)
+		foreach(lc, fpinfo->remote_quals)
+			if (is_fanout_participants(fpinfo->endpoint,
+									   &fpinfo->endpoint->filters[((QuoQual *) lfirst(lc))->filter]))
+				fpinfo->fanout_participants = true;
 }

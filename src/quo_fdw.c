@@ -208,11 +208,17 @@ pushable_limit(PlannerInfo *root, RelOptInfo *baserel, QuoFdwRelationInfo *fpinf
  * conversation (QUO_FANOUT_EST_PARENTS, a large workspace: the count is not
  * known before the listing), so a parameterized path wins for outer sides
  * of up to thousands of rows, even unanalyzed ones.
+ *
+ * A fan-out that participants conditions narrow visits few conversations
+ * (QUO_FANOUT_EST_KEPT) after its listing's pages; rescanned loops times
+ * (a nested loop that supplies the participant), it lists once for the
+ * query, so each loop bears its share of the listing.
  */
 #define QUO_FANOUT_EST_PARENTS 20000
+#define QUO_FANOUT_EST_KEPT 4
 
 static Cost
-path_cost(double rows, const QuoFdwRelationInfo *fpinfo)
+path_cost(double rows, const QuoFdwRelationInfo *fpinfo, double loops)
 {
 	const QuoEndpoint *ep = fpinfo->endpoint;
 	double		pages = ep->paging->style == QUO_PAGING_NONE ? 0 : ceil(rows / ep->max_page);
@@ -220,10 +226,59 @@ path_cost(double rows, const QuoFdwRelationInfo *fpinfo)
 
 	if (fpinfo->has_required)
 		return total;
+	if (fpinfo->fanout && fpinfo->fanout_participants)
+	{
+		const QuoEndpoint *parent = quo_endpoint_by_name(ep->fanout->parent);
+		double		listing = ceil((double) QUO_FANOUT_EST_PARENTS / parent->max_page);
+
+		return total + (listing / Max(loops, 1.0) + QUO_FANOUT_EST_KEPT) * 100.0;
+	}
 	if (fpinfo->fanout)
 		return total + (1 + QUO_FANOUT_EST_PARENTS) * 100.0;
 	/* a path the API cannot serve is planned only if nothing else is */
 	return total + disable_cost;
+}
+
+/*
+ * How many times a path parameterized by the outer relations may be
+ * rescanned: the fewest rows of one of them, as the core's index paths
+ * estimate it (indxpath.c, get_loop_count).
+ */
+static double
+loop_count(PlannerInfo *root, Relids outer)
+{
+	double		result = 1.0;
+	int			relid = -1;
+
+	while ((relid = bms_next_member(outer, relid)) >= 0)
+	{
+		RelOptInfo *rel;
+
+		if (relid >= root->simple_rel_array_size)
+			continue;
+		rel = root->simple_rel_array[relid];
+		if (rel == NULL || rel->rows <= 0)
+			continue;
+		if (result == 1.0 || rel->rows < result)
+			result = rel->rows;
+	}
+	return Max(result, 1.0);
+}
+
+/* Whether some remote qual of fpinfo is on the column a fan-out takes participants from. */
+static bool
+has_participants_qual(const QuoFdwRelationInfo *fpinfo)
+{
+	const QuoEndpoint *ep = fpinfo->endpoint;
+	ListCell   *lc;
+
+	if (ep->fanout == NULL)
+		return false;
+	foreach(lc, fpinfo->remote_quals)
+		if (strcmp(ep->filters[((QuoQual *) lfirst(lc))->filter].column,
+				   ep->fanout->participants_column) == 0)
+			return true;
+	return false;
 }
 
 /* State for ec_member_matches: one equivalence class member at a time. */
@@ -313,7 +368,7 @@ quoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	fpinfo->limit = pushable_limit(root, baserel, fpinfo);
 	add_path(baserel, (Path *)
 			 quo_create_foreignscan_path(root, baserel, NULL, baserel->rows, 100.0,
-										 path_cost(baserel->tuples, fpinfo),
+										 path_cost(baserel->tuples, fpinfo, 1.0),
 										 NIL, baserel->lateral_relids, NULL, NIL));
 
 	foreach(lc, join_clause_candidates(root, baserel))
@@ -343,18 +398,27 @@ quoGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		Relids		outer = lfirst(lc);
 		ParamPathInfo *ppi = get_baserel_parampathinfo(root, baserel, outer);
 		QuoFdwRelationInfo probe = *fpinfo;
+		QuoFdwRelationInfo joined = *fpinfo;
 		double		rows = ppi->ppi_rows;
 
 		quo_classify_conds(root, baserel, &probe,
 						   list_concat(list_copy(baserel->baserestrictinfo), ppi->ppi_clauses));
-		/* per outer row, a precise request or nothing: never a fan-out */
-		if (!probe.has_required)
+		quo_classify_conds(root, baserel, &joined, ppi->ppi_clauses);
+
+		/*
+		 * Per outer row, a precise request, or the visits of the
+		 * conversations the outer row's participants choose (the listing
+		 * is made once for the query); never a fan-out of every
+		 * conversation.
+		 */
+		if (!probe.has_required &&
+			!(probe.fanout && probe.fanout_participants && has_participants_qual(&joined)))
 			continue;
 		if (probe.has_id)
 			rows = Min(rows, 1);
 		add_path(baserel, (Path *)
 				 quo_create_foreignscan_path(root, baserel, NULL, rows, 100.0,
-											 path_cost(rows, &probe),
+											 path_cost(rows, &probe, loop_count(root, outer)),
 											 NIL, outer, NULL, NIL));
 	}
 }

@@ -102,7 +102,10 @@ typedef enum QuoQualOp
 	QUO_OP_LT,					/* col < v */
 	QUO_OP_LE,					/* col <= v */
 	QUO_OP_GT,					/* col > v */
-	QUO_OP_GE					/* col >= v */
+	QUO_OP_GE,					/* col >= v */
+	QUO_OP_OVERLAPS,			/* col && array: no request parameter, a
+								 * fan-out's choice of conversations */
+	QUO_OP_CONTAINED			/* col <@ array: the same */
 } QuoQualOp;
 
 #define QUO_OPBIT(op) (1U << (op))
@@ -219,6 +222,7 @@ extern int	quo_endpoint_count(void);
 extern int	quo_endpoint_column(const QuoEndpoint *ep, const char *name);
 extern int	quo_endpoint_filter(const QuoEndpoint *ep, const char *column);
 extern const QuoEndpoint *quo_endpoint_of_target(const char *target);
+extern bool quo_fanout_participants_from_parent(const QuoEndpoint *ep);
 extern Oid	quo_coltype_oid(QuoColType type);
 extern const char *quo_coltype_name(QuoColType type);
 
@@ -288,6 +292,9 @@ typedef struct QuoFdwRelationInfo
 	bool		fanout_enabled; /* the fanout option is on */
 	bool		fanout;			/* required filters are missing, but the
 								 * endpoint's fan-out supplies them */
+	bool		fanout_participants;	/* the fan-out keeps only the
+										 * conversations its participants
+										 * conditions select */
 	double		limit;			/* pushed LIMIT, or 0 */
 } QuoFdwRelationInfo;
 
@@ -357,6 +364,7 @@ extern bool quo_qual_is_exact(const QuoEndpoint *ep, List *remote_quals,
 							  const QuoQual *qual);
 extern List *quo_missing_required(const QuoEndpoint *ep, List *remote_quals);
 extern bool quo_fanout_supplies(const QuoEndpoint *ep, List *missing);
+extern bool quo_qual_is_sent(const QuoEndpoint *ep, const QuoQual *qual);
 
 /* in request.c */
 extern List *quo_build_requests(const QuoEndpoint *ep, List *quals,
@@ -524,6 +532,9 @@ typedef struct QuoFanoutCounts
 								 * list takes */
 	int64		odd;			/* skipped: no participants, or some that
 								 * are not E.164 numbers */
+	int64		by_participants;	/* skipped: the query's participants
+									 * conditions rule them out */
+	bool		filtered;		/* participants conditions select parents */
 } QuoFanoutCounts;
 
 extern QuoFanoutCache *quo_fanout_cache_create(MemoryContext cxt);
@@ -540,6 +551,7 @@ extern List *quo_fanout_children(QuoFanoutState *fs, const char *relname,
 								 int64 requests_made, int rate_limit, bool *warned);
 extern const QuoFanoutCounts *quo_fanout_counts(QuoFanoutState *fs);
 extern List *quo_fanout_shape(QuoFanoutState *fs);
+extern char *quo_fanout_kept(QuoFanoutState *fs);
 
 /* in retry.c: backoff's first delay and cap, and the longest Retry-After honoured */
 #define QUO_BACKOFF_BASE_MS 500

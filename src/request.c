@@ -508,7 +508,7 @@ fold_quals(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 	{
 		QuoQual    *q = lfirst(lc);
 
-		if (ep->filters[q->filter].kind == QUO_FILTER_ELEMENTS)
+		if (ep->filters[q->filter].kind == QUO_FILTER_ELEMENTS && quo_qual_is_sent(ep, q))
 		{
 			nelements_quals++;
 			if (quo_qual_is_exact(ep, quals, q))
@@ -519,8 +519,12 @@ fold_quals(const QuoEndpoint *ep, List *quals, QuoQualValue *values,
 	foreach(lc, quals)
 	{
 		QuoQual    *q = lfirst(lc);
+		QuoQualValue *v = &values[qi++];
 
-		if (!apply_qual(ep, &ep->filters[q->filter], q, &values[qi++],
+		/* a qual that is no parameter is checked locally, or by a fan-out */
+		if (!quo_qual_is_sent(ep, q))
+			continue;
+		if (!apply_qual(ep, &ep->filters[q->filter], q, v,
 						&fvs[q->filter], quo_qual_is_exact(ep, quals, q)))
 			return false;
 	}

@@ -426,12 +426,16 @@ quoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		{
 			/* the listing, then the shape of each conversation's series */
 			List	   *shape = quo_fanout_shape(state->fanout);
+			char	   *kept = quo_fanout_kept(state->fanout);
 
 			specs = quo_fanout_parent_specs(state->fanout);
 			if (list_length(specs) == 1)
 				ExplainPropertyText("Quo Fan-out", linitial(explain_requests(state, specs)), es);
 			else
 				ExplainPropertyList("Quo Fan-out", explain_requests(state, specs), es);
+			/* the listing takes no participants: they choose what is visited */
+			if (kept != NULL)
+				ExplainPropertyText("Quo Conversations Kept", kept, es);
 			specs = shape;
 		}
 		if (missing != NIL)
@@ -457,6 +461,9 @@ quoExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			ExplainPropertyInteger("Quo Conversations Listed", NULL, c->listed, es);
 			ExplainPropertyInteger("Quo Conversations Visited", NULL, c->visited, es);
 			ExplainPropertyInteger("Quo Conversations Skipped By Last Activity", NULL, c->pruned, es);
+			if (c->filtered)
+				ExplainPropertyInteger("Quo Conversations Skipped By Participants", NULL,
+									   c->by_participants, es);
 			ExplainPropertyInteger("Quo Conversations Skipped As Unlistable", NULL,
 								   c->unlistable + c->odd, es);
 			ExplainPropertyInteger("Quo Peak Requests In Flight", NULL, state->run->stats.peak_in_flight, es);

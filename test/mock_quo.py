@@ -42,7 +42,8 @@ Control endpoints (no auth, never logged), used by test/mockctl.py:
                                 "big_group": true, "bulk_users": 120}; {} switches them off.
                                Answers what it made, as "name value" lines.
   GET  /_mock/truth?kind=calls|messages[&phone=PN..|+1..]...[&after=ISO]
-                  [&before=ISO][&user=US..]
+                  [&before=ISO][&user=US..][&participant=+1..]...
+                  [&any_participant=+1..]...[&participants=+1..,+1..]
                                the exact answer over the whole workspace, as
                                lines "count N", "ids_md5 X", "conversations N",
                                "unlistable_count N", "unlistable_conversations N"
@@ -1198,13 +1199,13 @@ def default_truth_rows(ws, kind):
                 cid = by_key.get((c["phoneNumberId"], tuple(sorted(c["participants"]))))
                 if cid is not None:
                     rows.append((c["id"], us_of(parse_ts(c["createdAt"])), c["phoneNumberId"], c["userId"], cid,
-                                 len(c["participants"]) == 1))
+                                 len(c["participants"]) == 1, tuple(c["participants"])))
         else:
             for m in ws.messages:
                 cid = by_key.get((m["phoneNumberId"], tuple(sorted(m["_parts"]))))
                 if cid is not None:
                     rows.append((m["id"], us_of(parse_ts(m["createdAt"])), m["phoneNumberId"], m["userId"],
-                                 cid, len(m["_parts"]) <= 10))
+                                 cid, len(m["_parts"]) <= 10, tuple(m["_parts"])))
         cache[kind] = rows
     return cache[kind]
 
@@ -1220,11 +1221,28 @@ def directory_truth(ws, kind, q):
     return "count %d\nids_md5 %s\n" % (len(ids), hashlib.md5(",".join(ids).encode()).hexdigest())
 
 
+def participants_match(q, parts):
+    """Whether a row's participants (a call's own, a message's conversation's,
+    in order) satisfy the truth query's participant conditions: participant
+    (each one held, as v = ANY (participants) and @>), any_participant (one
+    of them held, as &&) and participants (this comma-separated list, in
+    order, as participants = ARRAY[...])."""
+    if any(v not in parts for v in q.get("participant", [])):
+        return False
+    anyof = q.get("any_participant", [])
+    if anyof and not any(v in parts for v in anyof):
+        return False
+    exact = q.get("participants", [])
+    if len(exact) > 1:
+        raise TruthError("participants given twice")
+    return not exact or list(parts) == exact[0].split(",")
+
+
 def truth(ws, ex, q):
     kind = q.get("kind", [None])
     if kind in (["contacts"], ["tasks"]):
         return directory_truth(ws, kind[0], q)
-    check = {"kind", "phone", "after", "before", "user"}
+    check = {"kind", "phone", "after", "before", "user", "participant", "any_participant", "participants"}
     for k in q:
         if k not in check:
             raise TruthError("unknown parameter %s (known: %s)" % (k, ", ".join(sorted(check))))
@@ -1248,9 +1266,11 @@ def truth(ws, ex, q):
     user = users[0] if users else None
 
     ids, convs, lost, lost_convs = [], set(), 0, set()
-    for rid, t, pn, uid, cid, ok in default_truth_rows(ws, kind):
+    participants_match(q, ())          # its errors before any row
+    for rid, t, pn, uid, cid, ok, parts in default_truth_rows(ws, kind):
         if ((phones is None or pn in phones) and (user is None or uid == user)
-                and (after is None or t >= after) and (before is None or t <= before)):
+                and (after is None or t >= after) and (before is None or t <= before)
+                and participants_match(q, parts)):
             if ok:
                 ids.append(rid)
                 convs.add(cid)
@@ -1259,7 +1279,7 @@ def truth(ws, ex, q):
                 lost_convs.add(cid)
     if ex is not None:
         for c in ex.bulk + ([ex.group] if ex.group else []):
-            if phones is not None and c.pn not in phones:
+            if (phones is not None and c.pn not in phones) or not participants_match(q, c.parts):
                 continue
             ok = len(c.parts) == 1 if kind == "calls" else len(c.parts) <= 10
             for rid, t, uid in c.truth_rows(kind, after, before):

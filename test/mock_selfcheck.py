@@ -93,8 +93,9 @@ class Client:
         return dict(l.split(" ", 1) for l in body.decode().splitlines())
 
 
-def workspace_wide(c, kind, phones=(), after=None, before=None, user=None, check_order=False):
-    """kind rows with after <= createdAt <= before, listed the way the feature will."""
+def workspace_wide(c, kind, phones=(), after=None, before=None, user=None, check_order=False, keep=None):
+    """kind rows with after <= createdAt <= before, listed the way the feature will;
+    keep, when given, chooses the conversations by their participants."""
     convs = c.pages("/v1/conversations", [("phoneNumbers", p) for p in phones])
     if check_order:
         keys = [(ts(v["updatedAt"]), v["id"]) for v in convs]
@@ -102,6 +103,8 @@ def workspace_wide(c, kind, phones=(), after=None, before=None, user=None, check
         assert len({v["id"] for v in convs}) == len(convs), "a conversation listed twice"
     ids, per_conv, skipped, pruned = [], {}, [], 0
     for v in convs:
+        if keep is not None and not keep(v["participants"]):
+            continue
         last = v["lastActivityAt"]
         if after is not None and (last is None or ts(last) < after):
             pruned += 1
@@ -1040,6 +1043,16 @@ def main():
         check(c, "messages", "kind=messages&user=USbob000002&after=2025-06-01T00:00:00Z",
               user="USbob000002", after=ts("2025-06-01T00:00:00Z"))
         check(c, "calls", "kind=calls&user=UScarol0003", user="UScarol0003")
+        # by participants: each held, one of them held, exactly these in order
+        for kind in ("calls", "messages"):
+            check(c, kind, "kind=%s&participant=%%2B15550100002" % kind, keep=lambda p: "+15550100002" in p)
+            check(c, kind, "kind=%s&participant=%%2B15550100001&participant=%%2B15550100003" % kind,
+                  keep=lambda p: "+15550100001" in p and "+15550100003" in p)
+            check(c, kind, "kind=%s&any_participant=%%2B15550100002&any_participant=%%2B15550100005"
+                  "&after=2024-03-05T00:00:00Z" % kind, after=ts("2024-03-05T00:00:00Z"),
+                  keep=lambda p: "+15550100002" in p or "+15550100005" in p)
+        check(c, "messages", "kind=messages&participants=%2B15550100001,%2B15550100002,%2B15550100003",
+              keep=lambda p: p == ["+15550100001", "+15550100002", "+15550100003"])
         # a default row whose createdAt lost its milliseconds: truth follows the rendered time
         default = c.pages("/v1/messages", [("phoneNumberId", "PNsales0001"), ("participants", "+15550109999")])
         bare = next(r["createdAt"] for r in default if "." not in r["createdAt"])
