@@ -259,6 +259,8 @@ statement_time_left_ms(void)
 static void
 try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_wait)
 {
+	int64		wait;
+
 	if (fetch->done || fetch->running || f->running >= f->max_in_flight)
 		return;
 	if (fetch->not_before > now)
@@ -281,11 +283,10 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 			f->stopped = true;
 			return;
 		}
-		fetch->start_at = quo_rate_reserve(f->opts->api_key, f->opts->rate_limit);
+		fetch->start_at = quo_rate_reserve(f->opts->api_key, f->opts->rate_limit, &wait);
 		fetch->reserved = true;
 		f->waiting++;
-		if (fetch->start_at > now)
-			f->stats->throttled_usecs += fetch->start_at - now;
+		f->stats->throttled_usecs += wait;
 	}
 	if (fetch->start_at > now)
 	{

@@ -548,7 +548,7 @@ extern int64 quo_backoff_ms(int attempt, double jitter);
 /* in rate.c */
 extern void quo_rate_init(void);
 extern int64 quo_monotonic_usecs(void);
-extern int64 quo_rate_reserve(const char *api_key, int rate);
+extern int64 quo_rate_reserve(const char *api_key, int rate, int64 *wait_usecs);
 
 /* in errors.c */
 extern bool quo_is_missing_object(const QuoEndpoint *ep, const QuoHttpResult *res);
