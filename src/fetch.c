@@ -15,6 +15,9 @@
  * cancel or ERROR at any point (even while waiting for a rate-limit slot)
  * leaves nothing behind once the fetcher is reset; the scan resets it from
  * a memory context callback.
+ *
+ * Every attempt is counted in the statistics (stats.c) where it starts
+ * (try_start) and where it ends (attempt_finished).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -47,6 +50,8 @@ struct QuoFetch
 	bool		reserved;		/* a rate-limit slot is reserved at start_at */
 	int64		start_at;		/* the reserved slot (monotonic usecs) */
 	int64		not_before;		/* backoff: no new attempt before this */
+	int64		throttled;		/* rate-limit wait given to the next attempt
+								 * (usecs), for the statistics */
 	QuoHttpRequest *req;		/* the attempt running or finished, or NULL */
 	bool		running;		/* req is in flight */
 	bool		done;			/* req holds the final outcome */
@@ -287,6 +292,7 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 		fetch->reserved = true;
 		f->waiting++;
 		f->stats->throttled_usecs += wait;
+		fetch->throttled += wait;
 	}
 	if (fetch->start_at > now)
 	{
@@ -317,6 +323,8 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 	f->stats->peak_in_flight = Max(f->stats->peak_in_flight, f->running);
 	if (fetch->attempt > 1)
 		f->stats->retries++;
+	quo_stats_request_started(f->opts, fetch->attempt > 1, fetch->throttled);
+	fetch->throttled = 0;
 }
 
 /*
@@ -336,6 +344,7 @@ attempt_finished(QuoFetcher *f, QuoFetch *fetch)
 	fetch->running = false;
 	f->running--;
 	f->stats->bytes += res->bytes;
+	quo_stats_request_finished(f->opts, res);
 	res->attempts = fetch->attempt;
 	fetch->done = true;
 

@@ -79,7 +79,7 @@ typedef struct QuoRateShared
 static QuoRateShared *rate_shared = NULL;	/* in shared memory, if preloaded */
 static QuoRateTable local_table;	/* otherwise, this backend's */
 
-#if PG_VERSION_NUM >= 150000
+#ifdef QUO_HAVE_SHMEM_REQUEST_HOOK
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 #endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -88,7 +88,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static void
 rate_shmem_request(void)
 {
-#if PG_VERSION_NUM >= 150000
+#ifdef QUO_HAVE_SHMEM_REQUEST_HOOK
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 #endif
@@ -120,7 +120,7 @@ quo_rate_init(void)
 {
 	if (!process_shared_preload_libraries_in_progress)
 		return;
-#if PG_VERSION_NUM >= 150000
+#ifdef QUO_HAVE_SHMEM_REQUEST_HOOK
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = rate_shmem_request;
 #else
