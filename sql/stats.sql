@@ -54,7 +54,9 @@ INSERT INTO seen SELECT count(*) FROM wanted w JOIN qs.calls c ON c.id = w.id RE
 
 -- two more sessions: a 404, 429s retried twice, then a list; they end
 -- before the counts are read
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
 SELECT format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
               split_part(current_setting('unix_socket_directories'), ',', 1), current_user) AS conn \gset
 SELECT dblink_connect('s2', :'conn');
