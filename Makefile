@@ -12,7 +12,7 @@
 MODULE_big = quo_fdw
 OBJS = src/quo_fdw.o src/scan.o src/fanout.o src/fetch.o src/option.o src/endpoints.o src/pushdown.o \
        src/request.o src/http.o src/retry.o src/rate.o src/errors.o src/json_row.o \
-       src/join.o src/token_set.o src/series.o src/fetch_sql.o src/mirror.o
+       src/join.o src/token_set.o src/series.o src/fetch_sql.o src/mirror.o src/stats.o
 
 EXTENSION = quo_fdw
 EXTVERSION = 0.4.0
@@ -25,7 +25,7 @@ DATA_built = quo_fdw--$(EXTVERSION).sql quo_fdw--0.3.0--$(EXTVERSION).sql
 # the functions and views, written once: an update replaces them with these
 SQL_SHARED = src/sql/fetch.sql src/sql/mirror_tables.sql src/sql/mirror_view.sql src/sql/mirror_create.sql \
              src/sql/mirror_read.sql src/sql/mirror_lists.sql src/sql/mirror_visits.sql src/sql/mirror_enrich.sql \
-             src/sql/mirror_refresh.sql
+             src/sql/mirror_refresh.sql src/sql/stats.sql
 sql_banner = printf '/* %s: assembled by the build from src/sql (see the Makefile); edit those files, not this one */\n\n\\echo Use "%s" to load this file. \\quit\n\n'
 
 # the pg_regress suite, in the order of test/schedule

@@ -139,6 +139,14 @@ typedef const char *quo_binary_data;
 #define quo_mark_guc_prefix_reserved(p) EmitWarningsOnPlaceholders(p)
 #endif
 
+/*
+ * Shared memory is asked for from a shmem_request_hook from PG15; before,
+ * directly in _PG_init.
+ */
+#if PG_VERSION_NUM >= 150000
+#define QUO_HAVE_SHMEM_REQUEST_HOOK 1
+#endif
+
 /* The module's magic block, with its name and version where the server has them (PG18). */
 #ifdef PG_MODULE_MAGIC_EXT
 #define QUO_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "quo_fdw", .version = QUO_FDW_VERSION)
@@ -153,6 +161,15 @@ typedef const char *quo_binary_data;
 #else
 #define quo_server_usage_ok(serverid, roleid) \
 	(pg_foreign_server_aclcheck((serverid), (roleid), ACL_USAGE) == ACLCHECK_OK)
+#endif
+
+/* Ownership of a foreign server: object_ownercheck from PG16. */
+#if PG_VERSION_NUM >= 160000
+#define quo_server_owner_ok(serverid, roleid) \
+	object_ownercheck(ForeignServerRelationId, (serverid), (roleid))
+#else
+#define quo_server_owner_ok(serverid, roleid) \
+	pg_foreign_server_ownercheck((serverid), (roleid))
 #endif
 
 /*

@@ -9,6 +9,8 @@
  * response is quoted by whole characters, cleaned of control characters
  * and of the API key, and kept to what the server and client encodings
  * can hold: quoting the API must never turn its error into another one.
+ * Each error raised here is also its server's last error in the
+ * statistics (stats.c).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -458,20 +460,18 @@ append_body(StringInfo detail, const QuoHttpResult *res, const char *target,
 }
 
 /*
- * Report a failed request: a transport failure, or an HTTP error status
- * with what the API said about it.
+ * Raise the error for a failed request: a transport failure, or an HTTP
+ * error status with what the API said about it.
  */
-void
-quo_report_http_failure(const QuoFdwOptions *opts, const char *target,
-						const QuoHttpResult *res)
+pg_noreturn static void
+raise_http_failure(const QuoFdwOptions *opts, const char *target,
+				   const QuoHttpResult *res)
 {
 	StringInfoData detail;
 	StringInfoData title;
 	char	   *raw_title;
 	const char *hint;
 	bool		quo_404;
-
-	CHECK_FOR_INTERRUPTS();
 
 	initStringInfo(&detail);
 	append_request(&detail, opts, target, res);
@@ -493,14 +493,12 @@ quo_report_http_failure(const QuoFdwOptions *opts, const char *target,
 	pg_unreachable();
 }
 
-/* Report a 200 response that is not what the API documents. */
-void
-quo_report_bad_response(const QuoFdwOptions *opts, const char *target,
-						const char *what)
+/* Raise the error for a 200 response that is not what the API documents. */
+pg_noreturn static void
+raise_bad_response(const QuoFdwOptions *opts, const char *target, const char *what)
 {
 	StringInfoData detail;
 
-	CHECK_FOR_INTERRUPTS();
 	initStringInfo(&detail);
 	appendStringInfoString(&detail, "Request: GET ");
 	quo_append_api_text(&detail, target, strlen(target), 2000, opts->api_key);
@@ -511,6 +509,54 @@ quo_report_bad_response(const QuoFdwOptions *opts, const char *target,
 			(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_REPLY),
 			 errmsg("invalid response from the Quo API"),
 			 errdetail_internal("%s", detail.data)));
+	pg_unreachable();
+}
+
+/*
+ * Report a failed request: a transport failure, or an HTTP error status
+ * with what the API said about it.  The error is the server's last error
+ * in quo_fdw.stats, as raised (a cancel first is not: it is no failure of
+ * the API's).
+ */
+void
+quo_report_http_failure(const QuoFdwOptions *opts, const char *target,
+						const QuoHttpResult *res)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	CHECK_FOR_INTERRUPTS();
+	PG_TRY();
+	{
+		raise_http_failure(opts, target, res);
+	}
+	PG_CATCH();
+	{
+		quo_stats_error(opts, cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	pg_unreachable();
+}
+
+/* Report a 200 response that is not what the API documents (last error too). */
+void
+quo_report_bad_response(const QuoFdwOptions *opts, const char *target,
+						const char *what)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	CHECK_FOR_INTERRUPTS();
+	PG_TRY();
+	{
+		raise_bad_response(opts, target, what);
+	}
+	PG_CATCH();
+	{
+		quo_stats_error(opts, cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	pg_unreachable();
 }
 
 /*

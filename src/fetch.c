@@ -15,6 +15,9 @@
  * cancel or ERROR at any point (even while waiting for a rate-limit slot)
  * leaves nothing behind once the fetcher is reset; the scan resets it from
  * a memory context callback.
+ *
+ * Every attempt is counted in the statistics (stats.c) where it starts
+ * (try_start) and where it ends (attempt_finished).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -47,6 +50,8 @@ struct QuoFetch
 	bool		reserved;		/* a rate-limit slot is reserved at start_at */
 	int64		start_at;		/* the reserved slot (monotonic usecs) */
 	int64		not_before;		/* backoff: no new attempt before this */
+	int64		throttled;		/* rate-limit wait given to the next attempt
+								 * (usecs), for the statistics */
 	QuoHttpRequest *req;		/* the attempt running or finished, or NULL */
 	bool		running;		/* req is in flight */
 	bool		done;			/* req holds the final outcome */
@@ -259,6 +264,8 @@ statement_time_left_ms(void)
 static void
 try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_wait)
 {
+	int64		wait;
+
 	if (fetch->done || fetch->running || f->running >= f->max_in_flight)
 		return;
 	if (fetch->not_before > now)
@@ -278,11 +285,11 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 		 */
 		if (f->stop_after > 0 && f->stats->requests + f->waiting >= f->stop_after)
 			return;
-		fetch->start_at = quo_rate_reserve(f->opts->api_key, f->opts->rate_limit);
+		fetch->start_at = quo_rate_reserve(f->opts->api_key, f->opts->rate_limit, &wait);
 		fetch->reserved = true;
 		f->waiting++;
-		if (fetch->start_at > now)
-			f->stats->throttled_usecs += fetch->start_at - now;
+		f->stats->throttled_usecs += wait;
+		fetch->throttled += wait;
 	}
 	if (fetch->start_at > now)
 	{
@@ -315,6 +322,8 @@ try_start(QuoFetcher *f, QuoFetch *fetch, int64 now, int64 *wake_at, bool *rate_
 	f->stats->peak_in_flight = Max(f->stats->peak_in_flight, f->running);
 	if (fetch->attempt > 1)
 		f->stats->retries++;
+	quo_stats_request_started(f->opts, fetch->attempt > 1, fetch->throttled);
+	fetch->throttled = 0;
 }
 
 /*
@@ -334,6 +343,7 @@ attempt_finished(QuoFetcher *f, QuoFetch *fetch)
 	fetch->running = false;
 	f->running--;
 	f->stats->bytes += res->bytes;
+	quo_stats_request_finished(f->opts, res);
 	res->attempts = fetch->attempt;
 	fetch->done = true;
 

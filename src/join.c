@@ -679,6 +679,7 @@ answer(QuoJoinState *js, QuoJoinLookup *lk)
 						   &token, &error))
 			quo_report_bad_response(&js->opts, lk->target, error);
 		js->rows_fetched += lk->nrows;
+		quo_stats_rows(&js->opts, lk->nrows);
 	}
 	quo_fetch_release(js->fetcher, lk->fetch);
 	lk->fetch = NULL;

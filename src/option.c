@@ -86,8 +86,8 @@ char	   *quo_allowed_base_urls = NULL;
 static bool check_allowed_base_urls(char **newval, void **extra, GucSource source);
 
 /*
- * Load-time setup: the GUCs, libcurl's global state, the rate limit's
- * shared memory; once per backend.
+ * Load-time setup: the GUCs, libcurl's global state, the shared memory of
+ * the rate limit and of the statistics; once per backend.
  */
 void
 _PG_init(void)
@@ -112,9 +112,22 @@ _PG_init(void)
 							   &quo_allowed_base_urls, "",
 							   PGC_SUSET, GUC_LIST_INPUT,
 							   check_allowed_base_urls, NULL, NULL);
+	DefineCustomBoolVariable("quo_fdw.stats",
+							 "Count Quo API requests, responses, rows and errors in quo_fdw.stats.",
+							 "Counted only when quo_fdw is in shared_preload_libraries.",
+							 &quo_stats_enabled, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	/* a PGC_POSTMASTER variable may only be made while preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("quo_fdw.stats_max",
+								"Most (database, foreign server) pairs quo_fdw.stats keeps apart.",
+								"Pairs beyond them are counted together in one overflow row.",
+								&quo_stats_max, 100, 1, 10000,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	quo_mark_guc_prefix_reserved("quo_fdw");
 	quo_http_init();
 	quo_rate_init();
+	quo_stats_init();
 }
 
 /* Name of the catalog an option context stands for, for messages. */
@@ -710,6 +723,7 @@ quo_get_server_options(Oid serverid, Oid userid, const QuoEndpoint *ep, bool nee
 
 	memset(opts, 0, sizeof(*opts));
 	opts->server_name = server->servername;
+	opts->server_id = server->serverid;
 	opts->base_url = QUO_DEFAULT_BASE_URL;
 	for (int i = 0; i < (int) lengthof(valid_options); i++)
 		if (valid_options[i].kind != QUO_OPT_OTHER)

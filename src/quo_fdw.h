@@ -235,6 +235,7 @@ extern const char *quo_coltype_name(QuoColType type);
 typedef struct QuoFdwOptions
 {
 	char	   *server_name;	/* for messages */
+	Oid			server_id;		/* the foreign server, its statistics' key */
 	char	   *base_url;		/* scheme://host[:port], no trailing slash */
 	char	   *api_key;		/* from the user mapping; never printed */
 	int			connect_timeout_ms; /* libcurl connect timeout */
@@ -503,6 +504,8 @@ typedef struct QuoSeriesRun
 	QuoFetchStats stats;		/* requests, retries, bytes, throttling */
 	int64		n_pages;
 	int64		n_rows_fetched;
+	int64		rows_recorded;	/* of n_rows_fetched, those the statistics
+								 * have counted */
 	int64		rows_returned;	/* rows given since the last reset */
 } QuoSeriesRun;
 
@@ -564,7 +567,18 @@ extern int64 quo_backoff_ms(int attempt, double jitter);
 /* in rate.c */
 extern void quo_rate_init(void);
 extern int64 quo_monotonic_usecs(void);
-extern int64 quo_rate_reserve(const char *api_key, int rate);
+extern int64 quo_rate_reserve(const char *api_key, int rate, int64 *wait_usecs);
+
+/* in stats.c: the API usage statistics (quo_fdw.stats), when preloaded */
+extern bool quo_stats_enabled;
+extern int	quo_stats_max;
+extern void quo_stats_init(void);
+extern void quo_stats_request_started(const QuoFdwOptions *opts, bool retry,
+									  int64 waited_usecs);
+extern void quo_stats_request_finished(const QuoFdwOptions *opts,
+									   const QuoHttpResult *res);
+extern void quo_stats_rows(const QuoFdwOptions *opts, int64 n);
+extern void quo_stats_error(const QuoFdwOptions *opts, MemoryContext cxt);
 
 /* in errors.c */
 extern bool quo_is_missing_object(const QuoEndpoint *ep, const QuoHttpResult *res);

@@ -79,7 +79,7 @@ typedef struct QuoRateShared
 static QuoRateShared *rate_shared = NULL;	/* in shared memory, if preloaded */
 static QuoRateTable local_table;	/* otherwise, this backend's */
 
-#if PG_VERSION_NUM >= 150000
+#ifdef QUO_HAVE_SHMEM_REQUEST_HOOK
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 #endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -88,7 +88,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static void
 rate_shmem_request(void)
 {
-#if PG_VERSION_NUM >= 150000
+#ifdef QUO_HAVE_SHMEM_REQUEST_HOOK
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 #endif
@@ -120,7 +120,7 @@ quo_rate_init(void)
 {
 	if (!process_shared_preload_libraries_in_progress)
 		return;
-#if PG_VERSION_NUM >= 150000
+#ifdef QUO_HAVE_SHMEM_REQUEST_HOOK
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = rate_shmem_request;
 #else
@@ -234,14 +234,16 @@ quo_monotonic_usecs(void)
  * Reserve the next send slot for a request with api_key under a limit of
  * rate requests per second (0: no limit).  Returns when the request may
  * be sent, on quo_monotonic_usecs()'s clock; the caller waits until then.
+ * *wait_usecs is how long after the reservation that is (0: at once).
  */
 int64
-quo_rate_reserve(const char *api_key, int rate)
+quo_rate_reserve(const char *api_key, int rate, int64 *wait_usecs)
 {
 	uint64		keyhash;
 	int64		now = quo_monotonic_usecs();
 	int64		slot;
 
+	*wait_usecs = 0;
 	if (rate <= 0 || api_key == NULL)
 		return now;
 	rate = Min(rate, QUO_RATE_MAX);
@@ -258,5 +260,6 @@ quo_rate_reserve(const char *api_key, int rate)
 	}
 	else
 		slot = reserve(find_ring(&local_table, keyhash, now), rate, now);
+	*wait_usecs = slot - now;
 	return slot;
 }

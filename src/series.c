@@ -39,6 +39,14 @@ release_page(QuoSeriesRun *run)
 	run->nrows = run->next_row = 0;
 }
 
+/* Give the rows given since last time to the statistics. */
+static void
+record_rows(QuoSeriesRun *run)
+{
+	quo_stats_rows(run->opts, run->n_rows_fetched - run->rows_recorded);
+	run->rows_recorded = run->n_rows_fetched;
+}
+
 /* Release every request of the run and the page. */
 static void
 release_external(QuoSeriesRun *run)
@@ -114,6 +122,7 @@ quo_series_start(QuoSeriesRun *run, List *specs, const char *first_token)
 void
 quo_series_reset(QuoSeriesRun *run)
 {
+	record_rows(run);
 	release_external(run);
 	run->specs = NIL;
 	run->next_spec = 0;
@@ -364,14 +373,9 @@ fetch_page(QuoSeriesRun *run, QuoFetch *fetch)
 	return true;
 }
 
-/*
- * The next event of the run: a row (run->row, of series run->spec, the
- * run->next_spec-th), the end of a page, the end of a series, the end of
- * every series, or a stop.  The row object belongs to the page: it is
- * valid until the next call.
- */
-QuoSeriesEvent
-quo_series_next(QuoSeriesRun *run)
+/* quo_series_next's event, before the rows are recorded. */
+static QuoSeriesEvent
+next_event(QuoSeriesRun *run)
 {
 	for (;;)
 	{
@@ -420,6 +424,23 @@ quo_series_next(QuoSeriesRun *run)
 		if (!fetch_page(run, NULL))
 			return QUO_SERIES_STOPPED;
 	}
+}
+
+/*
+ * The next event of the run: a row (run->row, of series run->spec, the
+ * run->next_spec-th), the end of a page, the end of a series, the end of
+ * every series, or a stop.  The row object belongs to the page: it is
+ * valid until the next call.  The statistics count the rows a page at a
+ * time: at each event that is not a row, and at a reset.
+ */
+QuoSeriesEvent
+quo_series_next(QuoSeriesRun *run)
+{
+	QuoSeriesEvent ev = next_event(run);
+
+	if (ev != QUO_SERIES_ROW)
+		record_rows(run);
+	return ev;
 }
 
 /*

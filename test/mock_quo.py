@@ -2312,7 +2312,7 @@ class Handler(BaseHTTPRequestHandler):
             raise _Dropped()
 
     def post_fault(self, f, family, body):
-        """Replace a good answer with a broken one; the status sent, or None."""
+        """Replace a good answer with a broken one; the status sent ("truncated": none), or None."""
         a = f.action
         s = f.spec
         if a == "status":
@@ -2337,6 +2337,7 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data[: len(data) // 2])
             self.close_connection = True
+            return "truncated"      # logged as such: no client read an answer
         elif a == "html":
             self.send_body(200, "<html><body>Gateway</body></html>", ctype="text/html")
         elif a == "wrong_type":
