@@ -255,7 +255,7 @@ SELECT mirror_schema, server, since, lookback, watermark <= last_refresh AS orde
        last_result->'requests' AS last_requests, calls, messages, conversations, users, phone_numbers
   FROM quo_fdw.mirrors ORDER BY 1;
 
--- a reporting view over the mirror (README): calls per user per day
+-- a reporting view over the mirror (docs/mirror.md): calls per user per day
 CREATE VIEW quo_local.calls_per_user_day AS
 SELECT coalesce(u.first_name || ' ' || u.last_name, u.email) AS user_name, date_trunc('day', c.created_at) AS day,
        count(*) AS calls, count(*) FILTER (WHERE c.status = 'completed') AS completed,

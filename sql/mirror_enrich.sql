@@ -294,7 +294,7 @@ SELECT * FROM whole_truth('whole_steps');
 DROP TABLE esteps;
 
 -- a report over the mirror, read with no request: calls per customer
--- company this quarter with their AI summary (README)
+-- company this quarter with their AI summary (docs/mirror.md)
 SELECT mock('clearlog');
 SELECT coalesce(k.company, '(no company)') AS company, count(DISTINCT c.id) AS calls,
        count(s.call_id) AS summarized,

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The mirror from pg_cron, as README's recipe has it: a cluster of its own
-# with shared_preload_libraries = 'pg_cron', cron.database_name and
-# background workers; a role that is not a superuser owns the mirror and
-# schedules CALL quo_fdw.sync_mirror(...); cron.job_run_details reports the
-# run succeeded, and the mirror is complete and equals a full scan.  Run by
-# test/run.sh (PG_BIN, WORK, QUO_MOCK_URL, QUO_TEST_KEY set; Debian's
-# postgresql-N-cron installed by it).
+# The mirror from pg_cron, as docs/mirror.md's "From pg_cron" recipe has
+# it: a cluster of its own with shared_preload_libraries = 'pg_cron',
+# cron.database_name and background workers; a role that is not a
+# superuser owns the mirror and schedules CALL quo_fdw.sync_mirror(...);
+# cron.job_run_details reports the run succeeded, and the mirror is
+# complete and equals a full scan.  Run by test/run.sh (PG_BIN, WORK,
+# QUO_MOCK_URL, QUO_TEST_KEY set; Debian's postgresql-N-cron installed by
+# it).
 set -euo pipefail
 if [ ! -e "$("$PG_BIN/pg_config" --pkglibdir)/pg_cron.so" ]; then
   suite=$(. /etc/os-release 2>/dev/null; echo "${VERSION_CODENAME:-}")
@@ -26,7 +27,7 @@ stop() {
 trap stop EXIT
 rm -rf "$pgdata" "$sock"; mkdir -p "$sock"; chown postgres: "$sock"
 runuser -u postgres -- "$PG_BIN/initdb" -D "$pgdata" -A trust -E UTF8 --locale=C >/dev/null
-# README: "Using pg_cron" (the settings pg_cron needs)
+# docs/mirror.md, "From pg_cron": the settings pg_cron needs
 cat >> "$pgdata/postgresql.conf" <<CONF
 port = $port
 listen_addresses = ''
@@ -50,7 +51,7 @@ CREATE SCHEMA reports AUTHORIZATION regress_quo_cron;
 GRANT USAGE ON SCHEMA cron TO regress_quo_cron;
 SQL
 psql -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_cron'" -U postgres | sed 's/^/pg_cron /'
-# the mirror's owner creates it and schedules its steps (README's recipe)
+# the mirror's owner creates it and schedules its steps (docs/mirror.md's recipe)
 psql -U regress_quo_cron -c "SELECT quo_fdw.create_mirror('quo', 'reports')" >/dev/null
 cmd="CALL quo_fdw.sync_mirror('reports', 200)"
 # pg_cron 1.5 and later take a schedule in seconds; 1.4 (Debian 12) a minute
