@@ -50,7 +50,7 @@ SELECT status, count(*) AS calls, sum(duration) AS seconds
    AND created_at >= '2024-04-01' AND created_at < '2024-05-01'
  GROUP BY status ORDER BY calls DESC;
 
-\echo '== Calls per account: the join turns each account into one precise request'
+\echo '== Calls per account: the join turns each account into one precise request (docs/pushdown.md)'
 SELECT a.name, count(c.id) AS calls, sum(c.duration) AS seconds
   FROM accounts a
   JOIN quo.calls c ON c.phone_number_id = :'pn' AND a.phone = ANY (c.participants)
@@ -104,12 +104,12 @@ SELECT array_agg(id)::text AS ids FROM (SELECT id FROM quo.calls
 SELECT id, direction, status, duration, raw->>'callRoute' AS route
   FROM quo.calls WHERE id = ANY (:'ids'::text[] || 'AC99999999'::text) ORDER BY id;
 
-\echo '== EXPLAIN ANALYZE counts requests and pages'
+\echo '== EXPLAIN ANALYZE counts requests and pages (docs/pushdown.md, EXPLAIN)'
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT count(*) FROM quo.calls
  WHERE phone_number_id = :'pn' AND :'who' = ANY (participants);
 
-\echo '== A mirror for reporting views: local tables, refreshed for the cost of what changed'
+\echo '== A mirror for reporting views: local tables, refreshed for the cost of what changed (docs/mirror.md)'
 SET quo_fdw.mirror_max_requests = 5000;
 SELECT quo_fdw.create_mirror('quo', 'quo_local');
 \echo '-- the first refresh fetches everything'
@@ -132,15 +132,16 @@ SELECT * FROM quo_local.calls_per_user_day ORDER BY day DESC, user_name LIMIT 6;
 SELECT mirror_schema, last_result->'requests' AS last_requests, calls, messages, conversations, users
   FROM quo_fdw.mirrors;
 
-\echo '== A workspace-wide question: no number, no participant; the calls are listed through the conversations'
+\echo '== A workspace-wide question: no number, no participant; the calls are listed through the conversations (docs/workspace-scans.md)'
 SELECT quo_fdw.requests_sent() AS before \gset
 SELECT count(*) AS missed_calls FROM quo.calls WHERE status = 'missed';
 SELECT quo_fdw.requests_sent() - :before AS requests;
 
 \echo '== A question the API cannot answer gets an error that says what to add'
-\echo '-- summaries exist only per call: there is no list of them'
+\echo '-- summaries exist only per call: there is no list of them (docs/tables.md, the per-call tables)'
 \set ON_ERROR_STOP 0
 SELECT count(*) FROM quo.call_summaries WHERE status = 'completed';
 \set ON_ERROR_STOP 1
+\echo '== Read on: README.md, and a page per topic in docs/'
 \c postgres
 DROP DATABASE quo_demo;
