@@ -133,6 +133,17 @@ SELECT count(*) AS calls,
   FROM calls WHERE participants <@ ARRAY['+15550100002', '+15550100005'];
 SELECT count(*) AS requests FROM mock_log();
 SELECT mock_reset();
+-- "@>" of two numbers visits the conversations of either (a call's row may
+-- list two participants: one matching both can come from the conversation
+-- of the second); the rows are rechecked (the mock's calls list one)
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM calls WHERE participants @> ARRAY['+15550100005', '+15550100002'];
+SELECT count(*) AS calls FROM calls WHERE participants @> ARRAY['+15550100005', '+15550100002'];
+SELECT count(*) AS requests,
+       count(*) FILTER (WHERE l LIKE 'GET /v1/calls?%participants=%2B15550100005&%') AS visits_first,
+       count(*) FILTER (WHERE l LIKE 'GET /v1/calls?%participants=%2B15550100002&%') AS visits_second
+  FROM mock_log() l;
+SELECT mock_reset();
 -- with a number, "&&" chooses among that number's conversations
 SELECT count(*) AS calls,
        count(*) = truth_of('kind=calls&phone=PNsales0001&any_participant=+15550100002&any_participant=+15550100005', 'count')::bigint AS same_count

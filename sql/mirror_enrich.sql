@@ -222,7 +222,7 @@ SELECT quo_fdw.create_mirror('quo_mock', 'noplan', tables => '{conversations,cal
 SELECT mock_fault('{"action": "status", "status": 403, "times": -1, "match": "/v1/call-voicemails/"}');
 SELECT mock('clearlog');
 SELECT complete, call_voicemails_inserted FROM quo_fdw.refresh_mirror('noplan');
--- (the pass's first ask is of one call: the only one the 403 costs)
+-- (the pass's first two asks are of one call each: all the 403 costs)
 SELECT count(*) FILTER (WHERE l LIKE '%call-voicemails%') AS voicemail_requests FROM mock_log() l;
 SELECT mirror_schema, unavailable ? 'call_voicemails' AS refused,
        unavailable -> 'call_voicemails' ->> 'error' AS error, per_call_awaited
@@ -233,6 +233,36 @@ SELECT complete FROM quo_fdw.refresh_mirror('noplan');
 SELECT count(*) FILTER (WHERE l LIKE '%call-voicemails%') AS voicemail_requests FROM mock_log() l;
 SELECT mock('clearfaults');
 SELECT quo_fdw.drop_mirror('noplan');
+
+-- one call the API refuses on its own (a 403 for the pass's first call
+-- only) does not stop the asking: the next call is asked, then the rest;
+-- the refused call's ask counts
+SELECT quo_fdw.create_mirror('quo_mock', 'onecall', tables => '{conversations,calls,call_summaries}',
+                             since => '2024-05-15', enrich_within => '5 years', enrich_retry => '1 hour');
+SELECT mock_fault('{"action": "status", "status": 403, "times": 1, "match": "/v1/call-summaries/"}');
+SELECT complete, call_summaries_inserted > 0 AS read_the_rest FROM quo_fdw.refresh_mirror('onecall');
+SELECT mirror_schema, unavailable FROM quo_fdw.mirrors WHERE mirror_schema = 'onecall';
+SELECT asks, done, error FROM onecall.enrichment_state WHERE error IS NOT NULL;
+SELECT mock('clearfaults');
+SELECT quo_fdw.drop_mirror('onecall');
+
+-- the API failing as a whole while per-call rows are read (a lapsed plan:
+-- 402) ends the per-call reads with a WARNING, one request spent, no ask
+-- counted; the pass completes and the next refresh reads them
+SELECT quo_fdw.create_mirror('quo_mock', 'lapsed', tables => '{conversations,calls,call_summaries}',
+                             since => '2024-05-15', enrich_within => '5 years', enrich_retry => '1 hour');
+SELECT mock_fault('{"action": "status", "status": 402, "times": -1, "match": "/v1/call-summaries/"}');
+SELECT mock('clearlog');
+\set VERBOSITY terse
+SELECT complete, call_summaries_inserted, per_call_awaited > 0 AS awaited FROM quo_fdw.refresh_mirror('lapsed');
+\set VERBOSITY default
+SELECT count(*) FILTER (WHERE l LIKE '%/v1/call-summaries/%') AS summary_requests FROM mock_log() l;
+SELECT max(asks) AS most_asks FROM lapsed.enrichment_state;
+SELECT mock('clearfaults');
+SELECT complete, per_call_awaited FROM quo_fdw.refresh_mirror('lapsed');
+SELECT (SELECT count(*) FROM lapsed.call_summaries) = (SELECT count(*) FROM quo.call_summaries s
+                                                        JOIN lapsed.calls c ON c.id = s.call_id) AS summaries_same;
+SELECT quo_fdw.drop_mirror('lapsed');
 
 -- a whole refresh that reaches quo_fdw.mirror_max_requests while asking
 -- for per-call rows keeps what it read and completes, with a WARNING; the

@@ -340,9 +340,10 @@ add_participants_test(QuoFanoutState *fs, const QuoQual *q, const QuoQualValue *
 /*
  * Where the rows carry their own participants (calls): which parents a
  * request with their participant lists every row the conditions can match
- * from.  A value every matching row holds (of "v = ANY", "=" or "@>") is
- * the one participant to keep, the first one found; else, for "&&", any of
- * its values.  "<@" keeps only a parent whose participant is in the array
+ * from.  The value of "v = ANY" is the one participant to keep; of "=" or
+ * "@>", any of the array's values (a matching row holds them all, and a
+ * row may list more than its conversation's participant); else, for "&&",
+ * any of its values.  "<@" keeps only a parent whose participant is in the array
  * (every row listed with it holds it).  Conditions not used here are
  * rechecked on the rows.
  */
@@ -459,7 +460,13 @@ participants_match(QuoFanoutState *fs, FanoutParent *p)
 	}
 	if (fs->must != NULL)
 	{
-		if (!in_list(fs->must->vals[0], p->participants))
+		/*
+		 * A call's row may list more than its conversation's participant
+		 * (the API documents two at most): of an array, a row can come
+		 * from the conversation of any of its values
+		 */
+		if (fs->must->op == QUO_OP_HAS ? !in_list(fs->must->vals[0], p->participants)
+			: !any_in_test(fs->must, p->participants))
 			return false;
 	}
 	else if (fs->any_of != NULL && !any_in_test(fs->any_of, p->participants))
@@ -921,12 +928,12 @@ quo_fanout_kept(QuoFanoutState *fs)
 	}
 	if (fs->must != NULL)
 	{
-		if (fs->must->known)
+		if (fs->must->op == QUO_OP_HAS && fs->must->known)
 			appendStringInfo(&buf, "participant = %s", quote_literal_cstr(fs->must->vals[0]));
 		else if (fs->must->op == QUO_OP_HAS)
 			appendStringInfo(&buf, "participant = %s", fs->must->text);
 		else
-			appendStringInfo(&buf, "participant = the first element of %s", fs->must->text);
+			appendStringInfo(&buf, "participant = ANY (%s)", fs->must->text);
 	}
 	else if (fs->any_of != NULL)
 		appendStringInfo(&buf, "participant = ANY (%s)", fs->any_of->text);

@@ -38,12 +38,14 @@ COMMENT ON FUNCTION quo_fdw.mirror_await_span(quo_fdw.mirror) IS 'how long after
 -- 404, no recording yet) or not final is asked again no sooner than
 -- enrich_retry after, the wait doubling each time, mirror_max_asks() times
 -- at most, and not past mirror_await_span() after the call ended.  A 403
--- for every call of a batch (a plan without the feature: the pass's first
--- batch is of one call) stops asking for the table for a day, noted in the catalog (quo_fdw.mirrors shows it); a
+-- for the pass's first two calls, asked one at a time (a plan without the
+-- feature) stops asking for the table for a day, noted in the catalog (quo_fdw.mirrors shows it); a
 -- 403 for some is an ask without an answer.  A batch that fails on a bad
--- answer (a row that does not convert, a 5xx after the retries) loses
+-- answer (a row that does not convert, a body that is not JSON) loses
 -- nothing: its calls are asked again one at a time, and only the call that
 -- fails again counts an ask, with its error noted (enrichment_state.error).
+-- A failure of the API as a whole (or three calls in a row failing alone)
+-- ends the refresh's per-call reads, no ask counted.
 CREATE OR REPLACE FUNCTION quo_fdw.mirror_phase_enrich(m quo_fdw.mirror, stop bigint, counts jsonb,
                                                        OUT mm quo_fdw.mirror, OUT c jsonb, OUT moved boolean,
                                                        OUT stopped boolean, OUT done boolean)
@@ -104,7 +106,8 @@ BEGIN
                ORDER BY x.created_at DESC, e.call_id
                LIMIT $4) d$q$, sch)
       INTO due USING tbl, from_, quo_fdw.mirror_max_asks(),
-                     CASE WHEN mm.pass_token = 'seeded' THEN 1 ELSE least(coalesce(nullif(stop, 0), 500), 500) END;
+                     CASE WHEN mm.pass_token IN ('seeded', 'refused once') THEN 1
+                          ELSE least(coalesce(nullif(stop, 0), 500), 500) END;
   END IF;
   IF due IS NULL THEN
     done := true;
@@ -113,11 +116,22 @@ BEGIN
   BEGIN
     SELECT * INTO f FROM quo_fdw.mirror_fetch(m, 'ids', ARRAY[tbl], stop, ids => due,
                                               finals => quo_fdw.mirror_final(tbl), note_forbidden => true);
-  EXCEPTION WHEN data_exception OR fdw_error OR fdw_unable_to_create_reply OR fdw_invalid_attribute_value
-                 OR fdw_table_not_found THEN
-    -- a bad answer for some call (the key, the network, the budget and a
-    -- cancel are not caught: they are the refresh's)
+  EXCEPTION WHEN data_exception OR fdw_error OR invalid_authorization_specification THEN
+    -- (fdw_error is the whole HV class; the budget and a cancel are not
+    -- caught: they are the refresh's)
     GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+    IF NOT (state LIKE '22%' OR state IN ('HV00M', 'HV024')) THEN
+      -- the API as a whole failed (a 5xx or 429 the retries did not cure,
+      -- a lapsed plan, the network, the key): no ask counts, and the
+      -- refresh's per-call reads end here, with a WARNING (mirror_step);
+      -- what they had not read yet is asked for by the next refresh
+      c := c || jsonb_build_object('enrich_error', format('%s: %s', state, msg));
+      moved := true;
+      done := true;
+      RETURN;
+    END IF;
+    -- a bad answer for some call (a body that is not JSON or not the
+    -- document's shape, a value that does not convert, a 400)
     IF cardinality(due) = 1 THEN
       -- the call alone: its ask counts, with what went wrong
       EXECUTE format($q$
@@ -125,6 +139,12 @@ BEGIN
            SET asks = e.asks + 1, error = $3, next_ask = now() + $4 * power(2, e.asks)
          WHERE e.tbl = $1 AND e.call_id = $2$q$, sch)
         USING tbl, due[1], format('%s: %s', state, msg), m.enrich_retry;
+      -- three calls in a row failing alone is the API, not the calls
+      c := quo_fdw.mirror_count(c, 'lone_failures', 1);
+      IF (c ->> 'lone_failures')::integer >= 3 THEN
+        c := c || jsonb_build_object('enrich_error', format('%s: %s (three calls in a row)', state, msg));
+        done := true;
+      END IF;
     ELSE
       -- each call of the batch is asked alone next
       EXECUTE format($q$
@@ -135,16 +155,31 @@ BEGIN
     moved := true;
     RETURN;
   END;
+  IF coalesce(cardinality(f.forbidden), 0) > 0 AND cardinality(f.forbidden) = coalesce(cardinality(f.asked), 0)
+     AND mm.pass_token = 'seeded' THEN
+    -- the pass's first call refused: its ask counts, and one other call is
+    -- asked before the table is taken for refused (one call the API
+    -- refuses on its own must not stop the asking for every call)
+    EXECUTE format($q$
+      UPDATE %1$I.enrichment_state e
+         SET asks = e.asks + 1, error = $3, next_ask = now() + $4 * power(2, e.asks)
+       WHERE e.tbl = $1 AND e.call_id = ANY ($2)$q$, sch)
+      USING tbl, due, refused, m.enrich_retry;
+    mm.pass_token := 'refused once';
+    moved := true;
+    RETURN;
+  END IF;
   IF coalesce(cardinality(f.forbidden), 0) > 0 AND cardinality(f.forbidden) = coalesce(cardinality(f.asked), 0) THEN
-    -- the API refused every call asked: the workspace's plan has no such
-    -- data; not asked for a day (the asks do not count)
+    -- the API refused two calls in a row, every call asked: the
+    -- workspace's plan has no such data; not asked for a day (this ask
+    -- does not count)
     mm.unavailable := mm.unavailable || jsonb_build_object(tbl, jsonb_build_object('since', now(),
-      'error', format('%s for every call asked (%s)', refused, cardinality(f.forbidden))));
+      'error', format('%s for every call asked (%s)', refused, cardinality(f.forbidden) + 1)));
     moved := true;
     done := true;
     RETURN;
   END IF;
-  c := quo_fdw.mirror_count(c, tbl || '_inserted', f.inserted[1]);
+  c := quo_fdw.mirror_count(c, tbl || '_inserted', f.inserted[1]) - 'lone_failures';
   c := quo_fdw.mirror_count(c, tbl || '_updated', f.updated[1]);
   moved := coalesce(cardinality(f.done), 0) > 0;
   IF moved THEN

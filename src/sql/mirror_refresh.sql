@@ -134,6 +134,13 @@ BEGIN
       counts := p.c;
       moved := moved OR p.moved;
       stopped := p.stopped;
+      IF counts ? 'enrich_error' AND m.pass_phase LIKE 'enrich:%' THEN
+        -- the API failed as a whole in the per-call reads: they end here
+        -- (the WARNING below), the pass completes with what it read
+        m.pass_phase := NULL;
+        stopped := false;
+        CONTINUE;
+      END IF;
       IF p.done THEN
         m.pass_phase := quo_fdw.mirror_next_phase(m.tables::name[], m.pass_phase);
         m.pass_token := NULL;
@@ -180,6 +187,11 @@ BEGIN
     EXECUTE format('SELECT count(*) FROM %I.conversation_state WHERE queued IS NOT NULL', sch) INTO r.conversations_pending;
   END IF;
   r.per_call_awaited := quo_fdw.mirror_awaited(m);
+  IF counts ? 'enrich_error' THEN
+    RAISE WARNING 'mirror "%" stopped reading per-call rows: %', sch, counts ->> 'enrich_error'
+      USING DETAIL = format('The mirror is up to date but for %s per-call rows still awaited; the next refresh asks for them.',
+                            r.per_call_awaited);
+  END IF;
   IF capped THEN
     RAISE WARNING 'refresh of mirror "%" reached quo_fdw.mirror_max_requests (%) while reading per-call rows', sch, cap
       USING DETAIL = format('The mirror is up to date but for %s per-call rows still awaited; the next refresh asks for them.',
