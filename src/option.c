@@ -117,13 +117,18 @@ _PG_init(void)
 							 "Counted only when quo_fdw is in shared_preload_libraries.",
 							 &quo_stats_enabled, true,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
-	/* a PGC_POSTMASTER variable may only be made while preloading */
-	if (process_shared_preload_libraries_in_progress)
-		DefineCustomIntVariable("quo_fdw.stats_max",
-								"Most (database, foreign server) pairs quo_fdw.stats keeps apart.",
-								"Pairs beyond them are counted together in one overflow row.",
-								&quo_stats_max, 100, 1, 10000,
-								PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	/*
+	 * A PGC_POSTMASTER variable may only be made while preloading; loaded
+	 * later (no statistics then), the variable still exists, so that a
+	 * value in postgresql.conf is not removed with a WARNING in every
+	 * session by the prefix reservation below
+	 */
+	DefineCustomIntVariable("quo_fdw.stats_max",
+							"Most (database, foreign server) pairs quo_fdw.stats keeps apart.",
+							"Pairs beyond them are counted together in one overflow row; read at server start, with quo_fdw in shared_preload_libraries.",
+							&quo_stats_max, 100, 1, 10000,
+							process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP,
+							0, NULL, NULL, NULL);
 	quo_mark_guc_prefix_reserved("quo_fdw");
 	quo_http_init();
 	quo_rate_init();

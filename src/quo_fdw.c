@@ -247,7 +247,7 @@ path_cost(double rows, const QuoFdwRelationInfo *fpinfo, double loops)
 static double
 loop_count(PlannerInfo *root, Relids outer)
 {
-	double		result = 1.0;
+	double		result = 0.0;	/* none yet, as core's get_loop_count */
 	int			relid = -1;
 
 	while ((relid = bms_next_member(outer, relid)) >= 0)
@@ -259,7 +259,7 @@ loop_count(PlannerInfo *root, Relids outer)
 		rel = root->simple_rel_array[relid];
 		if (rel == NULL || rel->rows <= 0)
 			continue;
-		if (result == 1.0 || rel->rows < result)
+		if (result == 0.0 || rel->rows < result)
 			result = rel->rows;
 	}
 	return Max(result, 1.0);

@@ -228,8 +228,12 @@ lookup_entry(Oid serverid, const char *servername, bool create)
 	QuoStatsEntry *e;
 	Oid		   *gone = NULL;	/* this database's servers, where dropped */
 	int			ngone = 0;
+	int			nkept = 0;
 	bool		have_free = false;
 
+	/* allocated before the lock: nothing that can fail runs under it */
+	if (create)
+		gone = palloc(sizeof(Oid) * stats_shared->max);
 	LWLockAcquire(stats_shared->lock, LW_SHARED);
 	e = find_entry(serverid);
 	for (int i = 0; i < stats_shared->max && e == NULL && create && !have_free; i++)
@@ -237,19 +241,28 @@ lookup_entry(Oid serverid, const char *servername, bool create)
 	if (e == NULL && create && !have_free)
 	{
 		/* the table is full: which entries are this database's */
-		gone = palloc(sizeof(Oid) * stats_shared->max);
 		for (int i = 0; i < stats_shared->max; i++)
 			if (stats_shared->entries[i].dbid == MyDatabaseId)
 				gone[ngone++] = stats_shared->entries[i].serverid;
 	}
 	LWLockRelease(stats_shared->lock);
 	if (e != NULL || !create)
+	{
+		if (gone)
+			pfree(gone);
 		return e;
+	}
 
-	/* which of them are of servers dropped since (without the lock) */
+	/*
+	 * which of them are of servers dropped since (without the lock), kept
+	 * sorted to be searched under it
+	 */
 	for (int i = 0; i < ngone; i++)
-		if (SearchSysCacheExists1(FOREIGNSERVEROID, ObjectIdGetDatum(gone[i])))
-			gone[i] = InvalidOid;
+		if (!SearchSysCacheExists1(FOREIGNSERVEROID, ObjectIdGetDatum(gone[i])))
+			gone[nkept++] = gone[i];
+	ngone = nkept;
+	if (ngone > 1)
+		qsort(gone, ngone, sizeof(Oid), oid_cmp);
 
 	LWLockAcquire(stats_shared->lock, LW_EXCLUSIVE);
 	e = find_entry(serverid);
@@ -258,16 +271,16 @@ lookup_entry(Oid serverid, const char *servername, bool create)
 		for (int i = 0; i < stats_shared->max && e == NULL; i++)
 			if (stats_shared->entries[i].dbid == InvalidOid)
 				e = &stats_shared->entries[i];
-		for (int i = 0; i < stats_shared->max && e == NULL; i++)
+		for (int i = 0; i < stats_shared->max && e == NULL && ngone > 0; i++)
 		{
 			QuoStatsEntry *x = &stats_shared->entries[i];
 
-			for (int k = 0; k < ngone && e == NULL; k++)
-				if (OidIsValid(gone[k]) && x->dbid == MyDatabaseId && x->serverid == gone[k])
-				{
-					free_entry(x);
-					e = x;
-				}
+			if (x->dbid == MyDatabaseId &&
+				bsearch(&x->serverid, gone, ngone, sizeof(Oid), oid_cmp) != NULL)
+			{
+				free_entry(x);
+				e = x;
+			}
 		}
 		if (e == NULL)
 			e = &stats_shared->overflow;
@@ -450,6 +463,15 @@ quo_stats_error(const QuoFdwOptions *opts, MemoryContext cxt)
 										QUO_STATS_MESSAGE_LEN - 1) : 0;
 	now = GetCurrentTimestamp();
 	e = lock_entry(opts, false);
+	if (e == NULL && OidIsValid(opts->server_id))
+	{
+		/*
+		 * not in the table: the pair is counted in the overflow row (the
+		 * table was full when it was looked for), or a reset removed it
+		 */
+		e = &stats_shared->overflow;
+		SpinLockAcquire(&e->mutex);
+	}
 	if (e != NULL)
 	{
 		e->c.last_error = now;
