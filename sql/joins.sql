@@ -122,7 +122,10 @@ BEGIN
   RETURN (SELECT status FROM calls WHERE id = i);
 END $$;
 SET quo_fdw.max_requests = 5;
+-- (no CONTEXT: PostgreSQL 18 words it "PL/pgSQL expression", older ones "SQL expression")
+\set SHOW_CONTEXT never
 SELECT count(call_status(call_id)) FROM many_ids;
+\set SHOW_CONTEXT errors
 SELECT count(*) AS requests FROM mock_log();
 SELECT mock_reset();
 DROP FUNCTION call_status(text);
