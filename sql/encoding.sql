@@ -33,6 +33,19 @@ SELECT raw->'customFields'->0 AS big, raw->'customFields'->1 AS negative,
        (raw->'customFields'->>0)::numeric = 123456789012345678901234 AS exact,
        raw::text
   FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+-- the shortest integer beyond 64 bits (19 digits) at each of 19 offsets:
+-- the fast path looks at every 19th byte for a long run of digits
+CREATE FUNCTION big_at(k int) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE r text;
+BEGIN
+  PERFORM mock_body(format('{"data": {"id": "664d0db69fcac7cf2e6e0001", "customFields": ["%s", -9223372036854775809]}}',
+                           repeat('x', k)));
+  SELECT custom_fields->>1 INTO r FROM contacts WHERE id = '664d0db69fcac7cf2e6e0001';
+  RETURN r;
+END $$;
+SELECT count(*) AS offsets, count(*) FILTER (WHERE big_at(k) = '-9223372036854775809') AS exact
+  FROM generate_series(0, 18) k;
+DROP FUNCTION big_at(int);
 -- the same in a page of many rows
 SELECT mock_fault('{"match": "/v1/contacts?", "action": "wrong_type", "field": "customFields", '
   '"value": [{"key": "score", "value": 123456789012345678901234}]}');

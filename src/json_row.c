@@ -124,6 +124,46 @@ copy_marked(BodyCopy *copy, const char *body, size_t start, size_t sig, size_t e
 	copy->from = end;
 }
 
+/*
+ * Bodies shorter than this cannot hold more than QUO_JSON_MAX_VALUES
+ * values: each value counted (an opening bracket or a comma) needs a
+ * closing bracket or a value after it.
+ */
+#define QUO_FAST_MAX_BYTES (2 * (size_t) QUO_JSON_MAX_VALUES)
+
+/*
+ * Whether the text holds a run of QUO_BIG_MIN_DIGITS digits or more, in a
+ * string or not.  Every such run covers one of the positions
+ * k * QUO_BIG_MIN_DIGITS - 1, so only the digits there are looked at,
+ * with the run around them: about a tenth of a page's bytes.
+ */
+static bool
+has_long_digit_run(const char *s, size_t len)
+{
+	size_t		p = QUO_BIG_MIN_DIGITS - 1;
+
+	while (p < len)
+	{
+		if (s[p] >= '0' && s[p] <= '9')
+		{
+			size_t		l = p,
+						r = p + 1;
+
+			while (l > 0 && s[l - 1] >= '0' && s[l - 1] <= '9')
+				l--;
+			while (r < len && s[r] >= '0' && s[r] <= '9')
+				r++;
+			if (r - l >= QUO_BIG_MIN_DIGITS)
+				return true;
+			/* the next position past this run */
+			p = r + (QUO_BIG_MIN_DIGITS - 1 - r % QUO_BIG_MIN_DIGITS);
+			continue;
+		}
+		p += QUO_BIG_MIN_DIGITS;
+	}
+	return false;
+}
+
 /* What scan_body returns for a body it refuses. */
 #define SCAN_TOO_MANY (-1)		/* more than QUO_JSON_MAX_VALUES values */
 #define SCAN_NOT_JSON (-2)		/* a comment or a single quote */
@@ -147,24 +187,19 @@ static int64
 scan_body(const char *body, size_t len, BodyCopy *copy)
 {
 	size_t		values = 1;
-	bool		in_string = false;
 	size_t		digits = 0;		/* the run of digits before i */
 	size_t		sig;
+	size_t		next_check = 0;
 	int64		big = 0;
 
 	for (size_t i = 0; i < len; i++)
 	{
 		char		c = body[i];
 
-		if (i % QUO_JSON_CHUNK == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (in_string)
+		if (unlikely(i >= next_check))
 		{
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_string = false;
-			continue;
+			CHECK_FOR_INTERRUPTS();
+			next_check = i + QUO_JSON_CHUNK;
 		}
 		if (c >= '0' && c <= '9')
 		{
@@ -180,7 +215,29 @@ scan_body(const char *body, size_t len, BodyCopy *copy)
 		}
 		digits = 0;
 		if (c == '"')
-			in_string = true;
+		{
+			/*
+			 * Skip the string at once (memchr): its closing quote is the
+			 * first one after an even run of backslashes.  Most of a page's
+			 * bytes are inside strings.
+			 */
+			for (;;)
+			{
+				const char *q = memchr(body + i + 1, '"', len - i - 1);
+				size_t		backslashes = 0;
+
+				if (q == NULL)
+				{
+					i = len;	/* unterminated: json-c says so */
+					break;
+				}
+				i = q - body;
+				while (body[i - 1 - backslashes] == '\\')
+					backslashes++;
+				if (backslashes % 2 == 0)
+					break;
+			}
+		}
 		else if (c == '{' || c == '[' || c == ',')
 		{
 			if (++values > QUO_JSON_MAX_VALUES)
@@ -328,6 +385,24 @@ quo_json_parse(const char *body, size_t len, const char **error)
 	struct json_object *obj;
 
 	*error = NULL;
+
+	/*
+	 * The fast path, a page's usual case: json-c in strict mode refuses
+	 * comments and single quotes itself, a body under QUO_FAST_MAX_BYTES
+	 * cannot hold more than QUO_JSON_MAX_VALUES values, and one with no run
+	 * of QUO_BIG_MIN_DIGITS digits anywhere has no integer beyond 64 bits;
+	 * so it is parsed as it is, without scan_body's pass.  Should json-c
+	 * refuse it, the scan below runs, for its more precise message.
+	 */
+	if ((tokener_flags() & JSON_TOKENER_STRICT) && len < QUO_FAST_MAX_BYTES &&
+		!has_long_digit_run(body, len))
+	{
+		obj = parse_text(body, len, error);
+		if (obj != NULL)
+			return obj;
+		*error = NULL;
+	}
+
 	big = scan_body(body, len, NULL);
 	if (big == SCAN_TOO_MANY)
 	{
