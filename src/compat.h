@@ -104,11 +104,15 @@ typedef const char *quo_binary_data;
 #define quo_random_fraction() ((double) random() / ((double) MAX_RANDOM_VALUE + 1))
 #endif
 
-/* A WaitEventSet: owned by a resource owner from PG17, by a memory context before. */
+/*
+ * A WaitEventSet kept for the backend's life (http.c frees it itself): no
+ * resource owner from PG17 (which allocates it in TopMemoryContext), in
+ * TopMemoryContext before.
+ */
 #if PG_VERSION_NUM >= 170000
-#define quo_create_wait_event_set(n) CreateWaitEventSet(CurrentResourceOwner, (n))
+#define quo_create_persistent_wait_event_set(n) CreateWaitEventSet(NULL, (n))
 #else
-#define quo_create_wait_event_set(n) CreateWaitEventSet(CurrentMemoryContext, (n))
+#define quo_create_persistent_wait_event_set(n) CreateWaitEventSet(TopMemoryContext, (n))
 #endif
 
 /*

@@ -22,6 +22,7 @@
 #include "postgres.h"
 
 #include <curl/curl.h>
+#include <sys/stat.h>
 
 #include "miscadmin.h"
 #include "storage/latch.h"
@@ -139,6 +140,15 @@ get_multi(void)
 	return quo_multi;
 }
 
+/*
+ * The body buffer of the last request freed, kept for the next response
+ * (up to 4 MB): a scan's pages are of one size, so the next page is
+ * written without a realloc or a copy.
+ */
+#define QUO_SPARE_BODY_MAX (4 * 1024 * 1024)
+static char *spare_body = NULL;
+static size_t spare_cap = 0;
+
 /* curl write callback: append to the body, refusing oversized responses. */
 static size_t
 write_cb(char *data, size_t size, size_t nmemb, void *userp)
@@ -150,6 +160,13 @@ write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	{
 		req->too_large = true;
 		return 0;
+	}
+	if (req->body == NULL && spare_body != NULL)
+	{
+		req->body = spare_body;
+		req->body_cap = spare_cap;
+		spare_body = NULL;
+		spare_cap = 0;
 	}
 	if (req->body_len + n + 1 > req->body_cap)
 	{
@@ -217,6 +234,37 @@ header_cb(char *line, size_t size, size_t nitems, void *userp)
 	return len;
 }
 
+/*
+ * Easy handles of finished requests, kept for the next ones: making a
+ * handle (curl_easy_init) costs some microseconds of allocation, a few
+ * percent of a page's CPU.  A kept handle has its options reset
+ * (curl_easy_reset) and is detached from the multi handle; the
+ * connections stay in the multi handle's cache either way.
+ */
+#define QUO_EASY_POOL 16
+static CURL *easy_pool[QUO_EASY_POOL];
+static int	easy_pooled = 0;
+
+static CURL *
+easy_take(void)
+{
+	if (easy_pooled > 0)
+		return easy_pool[--easy_pooled];
+	return curl_easy_init();
+}
+
+static void
+easy_give_back(CURL *easy)
+{
+	if (easy_pooled < QUO_EASY_POOL)
+	{
+		curl_easy_reset(easy);
+		easy_pool[easy_pooled++] = easy;
+	}
+	else
+		curl_easy_cleanup(easy);
+}
+
 /* Free a request's memory; the key in its headers is wiped first. */
 static void
 free_request(QuoHttpRequest *req)
@@ -225,8 +273,15 @@ free_request(QuoHttpRequest *req)
 		explicit_bzero(h->data, strlen(h->data));
 	curl_slist_free_all(req->headers);
 	if (req->easy)
-		curl_easy_cleanup(req->easy);
-	free(req->body);
+		easy_give_back(req->easy);
+	if (req->body != NULL && req->body_cap <= QUO_SPARE_BODY_MAX && req->body_cap > spare_cap)
+	{
+		free(spare_body);
+		spare_body = req->body;
+		spare_cap = req->body_cap;
+	}
+	else
+		free(req->body);
 	free(req->content_type);
 	free(req->retry_after);
 	free(req);
@@ -268,7 +323,7 @@ quo_http_start(const QuoFdwOptions *opts, const char *target, const char *api_ve
 	QuoHttpRequest *req = calloc(1, sizeof(QuoHttpRequest));
 	bool		ok = true;
 
-	if (req == NULL || (req->easy = curl_easy_init()) == NULL)
+	if (req == NULL || (req->easy = easy_take()) == NULL)
 	{
 		free(req);
 		explicit_bzero(auth, strlen(auth));
@@ -384,6 +439,147 @@ act(curl_socket_t fd, int flags)
 }
 
 /*
+ * The wait set of quo_http_wait, kept from one wait to the next: making
+ * one costs an epoll descriptor and a system call per event, and closing
+ * it more (a few percent of a page's CPU).  It holds the latch, the
+ * postmaster's death and the sockets curl watches; it is made again when
+ * those sockets are other ones, and a socket's events are changed in place.
+ * A socket is the same one when its descriptor still names the same open
+ * socket (fstat's device and inode): curl may close a connection and open
+ * another that gets the same number, which the epoll set no longer holds.
+ * It lives in TopMemoryContext, with no resource owner, for the backend's
+ * life.
+ */
+typedef struct WaitSetSocket
+{
+	curl_socket_t fd;
+	uint32		events;
+	int			pos;
+	dev_t		dev;
+	ino_t		ino;
+} WaitSetSocket;
+
+static WaitEventSet *wait_set = NULL;
+static WaitSetSocket *wait_set_socks = NULL;	/* in TopMemoryContext */
+static int	wait_set_nsocks = 0;
+
+static uint32
+socket_events(int what)
+{
+	uint32		ev = 0;
+
+	if (what & CURL_POLL_IN)
+		ev |= WL_SOCKET_READABLE;
+	if (what & CURL_POLL_OUT)
+		ev |= WL_SOCKET_WRITEABLE;
+	return ev;
+}
+
+static bool
+same_socket(const WaitSetSocket *w)
+{
+	struct stat st;
+
+	return fstat(w->fd, &st) == 0 && st.st_dev == w->dev && st.st_ino == w->ino;
+}
+
+/* The kept set if it holds the sockets curl watches now, else NULL. */
+static WaitEventSet *
+kept_wait_set(void)
+{
+	int			nwanted = 0;
+
+	if (wait_set == NULL)
+		return NULL;
+	for (int i = 0; i < quo_nsockets; i++)
+	{
+		uint32		ev = socket_events(quo_sockets[i].what);
+		int			j;
+
+		if (ev == 0)
+			continue;
+		nwanted++;
+		for (j = 0; j < wait_set_nsocks; j++)
+			if (wait_set_socks[j].fd == quo_sockets[i].fd)
+				break;
+		if (j == wait_set_nsocks || !same_socket(&wait_set_socks[j]))
+			return NULL;
+	}
+	if (nwanted != wait_set_nsocks)
+		return NULL;
+	/* the same sockets: change what they are watched for */
+	for (int i = 0; i < quo_nsockets; i++)
+	{
+		uint32		ev = socket_events(quo_sockets[i].what);
+
+		if (ev == 0)
+			continue;
+		for (int j = 0; j < wait_set_nsocks; j++)
+			if (wait_set_socks[j].fd == quo_sockets[i].fd && wait_set_socks[j].events != ev)
+			{
+				ModifyWaitEvent(wait_set, wait_set_socks[j].pos, ev, NULL);
+				wait_set_socks[j].events = ev;
+			}
+	}
+	return wait_set;
+}
+
+/* The wait set for the sockets curl watches now: the kept one, or a new one. */
+static WaitEventSet *
+wait_set_for_sockets(void)
+{
+	WaitEventSet *set = kept_wait_set();
+
+	if (set != NULL)
+		return set;
+	if (wait_set != NULL)
+		FreeWaitEventSet(wait_set);
+	wait_set = NULL;
+	if (wait_set_socks != NULL)
+		pfree(wait_set_socks);
+	wait_set_socks = NULL;
+	wait_set_nsocks = 0;
+
+	wait_set_socks = MemoryContextAlloc(TopMemoryContext,
+										sizeof(WaitSetSocket) * Max(quo_nsockets, 1));
+	set = quo_create_persistent_wait_event_set(2 + quo_nsockets);
+	PG_TRY();
+	{
+		AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+		if (IsUnderPostmaster)	/* not in single-user mode */
+			AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+		for (int i = 0; i < quo_nsockets; i++)
+		{
+			uint32		ev = socket_events(quo_sockets[i].what);
+			WaitSetSocket *w = &wait_set_socks[wait_set_nsocks];
+			struct stat st;
+
+			if (ev == 0)
+				continue;
+			if (fstat(quo_sockets[i].fd, &st) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("could not inspect a socket of libcurl: %m")));
+			w->fd = quo_sockets[i].fd;
+			w->events = ev;
+			w->dev = st.st_dev;
+			w->ino = st.st_ino;
+			w->pos = AddWaitEventToSet(set, ev, w->fd, NULL, NULL);
+			wait_set_nsocks++;
+		}
+	}
+	PG_CATCH();
+	{
+		FreeWaitEventSet(set);
+		wait_set_nsocks = 0;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	wait_set = set;
+	return set;
+}
+
+/*
  * The one wait of quo_fdw: sleep until a socket of a transfer in flight is
  * ready, curl's timer is due, until (quo_monotonic_usecs() time; -1 for
  * none) comes, the latch is set (a cancel, statement_timeout) or the
@@ -397,7 +593,7 @@ quo_http_wait(int64 until, uint32 wait_event)
 	int64		now = quo_monotonic_usecs();
 	int64		deadline = until;
 	long		timeout_ms;
-	WaitEventSet *volatile set = NULL;
+	WaitEventSet *set;
 	WaitEvent  *events;
 	int			nevents = 2 + quo_nsockets;
 	int			n = 0;
@@ -405,34 +601,24 @@ quo_http_wait(int64 until, uint32 wait_event)
 	if (quo_timer_at >= 0 && (deadline < 0 || quo_timer_at < deadline))
 		deadline = quo_timer_at;
 	timeout_ms = deadline < 0 ? -1 : (long) Max(0, (deadline - now + 999) / 1000);
+
+	/*
+	 * curl's timer is due (it is, once per request, as a transfer starts):
+	 * run it without a look at the sockets, which would cost system calls
+	 * and find nothing; the next wait looks.  Interrupts are checked as
+	 * after any wait; a latch set meanwhile wakes the next wait.
+	 */
+	if (quo_timer_at >= 0 && now >= quo_timer_at)
+	{
+		quo_timer_at = -1;
+		act(CURL_SOCKET_TIMEOUT, 0);
+		collect_finished();
+		CHECK_FOR_INTERRUPTS();
+		return;
+	}
 	events = palloc(sizeof(WaitEvent) * nevents);
-
-	/* the set holds an epoll descriptor: free it on every path */
-	PG_TRY();
-	{
-		set = quo_create_wait_event_set(nevents);
-		AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-		if (IsUnderPostmaster)	/* not in single-user mode */
-			AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-		for (int i = 0; i < quo_nsockets; i++)
-		{
-			uint32		ev = 0;
-
-			if (quo_sockets[i].what & CURL_POLL_IN)
-				ev |= WL_SOCKET_READABLE;
-			if (quo_sockets[i].what & CURL_POLL_OUT)
-				ev |= WL_SOCKET_WRITEABLE;
-			if (ev != 0)
-				AddWaitEventToSet(set, ev, quo_sockets[i].fd, NULL, NULL);
-		}
-		n = WaitEventSetWait(set, timeout_ms, events, nevents, wait_event);
-	}
-	PG_FINALLY();
-	{
-		if (set != NULL)
-			FreeWaitEventSet(set);
-	}
-	PG_END_TRY();
+	set = wait_set_for_sockets();
+	n = WaitEventSetWait(set, timeout_ms, events, nevents, wait_event);
 
 	for (int i = 0; i < n; i++)
 	{
