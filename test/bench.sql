@@ -131,6 +131,41 @@ SELECT (100 * (percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FILTER (WHER
 -- what "on" counted: its 9 runs
 SELECT requests, responses_2xx, rows, pg_size_pretty(bytes_received) AS received FROM quo_fdw.stats WHERE server = 'quo';
 
+-- per-row CPU against C: the same 1,000 pages fetched with libcurl and
+-- parsed with json-c by test/bench_c.c (which also reads each message's id,
+-- text and createdAt), its own CPU time against the backend's for quo_fdw's
+-- count(*) scan and for a scan of those three columns; 15 rounds, each one
+-- of the three in turn, so that a slow minute of the machine slows all
+-- three; the figure is the median of the rounds' ratios
+CREATE TABLE cpu_bench (run int, method text, cpu_seconds numeric, seconds numeric);
+CREATE TEMP TABLE c_out (line text);
+DO $$
+DECLARE t0 timestamptz; c0 numeric; n bigint; cmd text := current_setting('bench.c_cmd');
+BEGIN
+  FOR i IN 1..15 LOOP
+    c0 := backend_cpu_seconds(); t0 := clock_timestamp();
+    SELECT count(*) INTO n FROM quo.messages WHERE phone_number_id = 'PNsales0001' AND participants = ARRAY['+15550177777'];
+    INSERT INTO cpu_bench VALUES (i, 'quo_fdw: count(*)', backend_cpu_seconds() - c0, extract(epoch FROM clock_timestamp() - t0));
+    c0 := backend_cpu_seconds(); t0 := clock_timestamp();
+    SELECT count(id) + count(text) + count(created_at) INTO n
+      FROM quo.messages WHERE phone_number_id = 'PNsales0001' AND participants = ARRAY['+15550177777'];
+    INSERT INTO cpu_bench VALUES (i, 'quo_fdw: id, text, created_at', backend_cpu_seconds() - c0, extract(epoch FROM clock_timestamp() - t0));
+    TRUNCATE c_out;
+    EXECUTE format('COPY c_out FROM PROGRAM %L', cmd || ' 2>/dev/null');
+    INSERT INTO cpu_bench SELECT i, 'C: libcurl + json-c', split_part(line, ' ', 2)::numeric, split_part(line, ' ', 3)::numeric
+      FROM c_out WHERE split_part(line, ' ', 1) = '100000';
+    IF NOT FOUND THEN RAISE EXCEPTION 'bench_c did not fetch the 100,000 messages'; END IF;
+  END LOOP;
+END $$;
+\echo
+\echo '== per-row CPU: quo_fdw against a C program fetching and parsing the same pages (15 rounds)'
+SELECT q.method, (percentile_cont(0.5) WITHIN GROUP (ORDER BY q.cpu_seconds))::numeric(8,3) AS median_cpu_seconds,
+       (percentile_cont(0.5) WITHIN GROUP (ORDER BY c.cpu_seconds))::numeric(8,3) AS c_median_cpu_seconds,
+       (percentile_cont(0.5) WITHIN GROUP (ORDER BY q.cpu_seconds / c.cpu_seconds))::numeric(6,2) AS cpu_ratio_to_c,
+       (percentile_cont(0.5) WITHIN GROUP (ORDER BY q.seconds / c.seconds))::numeric(6,2) AS wall_ratio_to_c
+  FROM cpu_bench q JOIN cpu_bench c ON c.run = q.run AND c.method LIKE 'C:%'
+ WHERE q.method LIKE 'quo_fdw:%' GROUP BY q.method ORDER BY q.method;
+
 -- a fan-out at the rate-limit floor: 150 conversations listed through the
 -- conversations, 200 ms of latency on every request, the default rate limit
 -- (10 requests/s) and 4 requests in flight.  Sequentially this would take

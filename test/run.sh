@@ -175,9 +175,11 @@ if [ "$mode" = bench ]; then
     plpython=true
   fi
   cp test/bench_raw.py "$work/"; chmod 755 "$work/bench_raw.py"
+  # the C reference of the per-row CPU figure (libcurl and json-c, as quo_fdw)
+  gcc -O2 -Wall -Wextra -Werror -o "$work/bench_c" test/bench_c.c $(pkg-config --cflags --libs libcurl json-c)
   log "bench: $base_url (PL/Python: $plpython)"
   QUO_MOCKCTL="python3 $work/mockctl.py $base_url" \
-  PGOPTIONS="-c bench.raw_cmd=python3\\ $work/bench_raw.py\\ $base_url\\ $key" \
+  PGOPTIONS="-c bench.raw_cmd=python3\\ $work/bench_raw.py\\ $base_url\\ $key -c bench.c_cmd=$work/bench_c\\ $base_url\\ $key" \
     psql_q -d postgres -v base_url="$base_url" -v api_key="$key" -v plpython="$plpython" -f test/bench.sql
   exit 0
 fi
